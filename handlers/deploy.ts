@@ -1,0 +1,16 @@
+/**
+ * Deploy handler: triggered by "CodePipeline Pipeline Execution State Change" events. A successful
+ * execution's build is released, recorded as desired for each stage of the pipeline, and deployed.
+ */
+import { bundledConfig } from '../shared/bundled-config';
+import { type DeploySummary, handlePipelineEvent } from '../shared/deploy';
+import { logger } from '../shared/logger';
+import { loadRuntime } from '../shared/runtime';
+
+const runtime = loadRuntime(bundledConfig);
+
+export const handler = async (event: unknown): Promise<DeploySummary> => {
+  const summary = await handlePipelineEvent(runtime, event);
+  logger.info('pipeline event handled', { verdict: summary.verdict, stages: summary.stages });
+  return summary;
+};

@@ -1,0 +1,29 @@
+/** Unit tests mock the SDK and never touch the network; integration tests talk to moto over HTTP. */
+const common = {
+  testEnvironment: 'node',
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
+    '^.+\\.yaml$': '<rootDir>/test/support/text-transform.js',
+  },
+  moduleFileExtensions: ['ts', 'js', 'json', 'yaml'],
+  setupFilesAfterEnv: ['aws-sdk-client-mock-jest'],
+};
+
+module.exports = {
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
+      setupFiles: ['<rootDir>/test/support/unit-env.ts'],
+    },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/support/moto-global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/moto-global-teardown.ts',
+      setupFiles: ['<rootDir>/test/support/integration-env.ts'],
+    },
+  ],
+};

@@ -1,0 +1,29 @@
+// Bundles every handler (handlers/*.ts) and every command (bin/*.ts) with esbuild, the same way
+// `sam build` does from the Metadata in template.yaml: one minified CommonJS file per entry, with a
+// source map, and deployer.config.yaml inlined as text.
+import { readdirSync } from 'node:fs';
+import { build } from 'esbuild';
+
+const entries = (dir) =>
+  readdirSync(dir)
+    .filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))
+    .map((file) => `${dir}/${file}`);
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: true,
+  loader: { '.yaml': 'text' },
+  logLevel: 'warning',
+};
+
+await build({
+  ...common,
+  entryPoints: entries('handlers'),
+  outdir: 'dist/handlers',
+  minify: true,
+  metafile: false,
+});
+await build({ ...common, entryPoints: entries('bin'), outdir: 'dist/bin' });

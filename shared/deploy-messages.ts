@@ -1,0 +1,120 @@
+/**
+ * The ops team's message for each outcome of a pipeline-triggered deploy.
+ */
+import type { Release } from './artifacts';
+import type { PipelineExecution } from './events';
+import { fieldLines, type Notification, type Severity, shortCommit } from './notify';
+import type { ReconcileOutcome, ReconcileResult } from './reconcile';
+import { consoleLink } from './stacks';
+
+export type DeployOutcome = ReconcileOutcome | 'failed';
+
+export interface DeployReport {
+  outcome: DeployOutcome;
+  stage: string;
+  stack: string;
+  execution: PipelineExecution;
+  release?: Release;
+  reconcile?: ReconcileResult;
+  /** Why the deploy failed before reaching the stack (artifact missing, …). */
+  error?: string;
+}
+
+const HEADLINES: Record<DeployOutcome, { word: string; severity: Severity; text: string }> = {
+  deploying: { word: 'DEPLOYING', severity: 'info', text: 'A new release is being deployed.' },
+  'pending-approval': {
+    word: 'APPROVAL NEEDED',
+    severity: 'warning',
+    text: 'A new release waits for approval: its change set is ready but not executed.',
+  },
+  'no-change': { word: 'NO CHANGE', severity: 'info', text: 'The new release changes nothing in the stack.' },
+  'in-sync': { word: 'IN SYNC', severity: 'info', text: 'The stack already runs this release.' },
+  waiting: {
+    word: 'WAITING',
+    severity: 'warning',
+    text: 'The stack is busy. The release is recorded as desired and will be deployed when the stack settles.',
+  },
+  blocked: {
+    word: 'BLOCKED',
+    severity: 'error',
+    text: 'The release cannot be deployed: the stack needs a person first.',
+  },
+  'nothing-desired': {
+    word: 'NOTHING DESIRED',
+    severity: 'warning',
+    text: 'No release is recorded for this stage.',
+  },
+  failed: { word: 'FAILED', severity: 'error', text: 'The build could not be released.' },
+};
+
+export const severityOf = (outcome: DeployOutcome): Severity => HEADLINES[outcome].severity;
+
+const releaseLocation = (release: Release | undefined): string | undefined =>
+  release ? `s3://${release.bucket}/${release.key}` : undefined;
+
+/** The message for one stage's deploy outcome. */
+export const deployMessage = (report: DeployReport, region: string): Notification => {
+  const headline = HEADLINES[report.outcome];
+  const rec = report.reconcile;
+  const commit = report.release?.commitId ?? report.execution.commitId;
+  const status = rec?.stackStatus ? ` (${rec.stackStatus})` : '';
+  const subject = [`[${report.stage}]`, report.stack, headline.word, shortCommit(commit)]
+    .filter(Boolean)
+    .join(' ');
+  const lines = [
+    headline.text,
+    '',
+    ...fieldLines([
+      ['Stage', report.stage],
+      ['Stack', `${report.stack}${status}`],
+      ['Release', releaseLocation(report.release)],
+      ['Commit', commit],
+      ['Pipeline', `${report.execution.pipeline}, execution ${report.execution.executionId}`],
+      ['Desired', rec?.desired ? `${rec.desired.parameter} version ${rec.desired.version}` : undefined],
+      ['Running', rec?.live],
+      ['Change set', rec?.changeSet],
+      ['Reason', report.error ?? rec?.reason],
+      ['Time', new Date().toISOString()],
+      ['Region', region],
+      ['Console', rec?.stackId ? consoleLink(region, rec.stackId) : undefined],
+    ]),
+  ];
+  if (rec?.changes?.length) {
+    lines.push('', 'Planned changes:');
+    for (const change of rec.changes) {
+      lines.push(
+        `  ${change.action} ${change.logicalId} (${change.type}), replacement: ${change.replacement}`,
+      );
+    }
+  }
+  const next = nextStep(report, region);
+  if (next) lines.push('', `Next: ${next}`);
+  return {
+    subject,
+    body: `${lines.join('\n')}\n`,
+    attributes: {
+      stage: report.stage,
+      stack: report.stack,
+      outcome: report.outcome,
+      severity: headline.severity,
+      ...(rec?.stackStatus ? { status: rec.stackStatus } : {}),
+    },
+  };
+};
+
+const nextStep = (report: DeployReport, region: string): string | undefined => {
+  const rec = report.reconcile;
+  const where = `--stack-name ${report.stack} --region ${region}`;
+  switch (report.outcome) {
+    case 'deploying':
+      return `watch it with aws cloudformation describe-stacks ${where} --query "Stacks[0].StackStatus"`;
+    case 'pending-approval':
+      return `review the change set with aws cloudformation describe-change-set ${where} --change-set-name ${rec?.changeSet}, then execute it with aws cloudformation execute-change-set ${where} --change-set-name ${rec?.changeSet}`;
+    case 'blocked':
+      return rec?.nextStep;
+    case 'failed':
+      return 'fix the build so that it uploads its artifact as the README describes, then run the pipeline again.';
+    default:
+      return undefined;
+  }
+};

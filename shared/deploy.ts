@@ -1,0 +1,168 @@
+/**
+ * The deploy path for one pipeline event: validate it, then for each stage the pipeline feeds: find this
+ * execution's build, release it under an immutable key, record that key as desired, reconcile the stage
+ * and tell the ops team. Safe to deliver twice; an older execution never overwrites a newer one.
+ */
+import { type BuildArtifact, locateBuild, type Release, releaseBuild } from './artifacts';
+import { releaseBucketOf, type Stage, stagesOfPipeline } from './config';
+import { type DeployOutcome, type DeployReport, deployMessage } from './deploy-messages';
+import { type RecordResult, recordDesired } from './desired-state';
+import { EventValidationError, errorMessage, isPermanent } from './errors';
+import { type PipelineExecution, parsePipelineEvent } from './events';
+import { logger } from './logger';
+import { publish } from './notify';
+import { reconcile } from './reconcile';
+import type { Runtime } from './runtime';
+
+export type EventVerdict = 'deployed' | 'ignored' | 'rejected';
+
+export interface StageSummary {
+  stage: string;
+  stack: string;
+  outcome: DeployOutcome | 'superseded';
+  recorded?: RecordResult['outcome'];
+  releaseKey?: string;
+  desiredVersion?: number;
+  changeSet?: string;
+  notified: boolean;
+  error?: string;
+}
+
+export interface DeploySummary {
+  verdict: EventVerdict;
+  reason?: string;
+  pipeline?: string;
+  executionId?: string;
+  stages: StageSummary[];
+}
+
+/** Handle one "CodePipeline Pipeline Execution State Change" event. */
+export const handlePipelineEvent = async (runtime: Runtime, raw: unknown): Promise<DeploySummary> => {
+  let execution: PipelineExecution;
+  try {
+    execution = parsePipelineEvent(raw);
+    assertOurs(runtime, execution);
+  } catch (error) {
+    if (!(error instanceof EventValidationError)) throw error;
+    // Reported once and not retried: the same bytes would fail the same way.
+    logger.error('rejected pipeline event', { reason: error.message });
+    return { verdict: 'rejected', reason: error.message, stages: [] };
+  }
+  const ids = { pipeline: execution.pipeline, executionId: execution.executionId };
+  if (execution.state !== 'SUCCEEDED') {
+    logger.info('pipeline state is not SUCCEEDED; nothing to deploy', { ...ids, state: execution.state });
+    return { verdict: 'ignored', reason: `state ${execution.state}`, ...ids, stages: [] };
+  }
+  const stages = stagesOfPipeline(runtime.config, execution.pipeline);
+  if (!stages) {
+    logger.info('pipeline is not in the configuration; ignored', ids);
+    return { verdict: 'ignored', reason: 'pipeline not configured', ...ids, stages: [] };
+  }
+  const releases = new Map<string, Promise<Release>>();
+  const settled = await Promise.allSettled(
+    stages.map((stage) => deployStage(runtime, stage, execution, releases)),
+  );
+  const summaries = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const failures = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
+  if (failures.length > 0) {
+    // Transient AWS faults after the SDK's retries: fail the invocation so the platform retries the event.
+    // Every step is idempotent, so the stages that succeeded find nothing left to do.
+    throw new AggregateError(
+      failures,
+      `deploy of ${execution.pipeline} ${execution.executionId} failed for ${failures.length} stage(s): ${failures.map(errorMessage).join('; ')}`,
+    );
+  }
+  return { verdict: 'deployed', ...ids, stages: summaries };
+};
+
+const assertOurs = (runtime: Runtime, execution: PipelineExecution): void => {
+  const { accountId, region } = runtime.settings;
+  if (execution.account !== accountId || execution.region !== region) {
+    throw new EventValidationError(
+      `event from account ${execution.account} in ${execution.region}; this deployer serves ${accountId} in ${region}`,
+    );
+  }
+};
+
+/** Release the build once per invocation for stages that share a source and a release location. */
+const releaseOnce = (
+  runtime: Runtime,
+  stage: Stage,
+  execution: PipelineExecution,
+  releases: Map<string, Promise<Release>>,
+): Promise<Release> => {
+  const id = JSON.stringify([stage.artifact, releaseBucketOf(stage), stage.releasePrefix]);
+  let release = releases.get(id);
+  if (!release) {
+    const { s3 } = runtime.clients;
+    release = locateBuild(s3, stage, execution).then((build: BuildArtifact) =>
+      releaseBuild(s3, stage, build, execution),
+    );
+    releases.set(id, release);
+  }
+  return release;
+};
+
+const deployStage = async (
+  runtime: Runtime,
+  stage: Stage,
+  execution: PipelineExecution,
+  releases: Map<string, Promise<Release>>,
+): Promise<StageSummary> => {
+  const base = { stage: stage.name, stack: stage.stack };
+  let release: Release;
+  try {
+    release = await releaseOnce(runtime, stage, execution, releases);
+  } catch (error) {
+    if (!isPermanent(error)) throw error;
+    logger.error('build cannot be released', {
+      ...base,
+      executionId: execution.executionId,
+      reason: error.message,
+    });
+    const notified = await announce(runtime, { outcome: 'failed', ...base, execution, error: error.message });
+    return { ...base, outcome: 'failed', notified, error: error.message };
+  }
+  const recorded = await recordDesired(runtime.clients.ssm, stage, release, execution);
+  const released = {
+    ...base,
+    releaseKey: release.key,
+    recorded: recorded.outcome,
+    desiredVersion: recorded.version,
+  };
+  if (recorded.outcome === 'superseded') {
+    logger.info('a newer execution is already desired; this older one is not recorded', {
+      ...base,
+      executionId: execution.executionId,
+      newer: recorded.by.execution,
+    });
+    return { ...released, outcome: 'superseded', notified: false };
+  }
+  const desired = { parameter: stage.ssmParameter, key: release.key, version: recorded.version };
+  const result = await reconcile(runtime, stage.name, { desired });
+  logger.info('stage reconciled', { ...released, outcome: result.outcome, changeSet: result.changeSet });
+  const summary = {
+    ...released,
+    outcome: result.outcome,
+    ...(result.changeSet ? { changeSet: result.changeSet } : {}),
+  };
+  // A duplicate delivery says nothing new unless it did something the first one did not get to.
+  const quiet =
+    recorded.outcome === 'duplicate' &&
+    (!result.fresh || ['in-sync', 'waiting', 'blocked'].includes(result.outcome));
+  if (quiet) return { ...summary, notified: false };
+  const notified = await announce(runtime, {
+    outcome: result.outcome,
+    ...base,
+    execution,
+    release,
+    reconcile: result,
+  });
+  return { ...summary, notified };
+};
+
+const announce = async (runtime: Runtime, report: DeployReport): Promise<boolean> => {
+  const message = deployMessage(report, runtime.settings.region);
+  await publish(runtime.clients.sns, runtime.settings.topicArn, message);
+  return true;
+};

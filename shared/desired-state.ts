@@ -1,0 +1,146 @@
+/**
+ * Desired state in SSM Parameter Store. One parameter per stage holds the release key the stage should
+ * run; its version history is the deployment history. Each version's description records which execution
+ * (and commit) made it, so that an older execution arriving late never overwrites a newer one and a
+ * duplicate delivery makes no new version. Labels on the version name the execution and the commit.
+ */
+import {
+  DescribeParametersCommand,
+  GetParameterCommand,
+  LabelParameterVersionCommand,
+  PutParameterCommand,
+  type SSMClient,
+} from '@aws-sdk/client-ssm';
+import { z } from 'zod';
+import type { Release } from './artifacts';
+import type { Stage } from './config';
+import { errorName } from './errors';
+import type { PipelineExecution } from './events';
+import { logger } from './logger';
+import { commitLabel, executionLabel } from './names';
+
+/** What the stage should run, as read from its parameter. */
+export interface DesiredState {
+  parameter: string;
+  key: string;
+  version: number;
+}
+
+/** Who made a version: kept as JSON in the version's description. */
+const provenanceSchema = z.looseObject({
+  pipeline: z.string().optional(),
+  execution: z.string().optional(),
+  commit: z.string().optional(),
+  startedAt: z.string().optional(),
+});
+export type Provenance = z.output<typeof provenanceSchema>;
+
+export type RecordResult =
+  | { outcome: 'recorded'; version: number }
+  | { outcome: 'duplicate'; version: number }
+  | { outcome: 'superseded'; version: number; by: Provenance };
+
+/** Parse a version's description; a description written by a person (not JSON) yields no provenance. */
+export const parseProvenance = (description: string | undefined): Provenance => {
+  if (!description?.startsWith('{')) return {};
+  try {
+    const parsed = provenanceSchema.safeParse(JSON.parse(description));
+    return parsed.success ? parsed.data : {};
+  } catch {
+    return {};
+  }
+};
+
+const isParameterMissing = (error: unknown): boolean =>
+  ['ParameterNotFound', 'ParameterVersionNotFound'].includes(errorName(error) ?? '');
+
+/** The stage's desired release, or undefined when nothing was ever recorded for it. */
+export const readDesired = async (ssm: SSMClient, stage: Stage): Promise<DesiredState | undefined> => {
+  try {
+    const { Parameter } = await ssm.send(new GetParameterCommand({ Name: stage.ssmParameter }));
+    if (Parameter?.Value === undefined || Parameter.Version === undefined) return undefined;
+    return { parameter: stage.ssmParameter, key: Parameter.Value, version: Parameter.Version };
+  } catch (error) {
+    if (isParameterMissing(error)) return undefined;
+    throw error;
+  }
+};
+
+/** The newest version's number and provenance, in one call, or undefined for a parameter not yet created. */
+const readLatest = async (ssm: SSMClient, stage: Stage) => {
+  const { Parameters } = await ssm.send(
+    new DescribeParametersCommand({
+      ParameterFilters: [{ Key: 'Name', Option: 'Equals', Values: [stage.ssmParameter] }],
+    }),
+  );
+  const latest = Parameters?.[0];
+  if (latest?.Version === undefined) return undefined;
+  const provenance = parseProvenance(latest.Description);
+  // A version written by hand has no recorded start: it counts from when it was written.
+  const startedAt = provenance.startedAt ?? latest.LastModifiedDate?.toISOString();
+  return { version: latest.Version, provenance: { ...provenance, ...(startedAt ? { startedAt } : {}) } };
+};
+
+/**
+ * Record a release as the stage's desired artifact, unless this execution is already recorded (a duplicate
+ * delivery) or a newer execution already is (this one arrived late).
+ */
+export const recordDesired = async (
+  ssm: SSMClient,
+  stage: Stage,
+  release: Release,
+  execution: PipelineExecution,
+): Promise<RecordResult> => {
+  const latest = await readLatest(ssm, stage);
+  if (latest?.provenance.execution === execution.executionId) {
+    // A retry after a failed labelling finds the version written but unlabelled: labelling is idempotent.
+    await labelVersion(ssm, stage, latest.version, execution.executionId, latest.provenance.commit);
+    return { outcome: 'duplicate', version: latest.version };
+  }
+  if (
+    latest?.provenance.startedAt &&
+    Date.parse(latest.provenance.startedAt) > Date.parse(execution.startedAt)
+  ) {
+    return { outcome: 'superseded', version: latest.version, by: latest.provenance };
+  }
+  const provenance: Provenance = {
+    pipeline: execution.pipeline,
+    execution: execution.executionId,
+    ...(release.commitId ? { commit: release.commitId } : {}),
+    startedAt: execution.startedAt,
+  };
+  const { Version } = await ssm.send(
+    new PutParameterCommand({
+      Name: stage.ssmParameter,
+      Value: release.key,
+      Type: 'String',
+      Description: JSON.stringify(provenance),
+      Overwrite: latest !== undefined,
+    }),
+  );
+  if (Version === undefined) throw new Error(`PutParameter on ${stage.ssmParameter} returned no version`);
+  if (latest && Version !== latest.version + 1) {
+    logger.warn('another writer recorded a version of this stage at the same time', {
+      parameter: stage.ssmParameter,
+      expected: latest.version + 1,
+      got: Version,
+    });
+  }
+  await labelVersion(ssm, stage, Version, execution.executionId, release.commitId);
+  return { outcome: 'recorded', version: Version };
+};
+
+const labelVersion = async (
+  ssm: SSMClient,
+  stage: Stage,
+  version: number,
+  executionId: string,
+  commitId: string | undefined,
+): Promise<void> => {
+  const labels = [executionLabel(executionId), ...(commitId ? [commitLabel(commitId)] : [])];
+  const { InvalidLabels } = await ssm.send(
+    new LabelParameterVersionCommand({ Name: stage.ssmParameter, ParameterVersion: version, Labels: labels }),
+  );
+  if (InvalidLabels?.length)
+    logger.warn('SSM refused labels', { parameter: stage.ssmParameter, labels: InvalidLabels });
+};

@@ -1,0 +1,56 @@
+/**
+ * The deployer's few error types. Each sets `name` and keeps the original error as `cause`.
+ *
+ * Two families matter to callers:
+ * - `PermanentError`s describe input that will never succeed (a bad event, a missing artifact, an invalid
+ *   configuration). Handlers report them once and return, so the platform does not retry them.
+ * - Everything else (SDK faults after the SDK's own retries) is thrown, so Lambda retries the event; every
+ *   step is idempotent, so a retry converges.
+ */
+export class DeployerError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DeployerError';
+  }
+}
+
+/** Input that cannot succeed however often it is retried. */
+export class PermanentError extends DeployerError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PermanentError';
+  }
+}
+
+/** The configuration file or the environment is invalid. Thrown at load (cold start). */
+export class ConfigError extends PermanentError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ConfigError';
+  }
+}
+
+/** An event that does not have the shape AWS sends, or that comes from somewhere we do not serve. */
+export class EventValidationError extends PermanentError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'EventValidationError';
+  }
+}
+
+/** The build artifact of an execution cannot be found, or the object found belongs to another execution. */
+export class ArtifactError extends PermanentError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ArtifactError';
+  }
+}
+
+export const isPermanent = (error: unknown): error is PermanentError => error instanceof PermanentError;
+
+/** The `name` of an SDK exception (ServiceException sets it to the AWS error code), or undefined. */
+export const errorName = (error: unknown): string | undefined =>
+  error instanceof Error ? error.name : undefined;
+
+export const errorMessage = (error: unknown): string =>
+  error instanceof Error ? error.message : String(error);

@@ -1,0 +1,79 @@
+/**
+ * Builders and validators for every name we put into AWS: change set names, SSM labels, S3 keys.
+ * Each builder returns a value that is valid by AWS's rules or throws; no user-controlled string reaches
+ * AWS without passing through here or through the configuration schema.
+ */
+import { DeployerError } from './errors';
+
+/** Stage names: short, lowercase, safe inside change set names, labels, subjects and S3 keys. */
+export const STAGE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+/** CloudFormation stack names. */
+export const STACK_NAME = /^[a-zA-Z][-a-zA-Z0-9]{0,127}$/;
+/** CodePipeline pipeline names. */
+export const PIPELINE_NAME = /^[A-Za-z0-9.@_-]{1,100}$/;
+/** CodePipeline execution ids are UUIDs; accept the id alphabet AWS uses, bounded. */
+export const EXECUTION_ID = /^[A-Za-z0-9][A-Za-z0-9-]{0,99}$/;
+/** Git commit ids (SHA-1 or SHA-256, full or abbreviated). */
+export const COMMIT_ID = /^[0-9a-fA-F]{7,64}$/;
+/** CloudFormation change set names. */
+const CHANGE_SET_NAME = /^[a-zA-Z][-a-zA-Z0-9]{0,127}$/;
+/** SSM parameter version labels: letters, digits, '.', '-', '_'; not starting with a digit. */
+const SSM_LABEL = /^[a-zA-Z._-][a-zA-Z0-9._-]{0,99}$/;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+const assertMatches = (kind: string, value: string, pattern: RegExp): string => {
+  if (!pattern.test(value)) {
+    throw new DeployerError(`invalid ${kind} ${JSON.stringify(value.slice(0, 200))}`);
+  }
+  return value;
+};
+
+/** The prefix of every change set this deployer makes for a stage. */
+export const changeSetPrefix = (stage: string): string =>
+  `deploy-${assertMatches('stage name', stage, STAGE_NAME)}-v`;
+
+/**
+ * The change set for a desired version: derived from the stage and the SSM version, so the same desired
+ * version always gets the same name (a duplicate reconcile finds the first one's change set).
+ */
+export const changeSetName = (stage: string, desiredVersion: number): string => {
+  if (!Number.isSafeInteger(desiredVersion) || desiredVersion < 1) {
+    throw new DeployerError(`invalid desired version ${desiredVersion}`);
+  }
+  return assertMatches('change set name', `${changeSetPrefix(stage)}${desiredVersion}`, CHANGE_SET_NAME);
+};
+
+/** The SSM version parsed back out of one of our change set names, or undefined for any other name. */
+export const desiredVersionOfChangeSet = (stage: string, name: string): number | undefined => {
+  const prefix = changeSetPrefix(stage);
+  if (!name.startsWith(prefix)) return undefined;
+  const rest = name.slice(prefix.length);
+  return /^[1-9][0-9]{0,15}$/.test(rest) ? Number(rest) : undefined;
+};
+
+const label = (kind: string, value: string): string => {
+  const built = `${kind}-${value}`;
+  if (/^(aws|ssm)/i.test(built)) throw new DeployerError(`invalid SSM label ${JSON.stringify(built)}`);
+  return assertMatches('SSM label', built, SSM_LABEL);
+};
+
+/** The label that marks the SSM version recorded for a pipeline execution. */
+export const executionLabel = (executionId: string): string =>
+  label('exec', assertMatches('execution id', executionId, EXECUTION_ID));
+
+/** The label that marks the SSM version recorded for a commit. */
+export const commitLabel = (commitId: string): string =>
+  label('commit', assertMatches('commit id', commitId, COMMIT_ID).toLowerCase());
+
+/** The file extension kept on a release key (".zip", ".jar"), or "" when the source has none we trust. */
+export const keyExtension = (key: string): string => {
+  const match = /\.([A-Za-z0-9]{1,8})$/.exec(key);
+  return match?.[1] ? `.${match[1].toLowerCase()}` : '';
+};
+
+/**
+ * The immutable release key for an artifact: the stage's release prefix and the SHA-256 of its bytes.
+ * The same bytes always get the same key; different bytes never share one.
+ */
+export const releaseKey = (prefix: string, sha256Hex: string, sourceKey: string): string =>
+  `${prefix}${assertMatches('SHA-256 digest', sha256Hex, SHA256_HEX)}${keyExtension(sourceKey)}`;

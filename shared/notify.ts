@@ -1,0 +1,65 @@
+/**
+ * Notifications to the ops team through SNS: one message per deploy outcome, readable on a phone, with
+ * message attributes that subscription filter policies can route on (stage, stack, outcome, severity).
+ */
+import { type MessageAttributeValue, PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+
+export type Severity = 'info' | 'warning' | 'error';
+
+export interface Notification {
+  subject: string;
+  body: string;
+  attributes: Record<string, string>;
+}
+
+/** SNS's rules for a subject: at most 100 characters, one line of printable ASCII. */
+const SUBJECT_LIMIT = 100;
+
+/**
+ * Make any text a valid SNS subject: non-ASCII and control characters become '?', whitespace runs become one
+ * space, and overlong text is cut with '...'. The result starts with a letter, digit or punctuation.
+ */
+export const toSubject = (text: string): string => {
+  const ascii = text
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/\s+/g, ' ')
+    .replace(/[^\x20-\x7e]/g, '?')
+    .trim();
+  const subject = ascii.length > SUBJECT_LIMIT ? `${ascii.slice(0, SUBJECT_LIMIT - 3).trimEnd()}...` : ascii;
+  return subject === '' ? 'deployer notification' : subject;
+};
+
+/** The short form of a commit id, as git prints it. */
+export const shortCommit = (commit: string | undefined): string | undefined => commit?.slice(0, 7);
+
+/** Aligned "Label: value" lines, skipping values that are not known. */
+export const fieldLines = (fields: [string, string | undefined][]): string[] => {
+  const known = fields.filter((f): f is [string, string] => f[1] !== undefined && f[1] !== '');
+  const width = Math.max(0, ...known.map(([label]) => label.length)) + 2;
+  return known.map(([label, value]) => `${`${label}:`.padEnd(width)}${value}`);
+};
+
+/** Attribute values for filter policies: bounded, printable. */
+const attributeValue = (value: string): MessageAttributeValue => ({
+  DataType: 'String',
+  StringValue: value.replace(/[^\x20-\x7e]/g, '?').slice(0, 256) || '-',
+});
+
+export const publish = async (
+  sns: SNSClient,
+  topicArn: string,
+  notification: Notification,
+): Promise<string | undefined> => {
+  const { MessageId } = await sns.send(
+    new PublishCommand({
+      TopicArn: topicArn,
+      Subject: toSubject(notification.subject),
+      Message: notification.body,
+      MessageAttributes: Object.fromEntries(
+        Object.entries(notification.attributes).map(([name, value]) => [name, attributeValue(value)]),
+      ),
+    }),
+  );
+  return MessageId;
+};

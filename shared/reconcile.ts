@@ -1,0 +1,209 @@
+/**
+ * Reconcile(stage): compare what the stage should run (SSM) with what its stack runs, and move the stack
+ * towards the desired release through a change set. Every trigger calls this with just a stage name; it is
+ * safe to call twice, and does nothing on a busy stack (the event that ends the busy state calls it again).
+ */
+import type { Stack } from '@aws-sdk/client-cloudformation';
+import {
+  awaitChangeSet,
+  createChangeSet,
+  deleteChangeSet,
+  executeChangeSet,
+  type PlannedChange,
+  pendingChangeSets,
+} from './change-sets';
+import { type Stage, stageNamed } from './config';
+import { type DesiredState, readDesired } from './desired-state';
+import { errorName, PermanentError } from './errors';
+import { logger } from './logger';
+import { changeSetName } from './names';
+import type { Runtime } from './runtime';
+import { classifyStatus, describeStack, nextStepFor, stackParameterValue } from './stacks';
+
+export type ReconcileOutcome =
+  /** A change set was executed now: the stack is updating (or being created) towards the desired release. */
+  | 'deploying'
+  /** A change set waits for a person to approve it. */
+  | 'pending-approval'
+  /** CloudFormation found nothing to change; the empty change set was deleted. */
+  | 'no-change'
+  /** The stack already runs the desired release. */
+  | 'in-sync'
+  /** The stack is busy; its own completion reconciles again. */
+  | 'waiting'
+  /** The stack is in a state only a person can resolve. */
+  | 'blocked'
+  /** Nothing was ever recorded as desired for this stage. */
+  | 'nothing-desired';
+
+export interface ReconcileResult {
+  outcome: ReconcileOutcome;
+  stage: string;
+  stack: string;
+  stackId?: string;
+  stackStatus?: string;
+  desired?: DesiredState;
+  /** The release key the stack ran when reconcile looked. */
+  live?: string;
+  changeSet?: string;
+  /** 'create' when the stack did not exist and is being created. */
+  action?: 'create' | 'update';
+  changes?: PlannedChange[];
+  reason?: string;
+  nextStep?: string;
+  /** False when another reconcile already did this (a pending change set found, not made). */
+  fresh: boolean;
+}
+
+export interface ReconcileOptions {
+  /** The desired state when the caller has just written it: saves reading it back. */
+  desired?: DesiredState;
+}
+
+/** Reconcile one stage by name. */
+export const reconcile = async (
+  runtime: Runtime,
+  stageName: string,
+  options: ReconcileOptions = {},
+): Promise<ReconcileResult> => {
+  const stage = stageNamed(runtime.config, stageName);
+  if (!stage)
+    throw new PermanentError(`no stage named ${JSON.stringify(stageName.slice(0, 64))} in the configuration`);
+  const base = { stage: stage.name, stack: stage.stack, fresh: true };
+  const desired = options.desired ?? (await readDesired(runtime.clients.ssm, stage));
+  if (!desired) return { ...base, outcome: 'nothing-desired' };
+
+  const stack = await describeStack(runtime.clients.cfn, stage.stack);
+  if (!stack) return createStack(runtime, stage, desired);
+
+  const status = stack.StackStatus ?? 'UNKNOWN';
+  const live = stackParameterValue(stack, stage.stackParameter);
+  const seen = { ...base, desired, stackId: stack.StackId, stackStatus: status, ...(live ? { live } : {}) };
+  const condition = classifyStatus(status);
+  if (condition === 'busy') return { ...seen, outcome: 'waiting' };
+  if (condition === 'needs-person') {
+    return {
+      ...seen,
+      outcome: 'blocked',
+      reason: `stack ${stage.stack} is ${status}${stack.StackStatusReason ? `: ${stack.StackStatusReason}` : ''}`,
+      nextStep: nextStepFor(status, stage.stack, runtime.settings.region),
+    };
+  }
+  if (live === undefined) {
+    return {
+      ...seen,
+      outcome: 'blocked',
+      reason: `stack ${stage.stack} has no parameter ${stage.stackParameter} to receive the release key`,
+      nextStep: `Add a ${stage.stackParameter} parameter to the stack's template, or set stackParameter for stage ${stage.name} in the configuration.`,
+    };
+  }
+  if (live === desired.key) return { ...seen, outcome: 'in-sync' };
+  return applyChangeSet(runtime, stage, desired, stack, seen);
+};
+
+const templateUrlOf = (stage: Stage, region: string): string | undefined =>
+  stage.template
+    ? `https://${stage.template.bucket}.s3.${region}.amazonaws.com/${stage.template.key.split('/').map(encodeURIComponent).join('/')}`
+    : undefined;
+
+const createStack = async (
+  runtime: Runtime,
+  stage: Stage,
+  desired: DesiredState,
+): Promise<ReconcileResult> => {
+  const base = { stage: stage.name, stack: stage.stack, desired, fresh: true };
+  const templateUrl = templateUrlOf(stage, runtime.settings.region);
+  if (!templateUrl) {
+    return {
+      ...base,
+      outcome: 'blocked',
+      reason: `stack ${stage.stack} does not exist and stage ${stage.name} names no template to create it from`,
+      nextStep: `Add template (bucket and key) to stage ${stage.name} in the configuration, or create the stack.`,
+    };
+  }
+  return applyChangeSet(runtime, stage, desired, undefined, base, templateUrl);
+};
+
+const applyChangeSet = async (
+  runtime: Runtime,
+  stage: Stage,
+  desired: DesiredState,
+  stack: Stack | undefined,
+  seen: Omit<ReconcileResult, 'outcome'>,
+  templateUrl?: string,
+): Promise<ReconcileResult> => {
+  const { cfn } = runtime.clients;
+  const name = changeSetName(stage.name, desired.version);
+  const result = { ...seen, changeSet: name, action: stack ? ('update' as const) : ('create' as const) };
+
+  if (stage.requiresApproval && stack) {
+    const waiting = await discardStalePending(runtime, stage, desired.version);
+    if (waiting) return { ...result, outcome: 'pending-approval', fresh: false };
+  }
+  const created = await createChangeSet(cfn, {
+    stage,
+    name,
+    artifactKey: desired.key,
+    stack,
+    ...(templateUrl ? { templateUrl } : {}),
+  });
+  if (created === 'empty')
+    return { ...result, outcome: 'no-change', reason: 'CloudFormation found nothing to change' };
+
+  const state = await awaitChangeSet(cfn, stage.stack, name, runtime.config.settings.changeSetTimeoutSeconds);
+  if (state.status === 'empty') {
+    await deleteChangeSet(cfn, stage.stack, name);
+    return { ...result, outcome: 'no-change', reason: state.reason };
+  }
+  if (state.status === 'failed') {
+    return {
+      ...result,
+      outcome: 'blocked',
+      reason: `change set ${name} failed: ${state.reason}`,
+      nextStep: `Read the reason above, fix the template or parameters, then deploy a new build (the failed change set stays on the stack for inspection).`,
+    };
+  }
+  if (stage.requiresApproval) return { ...result, outcome: 'pending-approval', changes: state.changes };
+  return execute(runtime, stage, name, { ...result, changes: state.changes });
+};
+
+const execute = async (
+  runtime: Runtime,
+  stage: Stage,
+  name: string,
+  result: Omit<ReconcileResult, 'outcome'>,
+): Promise<ReconcileResult> => {
+  try {
+    await executeChangeSet(runtime.clients.cfn, stage.stack, name);
+    return { ...result, outcome: 'deploying' };
+  } catch (error) {
+    // Another reconcile executed it first, or the stack started changing since: its end reconciles again.
+    if (
+      errorName(error) === 'InvalidChangeSetStatusException' ||
+      errorName(error) === 'InvalidChangeSetStatus'
+    ) {
+      logger.info('change set already executed or obsolete; waiting for the stack', {
+        stage: stage.name,
+        changeSet: name,
+      });
+      return { ...result, outcome: 'waiting', fresh: false };
+    }
+    throw error;
+  }
+};
+
+/**
+ * On an approval stage, delete pending change sets made for older desired versions (approving one would
+ * deploy an outdated release). Returns true when the change set for the current version already waits.
+ */
+const discardStalePending = async (runtime: Runtime, stage: Stage, version: number): Promise<boolean> => {
+  const pending = await pendingChangeSets(runtime.clients.cfn, stage);
+  for (const old of pending.filter((p) => p.version !== version)) {
+    await deleteChangeSet(runtime.clients.cfn, stage.stack, old.name);
+    logger.info('deleted a pending change set for an older release', {
+      stage: stage.name,
+      changeSet: old.name,
+    });
+  }
+  return pending.some((p) => p.version === version && p.status === 'CREATE_COMPLETE');
+};

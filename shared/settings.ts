@@ -1,0 +1,38 @@
+/**
+ * The environment a handler runs in, read once at cold start. A missing or malformed variable fails fast
+ * with an error that names it. The variables are declared once, in template.yaml.
+ */
+import { ConfigError } from './errors';
+
+export interface Settings {
+  /** The region the deployer runs in; events from other regions are rejected. */
+  region: string;
+  /** The account the deployer runs in; events from other accounts are rejected. */
+  accountId: string;
+  /** The SNS topic that receives the ops notifications. */
+  topicArn: string;
+  /** A configuration file to use instead of the bundled deployer.config.yaml (local runs, tests). */
+  configFile?: string;
+}
+
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
+const ACCOUNT = /^\d{12}$/;
+const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/;
+
+const required = (env: NodeJS.ProcessEnv, name: string, pattern: RegExp, what: string): string => {
+  const value = env[name];
+  if (value === undefined || value === '')
+    throw new ConfigError(`environment variable ${name} is not set (${what})`);
+  if (!pattern.test(value)) throw new ConfigError(`environment variable ${name} is not ${what}`);
+  return value;
+};
+
+export const readSettings = (env: NodeJS.ProcessEnv = process.env): Settings => {
+  const configFile = env.DEPLOYER_CONFIG_FILE;
+  return {
+    region: required(env, 'AWS_REGION', REGION, 'an AWS region such as eu-west-1'),
+    accountId: required(env, 'DEPLOYER_ACCOUNT_ID', ACCOUNT, 'a 12-digit AWS account id'),
+    topicArn: required(env, 'DEPLOYER_TOPIC_ARN', TOPIC_ARN, 'an SNS topic ARN'),
+    ...(configFile ? { configFile } : {}),
+  };
+};
