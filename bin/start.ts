@@ -40,6 +40,11 @@ const main = async (): Promise<void> => {
   // Node 20 is what these machines run; the SDK's notice about Node 22 would open every walkthrough.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const moto = await startMoto();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      void moto.stop().finally(() => process.exit(130));
+    });
+  }
   try {
     await walkthrough(moto.endpoint);
   } finally {
@@ -120,8 +125,43 @@ const walkthrough = async (endpoint: string): Promise<void> => {
     );
   }
 
+  await showInbox(sqs, queueUrl, '4. The ops inbox after the deploy');
+
+  const deployed = summary.stages.find((s) => s.stage === first.name);
+  const stack = await describeStack(clients.cfn, first.stack);
+  if (deployed?.changeSet && stack?.StackId) {
+    const statusEvent = stackStatusEvent(
+      stack.StackId,
+      stack.StackStatus ?? 'UPDATE_COMPLETE',
+      deployed.changeSet,
+    );
+    say(`\n5. The stack finishes: CloudFormation sends "${stack.StackStatus}" for ${first.stack}`);
+    say(`   event: events/stack-update-complete.json with this stack's id and the change set's token`);
+    const notify = await import('../handlers/notify');
+    const reconcileTrigger = await import('../handlers/reconcile');
+    const reported = await notify.handler(statusEvent);
+    const settled = await reconcileTrigger.handler(statusEvent);
+    say(
+      `   notify handler: ${reported.verdict}; reconcile handler: ${settled.map((r) => `${r.stage} ${r.outcome}`).join(', ')}`,
+    );
+    await showInbox(sqs, queueUrl, '6. The ops inbox after the stack settled');
+  }
+  say('');
+};
+
+const stackStatusEvent = (stackId: string, status: string, token: string): unknown => {
+  const sample = JSON.parse(readFileSync(join(ROOT, 'events', 'stack-update-complete.json'), 'utf8'));
+  sample.resources = [stackId];
+  sample.time = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  sample.detail['stack-id'] = stackId;
+  sample.detail['status-details'].status = status;
+  sample.detail['client-request-token'] = token;
+  return sample;
+};
+
+const showInbox = async (sqs: SQSClient, queueUrl: string, title: string) => {
   const inbox = await readInbox(sqs, queueUrl);
-  say(`\n4. The ops inbox: ${inbox.length} message(s)`);
+  say(`\n${title}: ${inbox.length} message(s)`);
   for (const message of inbox) {
     say(`   ----`);
     say(`     Subject: ${message.subject}`);
@@ -132,7 +172,6 @@ const walkthrough = async (endpoint: string): Promise<void> => {
     );
     say(indent(message.body));
   }
-  say('');
 };
 
 const describeDesired = async (

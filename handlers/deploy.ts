@@ -2,6 +2,7 @@
  * Deploy handler: triggered by "CodePipeline Pipeline Execution State Change" events. A successful
  * execution's build is released, recorded as desired for each stage of the pipeline, and deployed.
  */
+import type { Context } from 'aws-lambda';
 import { bundledConfig } from '../shared/bundled-config';
 import { type DeploySummary, handlePipelineEvent } from '../shared/deploy';
 import { logger } from '../shared/logger';
@@ -9,7 +10,8 @@ import { loadRuntime } from '../shared/runtime';
 
 const runtime = loadRuntime(bundledConfig);
 
-export const handler = async (event: unknown): Promise<DeploySummary> => {
+export const handler = async (event: unknown, context?: Context): Promise<DeploySummary> => {
+  if (context) logger.addContext(context);
   const summary = await handlePipelineEvent(runtime, event);
   logger.info('pipeline event handled', { verdict: summary.verdict, stages: summary.stages });
   return summary;

@@ -40,6 +40,18 @@ export type ChangeSetState =
   | { status: 'empty'; reason: string }
   | { status: 'failed'; reason: string };
 
+/**
+ * A change set: its stack and name, and its ARN once CloudFormation gave one. The ARN names exactly one
+ * change set; the name only together with the stack.
+ */
+export interface ChangeSetRef {
+  stack: string;
+  name: string;
+  id?: string;
+}
+
+const target = (ref: ChangeSetRef) => ({ StackName: ref.stack, ChangeSetName: ref.id ?? ref.name });
+
 export interface ChangeSetRequest {
   stage: Stage;
   name: string;
@@ -75,14 +87,22 @@ export const changeSetParameters = (
   });
 };
 
-/** Ask CloudFormation for a change set. Returns 'empty' when it refuses one because nothing would change. */
+export type CreateResult =
+  | { result: 'created'; ref: ChangeSetRef }
+  | { result: 'exists'; ref: ChangeSetRef }
+  | { result: 'empty' };
+
+/**
+ * Ask CloudFormation for a change set. 'exists' when a change set of that name is already on the stack
+ * (another reconcile made it); 'empty' when CloudFormation refuses one because nothing would change.
+ */
 export const createChangeSet = async (
   cfn: CloudFormationClient,
   request: ChangeSetRequest,
-): Promise<'created' | 'exists' | 'empty'> => {
+): Promise<CreateResult> => {
   const { stage, name, stack } = request;
   try {
-    await cfn.send(
+    const { Id } = await cfn.send(
       new CreateChangeSetCommand({
         StackName: stage.stack,
         ChangeSetName: name,
@@ -98,10 +118,11 @@ export const createChangeSet = async (
         ),
       }),
     );
-    return 'created';
+    return { result: 'created', ref: { stack: stage.stack, name, ...(Id ? { id: Id } : {}) } };
   } catch (error) {
-    if (isNoChangeError(error)) return 'empty';
-    if (errorName(error) === 'AlreadyExistsException') return 'exists';
+    if (isNoChangeError(error)) return { result: 'empty' };
+    if (errorName(error) === 'AlreadyExistsException')
+      return { result: 'exists', ref: { stack: stage.stack, name } };
     throw error;
   }
 };
@@ -123,13 +144,12 @@ const plannedChanges = (changes: Change[] | undefined): PlannedChange[] =>
 /** Wait for CloudFormation to compute the change set, at most `timeoutSeconds`. */
 export const awaitChangeSet = async (
   cfn: CloudFormationClient,
-  stackName: string,
-  name: string,
+  ref: ChangeSetRef,
   timeoutSeconds: number,
 ): Promise<ChangeSetState> => {
   const result = await waitForChangeSetCreateComplete(
     { client: cfn, maxWaitTime: timeoutSeconds, ...POLL },
-    { StackName: stackName, ChangeSetName: name },
+    target(ref),
   );
   const described = result.reason as DescribeChangeSetCommandOutput | Error | undefined;
   const state = String(result.state);
@@ -144,24 +164,22 @@ export const awaitChangeSet = async (
       described instanceof Error ? described.message : (described?.StatusReason ?? 'no reason given');
     return isNoChangeReason(reason) ? { status: 'empty', reason } : { status: 'failed', reason };
   }
-  throw new DeployerError(`change set ${name} on ${stackName} was not ready after ${timeoutSeconds}s`);
+  throw new DeployerError(`change set ${ref.name} on ${ref.stack} was not ready after ${timeoutSeconds}s`);
 };
 
-export const executeChangeSet = async (cfn: CloudFormationClient, stackName: string, name: string) => {
+export const executeChangeSet = async (cfn: CloudFormationClient, ref: ChangeSetRef) => {
   // The token comes back in the stack's status events: it tells our own deploys from anyone else's.
-  await cfn.send(
-    new ExecuteChangeSetCommand({ StackName: stackName, ChangeSetName: name, ClientRequestToken: name }),
-  );
+  await cfn.send(new ExecuteChangeSetCommand({ ...target(ref), ClientRequestToken: ref.name }));
 };
 
-export const deleteChangeSet = async (cfn: CloudFormationClient, stackName: string, name: string) => {
-  await cfn.send(new DeleteChangeSetCommand({ StackName: stackName, ChangeSetName: name }));
+export const deleteChangeSet = async (cfn: CloudFormationClient, ref: ChangeSetRef) => {
+  await cfn.send(new DeleteChangeSetCommand(target(ref)));
 };
 
 /** Our change sets on the stack that still wait for execution, with the desired version each was made for. */
 export const pendingChangeSets = async (cfn: CloudFormationClient, stage: Stage) => {
   const prefix = changeSetPrefix(stage.name);
-  const pending: { name: string; version: number; status: string }[] = [];
+  const pending: (ChangeSetRef & { version: number; status: string })[] = [];
   let NextToken: string | undefined;
   do {
     const page = await cfn.send(new ListChangeSetsCommand({ StackName: stage.stack, NextToken }));
@@ -170,7 +188,13 @@ export const pendingChangeSets = async (cfn: CloudFormationClient, stage: Stage)
       const version = desiredVersionOfChangeSet(stage.name, name);
       if (!name.startsWith(prefix) || version === undefined || summary.ExecutionStatus !== 'AVAILABLE')
         continue;
-      pending.push({ name, version, status: summary.Status ?? 'UNKNOWN' });
+      pending.push({
+        stack: stage.stack,
+        name,
+        ...(summary.ChangeSetId ? { id: summary.ChangeSetId } : {}),
+        version,
+        status: summary.Status ?? 'UNKNOWN',
+      });
     }
     NextToken = page.NextToken;
   } while (NextToken);

@@ -68,6 +68,8 @@ const stageSchema = z.strictObject({
     .default({}),
   roleArn: text(IAM_ROLE_ARN, 'an IAM role ARN (arn:aws:iam::<account>:role/<name>)').optional(),
   requiresApproval: z.boolean().default(false),
+  /** No stack notifications for this stage (deploy outcomes are still reported). */
+  mute: z.boolean().default(false),
 });
 
 const pipelineSchema = z.strictObject({
@@ -84,6 +86,16 @@ const configSchema = z
         changeSetTimeoutSeconds: z.number().int().min(10).max(600).default(120),
       })
       .default({ changeSetTimeoutSeconds: 120 }),
+    notifications: z
+      .strictObject({
+        /** Report every stack of the account and region, not only the configured stages' stacks. */
+        allStacks: z.boolean().default(false),
+        /** Also report *_IN_PROGRESS statuses, not only the outcomes. */
+        inProgress: z.boolean().default(false),
+        /** Report the CloudTrail API calls that start stack operations (who started what). */
+        apiCalls: z.boolean().default(true),
+      })
+      .default({ allStacks: false, inProgress: false, apiCalls: true }),
     pipelines: z.record(text(PIPELINE_NAME, 'a CodePipeline name'), pipelineSchema),
   })
   .superRefine((config, ctx) => {
@@ -173,6 +185,10 @@ export const stagesOfPipeline = (config: DeployerConfig, pipeline: string): Stag
   Object.hasOwn(config.pipelines, pipeline)
     ? allStages(config).filter((s) => s.pipeline === pipeline)
     : undefined;
+
+/** The stage whose stack this is, or undefined. */
+export const stageOfStack = (config: DeployerConfig, stack: string): Stage | undefined =>
+  allStages(config).find((stage) => stage.stack === stack);
 
 /** The bucket that holds a stage's release objects. */
 export const releaseBucketOf = (stage: StageSettings): string => stage.releaseBucket ?? stage.artifact.bucket;

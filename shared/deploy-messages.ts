@@ -13,7 +13,12 @@ export interface DeployReport {
   outcome: DeployOutcome;
   stage: string;
   stack: string;
-  execution: PipelineExecution;
+  /** The pipeline execution that triggered the deploy, when a pipeline did. */
+  execution?: PipelineExecution;
+  /** What else triggered it (a stack that settled, the schedule, a person). */
+  trigger?: string;
+  /** The commit of the release, when known from elsewhere than the release or the execution. */
+  commitId?: string;
   release?: Release;
   reconcile?: ReconcileResult;
   /** Why the deploy failed before reaching the stack (artifact missing, …). */
@@ -56,8 +61,9 @@ const releaseLocation = (release: Release | undefined): string | undefined =>
 export const deployMessage = (report: DeployReport, region: string): Notification => {
   const headline = HEADLINES[report.outcome];
   const rec = report.reconcile;
-  const commit = report.release?.commitId ?? report.execution.commitId;
-  const status = rec?.stackStatus ? ` (${rec.stackStatus})` : '';
+  const commit = report.release?.commitId ?? report.execution?.commitId ?? report.commitId;
+  const status = statusAfter(report);
+  const releaseKey = releaseLocation(report.release) ?? rec?.desired?.key;
   const subject = [`[${report.stage}]`, report.stack, headline.word, shortCommit(commit)]
     .filter(Boolean)
     .join(' ');
@@ -66,10 +72,16 @@ export const deployMessage = (report: DeployReport, region: string): Notificatio
     '',
     ...fieldLines([
       ['Stage', report.stage],
-      ['Stack', `${report.stack}${status}`],
-      ['Release', releaseLocation(report.release)],
+      ['Stack', `${report.stack}${status ? ` (${status})` : ''}`],
+      ['Release', releaseKey],
       ['Commit', commit],
-      ['Pipeline', `${report.execution.pipeline}, execution ${report.execution.executionId}`],
+      [
+        'Pipeline',
+        report.execution
+          ? `${report.execution.pipeline}, execution ${report.execution.executionId}`
+          : undefined,
+      ],
+      ['Triggered by', report.trigger],
       ['Desired', rec?.desired ? `${rec.desired.parameter} version ${rec.desired.version}` : undefined],
       ['Running', rec?.live],
       ['Change set', rec?.changeSet],
@@ -97,9 +109,15 @@ export const deployMessage = (report: DeployReport, region: string): Notificatio
       stack: report.stack,
       outcome: report.outcome,
       severity: headline.severity,
-      ...(rec?.stackStatus ? { status: rec.stackStatus } : {}),
+      ...(status ? { status } : {}),
     },
   };
+};
+
+/** The stack's status once this outcome happened: an executed change set has just started an operation. */
+const statusAfter = ({ outcome, reconcile: rec }: DeployReport): string | undefined => {
+  if (outcome === 'deploying') return rec?.action === 'create' ? 'CREATE_IN_PROGRESS' : 'UPDATE_IN_PROGRESS';
+  return rec?.stackStatus;
 };
 
 const nextStep = (report: DeployReport, region: string): string | undefined => {

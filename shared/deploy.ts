@@ -13,6 +13,7 @@ import { logger } from './logger';
 import { publish } from './notify';
 import { reconcile } from './reconcile';
 import type { Runtime } from './runtime';
+import { assertSameAccountAndRegion } from './settings';
 
 export type EventVerdict = 'deployed' | 'ignored' | 'rejected';
 
@@ -41,7 +42,7 @@ export const handlePipelineEvent = async (runtime: Runtime, raw: unknown): Promi
   let execution: PipelineExecution;
   try {
     execution = parsePipelineEvent(raw);
-    assertOurs(runtime, execution);
+    assertSameAccountAndRegion(runtime.settings, execution);
   } catch (error) {
     if (!(error instanceof EventValidationError)) throw error;
     // Reported once and not retried: the same bytes would fail the same way.
@@ -62,26 +63,28 @@ export const handlePipelineEvent = async (runtime: Runtime, raw: unknown): Promi
   const settled = await Promise.allSettled(
     stages.map((stage) => deployStage(runtime, stage, execution, releases)),
   );
-  const summaries = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-  const failures = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
+  const summaries: StageSummary[] = [];
+  const failures: unknown[] = [];
+  settled.forEach((outcome, i) => {
+    if (outcome.status === 'fulfilled') summaries.push(outcome.value);
+    else {
+      failures.push(outcome.reason);
+      logger.error('stage deploy failed; the event will be retried', {
+        ...ids,
+        stage: stages[i]?.name,
+        error: outcome.reason as Error,
+      });
+    }
+  });
   if (failures.length > 0) {
-    // Transient AWS faults after the SDK's retries: fail the invocation so the platform retries the event.
-    // Every step is idempotent, so the stages that succeeded find nothing left to do.
+    // Transient AWS faults after the SDK's own retries: fail the invocation so the platform retries the
+    // event. Every step is idempotent, so the stages that succeeded find nothing left to do.
     throw new AggregateError(
       failures,
-      `deploy of ${execution.pipeline} ${execution.executionId} failed for ${failures.length} stage(s): ${failures.map(errorMessage).join('; ')}`,
+      `deploy of ${execution.pipeline} execution ${execution.executionId} failed for ${failures.length} of ${stages.length} stage(s): ${failures.map(errorMessage).join('; ')}`,
     );
   }
   return { verdict: 'deployed', ...ids, stages: summaries };
-};
-
-const assertOurs = (runtime: Runtime, execution: PipelineExecution): void => {
-  const { accountId, region } = runtime.settings;
-  if (execution.account !== accountId || execution.region !== region) {
-    throw new EventValidationError(
-      `event from account ${execution.account} in ${execution.region}; this deployer serves ${accountId} in ${region}`,
-    );
-  }
 };
 
 /** Release the build once per invocation for stages that share a source and a release location. */

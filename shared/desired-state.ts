@@ -17,7 +17,7 @@ import type { Stage } from './config';
 import { errorName } from './errors';
 import type { PipelineExecution } from './events';
 import { logger } from './logger';
-import { commitLabel, executionLabel } from './names';
+import { commitLabel, executionLabel, failedLabel } from './names';
 
 /** What the stage should run, as read from its parameter. */
 export interface DesiredState {
@@ -62,6 +62,19 @@ export const readDesired = async (ssm: SSMClient, stage: Stage): Promise<Desired
     return { parameter: stage.ssmParameter, key: Parameter.Value, version: Parameter.Version };
   } catch (error) {
     if (isParameterMissing(error)) return undefined;
+    throw error;
+  }
+};
+
+/** Whether a desired version carries the label that marks its deploy as failed. */
+export const isFailed = async (ssm: SSMClient, stage: Stage, version: number): Promise<boolean> => {
+  try {
+    const response = await ssm.send(
+      new GetParameterCommand({ Name: `${stage.ssmParameter}:${failedLabel(version)}` }),
+    );
+    return response?.Parameter?.Version === version;
+  } catch (error) {
+    if (isParameterMissing(error) || errorName(error) === 'ParameterVersionLabelNotFound') return false;
     throw error;
   }
 };

@@ -12,7 +12,7 @@ const isoTime = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 tim
 const shortText = (max: number) => z.string().max(max);
 
 /** The EventBridge envelope shared by every AWS event. */
-const envelope = z.looseObject({
+export const envelope = z.looseObject({
   version: shortText(16),
   id: shortText(128).min(1),
   'detail-type': shortText(128),
@@ -68,7 +68,8 @@ export interface PipelineExecution {
   eventId: string;
 }
 
-const describeIssues = (error: z.ZodError): string =>
+/** The first few schema problems, each naming its field. */
+export const describeIssues = (error: z.ZodError): string =>
   error.issues
     .slice(0, 5)
     .map((issue) => `${issue.path.map(String).join('.') || '(event)'}: ${issue.message}`)

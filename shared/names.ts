@@ -65,6 +65,16 @@ export const executionLabel = (executionId: string): string =>
 export const commitLabel = (commitId: string): string =>
   label('commit', assertMatches('commit id', commitId, COMMIT_ID).toLowerCase());
 
+/**
+ * The label that marks a desired version whose deploy failed (rolled back). A label sits on one version at
+ * a time, so it carries the version number.
+ */
+export const failedLabel = (version: number): string => {
+  if (!Number.isSafeInteger(version) || version < 1)
+    throw new DeployerError(`invalid desired version ${version}`);
+  return label('failed', `v${version}`);
+};
+
 /** The file extension kept on a release key (".zip", ".jar"), or "" when the source has none we trust. */
 export const keyExtension = (key: string): string => {
   const match = /\.([A-Za-z0-9]{1,8})$/.exec(key);

@@ -6,6 +6,7 @@
 import type { Stack } from '@aws-sdk/client-cloudformation';
 import {
   awaitChangeSet,
+  type ChangeSetRef,
   createChangeSet,
   deleteChangeSet,
   executeChangeSet,
@@ -13,7 +14,7 @@ import {
   pendingChangeSets,
 } from './change-sets';
 import { type Stage, stageNamed } from './config';
-import { type DesiredState, readDesired } from './desired-state';
+import { type DesiredState, isFailed, readDesired } from './desired-state';
 import { errorName, PermanentError } from './errors';
 import { logger } from './logger';
 import { changeSetName } from './names';
@@ -74,7 +75,10 @@ export const reconcile = async (
   if (!desired) return { ...base, outcome: 'nothing-desired' };
 
   const stack = await describeStack(runtime.clients.cfn, stage.stack);
-  if (!stack) return createStack(runtime, stage, desired);
+  // REVIEW_IN_PROGRESS: the stack exists only as the target of CREATE change sets; nothing ends that state
+  // by itself, so it is created like a missing stack (replacing an outdated pending CREATE change set).
+  if (!stack || stack.StackStatus === 'REVIEW_IN_PROGRESS')
+    return createStack(runtime, stage, desired, stack);
 
   const status = stack.StackStatus ?? 'UNKNOWN';
   const live = stackParameterValue(stack, stage.stackParameter);
@@ -98,6 +102,16 @@ export const reconcile = async (
     };
   }
   if (live === desired.key) return { ...seen, outcome: 'in-sync' };
+  if (await isFailed(runtime.clients.ssm, stage, desired.version)) {
+    // Its deploy already failed and rolled back: retrying the same release would fail the same way.
+    return {
+      ...seen,
+      outcome: 'blocked',
+      fresh: false,
+      reason: `release ${desired.key} (desired version ${desired.version}) failed to deploy and was rolled back`,
+      nextStep: `Push a new build, or roll back to an earlier release; the failed release is not retried.`,
+    };
+  }
   return applyChangeSet(runtime, stage, desired, stack, seen);
 };
 
@@ -110,8 +124,15 @@ const createStack = async (
   runtime: Runtime,
   stage: Stage,
   desired: DesiredState,
+  reviewing: Stack | undefined,
 ): Promise<ReconcileResult> => {
-  const base = { stage: stage.name, stack: stage.stack, desired, fresh: true };
+  const base = {
+    stage: stage.name,
+    stack: stage.stack,
+    desired,
+    fresh: true,
+    ...(reviewing ? { stackId: reviewing.StackId, stackStatus: reviewing.StackStatus } : {}),
+  };
   const templateUrl = templateUrlOf(stage, runtime.settings.region);
   if (!templateUrl) {
     return {
@@ -121,7 +142,10 @@ const createStack = async (
       nextStep: `Add template (bucket and key) to stage ${stage.name} in the configuration, or create the stack.`,
     };
   }
-  return applyChangeSet(runtime, stage, desired, undefined, base, templateUrl);
+  return applyChangeSet(runtime, stage, desired, undefined, base, {
+    templateUrl,
+    reviewing: reviewing !== undefined,
+  });
 };
 
 const applyChangeSet = async (
@@ -130,13 +154,13 @@ const applyChangeSet = async (
   desired: DesiredState,
   stack: Stack | undefined,
   seen: Omit<ReconcileResult, 'outcome'>,
-  templateUrl?: string,
+  create?: { templateUrl: string; reviewing: boolean },
 ): Promise<ReconcileResult> => {
   const { cfn } = runtime.clients;
   const name = changeSetName(stage.name, desired.version);
   const result = { ...seen, changeSet: name, action: stack ? ('update' as const) : ('create' as const) };
 
-  if (stage.requiresApproval && stack) {
+  if (stage.requiresApproval && (stack || create?.reviewing)) {
     const waiting = await discardStalePending(runtime, stage, desired.version);
     if (waiting) return { ...result, outcome: 'pending-approval', fresh: false };
   }
@@ -145,37 +169,39 @@ const applyChangeSet = async (
     name,
     artifactKey: desired.key,
     stack,
-    ...(templateUrl ? { templateUrl } : {}),
+    ...(create ? { templateUrl: create.templateUrl } : {}),
   });
-  if (created === 'empty')
+  if (created.result === 'empty') {
     return { ...result, outcome: 'no-change', reason: 'CloudFormation found nothing to change' };
-
-  const state = await awaitChangeSet(cfn, stage.stack, name, runtime.config.settings.changeSetTimeoutSeconds);
+  }
+  // A change set found, not made, was made by another reconcile, which reported it.
+  const made = { ...result, fresh: created.result === 'created' };
+  const state = await awaitChangeSet(cfn, created.ref, runtime.config.settings.changeSetTimeoutSeconds);
   if (state.status === 'empty') {
-    await deleteChangeSet(cfn, stage.stack, name);
-    return { ...result, outcome: 'no-change', reason: state.reason };
+    await deleteChangeSet(cfn, created.ref);
+    return { ...made, outcome: 'no-change', reason: state.reason };
   }
   if (state.status === 'failed') {
     return {
-      ...result,
+      ...made,
       outcome: 'blocked',
       reason: `change set ${name} failed: ${state.reason}`,
       nextStep: `Read the reason above, fix the template or parameters, then deploy a new build (the failed change set stays on the stack for inspection).`,
     };
   }
-  if (stage.requiresApproval) return { ...result, outcome: 'pending-approval', changes: state.changes };
-  return execute(runtime, stage, name, { ...result, changes: state.changes });
+  if (stage.requiresApproval) return { ...made, outcome: 'pending-approval', changes: state.changes };
+  return execute(runtime, stage, created.ref, { ...made, changes: state.changes });
 };
 
 const execute = async (
   runtime: Runtime,
   stage: Stage,
-  name: string,
+  ref: ChangeSetRef,
   result: Omit<ReconcileResult, 'outcome'>,
 ): Promise<ReconcileResult> => {
   try {
-    await executeChangeSet(runtime.clients.cfn, stage.stack, name);
-    return { ...result, outcome: 'deploying' };
+    await executeChangeSet(runtime.clients.cfn, ref);
+    return { ...result, outcome: 'deploying', fresh: true };
   } catch (error) {
     // Another reconcile executed it first, or the stack started changing since: its end reconciles again.
     if (
@@ -184,7 +210,7 @@ const execute = async (
     ) {
       logger.info('change set already executed or obsolete; waiting for the stack', {
         stage: stage.name,
-        changeSet: name,
+        changeSet: ref.name,
       });
       return { ...result, outcome: 'waiting', fresh: false };
     }
@@ -199,7 +225,7 @@ const execute = async (
 const discardStalePending = async (runtime: Runtime, stage: Stage, version: number): Promise<boolean> => {
   const pending = await pendingChangeSets(runtime.clients.cfn, stage);
   for (const old of pending.filter((p) => p.version !== version)) {
-    await deleteChangeSet(runtime.clients.cfn, stage.stack, old.name);
+    await deleteChangeSet(runtime.clients.cfn, old);
     logger.info('deleted a pending change set for an older release', {
       stage: stage.name,
       changeSet: old.name,

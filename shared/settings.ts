@@ -2,7 +2,7 @@
  * The environment a handler runs in, read once at cold start. A missing or malformed variable fails fast
  * with an error that names it. The variables are declared once, in template.yaml.
  */
-import { ConfigError } from './errors';
+import { ConfigError, EventValidationError } from './errors';
 
 export interface Settings {
   /** The region the deployer runs in; events from other regions are rejected. */
@@ -13,6 +13,8 @@ export interface Settings {
   topicArn: string;
   /** A configuration file to use instead of the bundled deployer.config.yaml (local runs, tests). */
   configFile?: string;
+  /** The deployer's own IAM roles: their API calls are already reported as deploy outcomes. */
+  ownRoles?: string[];
 }
 
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
@@ -27,12 +29,43 @@ const required = (env: NodeJS.ProcessEnv, name: string, pattern: RegExp, what: s
   return value;
 };
 
+const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
+
+const roleList = (env: NodeJS.ProcessEnv): string[] | undefined => {
+  const value = env.DEPLOYER_ROLE_NAMES;
+  if (!value) return undefined;
+  const names = value
+    .split(',')
+    .map((n) => n.trim())
+    .filter(Boolean);
+  const bad = names.find((n) => !ROLE_NAME.test(n));
+  if (bad !== undefined)
+    throw new ConfigError(
+      `environment variable DEPLOYER_ROLE_NAMES holds an invalid role name ${JSON.stringify(bad.slice(0, 80))}`,
+    );
+  return names;
+};
+
+/** Events from another account or region than the deployer's are not ours to act on. */
+export const assertSameAccountAndRegion = (
+  settings: Settings,
+  event: { account: string; region: string },
+): void => {
+  if (event.account !== settings.accountId || event.region !== settings.region) {
+    throw new EventValidationError(
+      `event from account ${event.account} in ${event.region}; this deployer serves ${settings.accountId} in ${settings.region}`,
+    );
+  }
+};
+
 export const readSettings = (env: NodeJS.ProcessEnv = process.env): Settings => {
   const configFile = env.DEPLOYER_CONFIG_FILE;
+  const ownRoles = roleList(env);
   return {
     region: required(env, 'AWS_REGION', REGION, 'an AWS region such as eu-west-1'),
     accountId: required(env, 'DEPLOYER_ACCOUNT_ID', ACCOUNT, 'a 12-digit AWS account id'),
     topicArn: required(env, 'DEPLOYER_TOPIC_ARN', TOPIC_ARN, 'an SNS topic ARN'),
     ...(configFile ? { configFile } : {}),
+    ...(ownRoles ? { ownRoles } : {}),
   };
 };

@@ -67,16 +67,22 @@ const waitUntilReady = async (endpoint: string, child: ChildProcess): Promise<vo
   throw new Error(`moto did not answer on ${endpoint} within ${READY_TIMEOUT_MS / 1000}s`);
 };
 
-const stopper = (child: ChildProcess) => (): Promise<void> =>
-  new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    const force = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    child.once('exit', () => {
-      clearTimeout(force);
-      resolve();
+/** Stops moto; until then, moto is killed when this process exits for any reason (a crash, a closed pipe). */
+const stopper = (child: ChildProcess) => {
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  return (): Promise<void> =>
+    new Promise((resolve) => {
+      process.removeListener('exit', killOnExit);
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      const force = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      child.once('exit', () => {
+        clearTimeout(force);
+        resolve();
+      });
+      child.kill('SIGTERM');
     });
-    child.kill('SIGTERM');
-  });
+};
 
 /** Start moto on a free 127.0.0.1 port and wait until it answers. */
 export const startMoto = async (): Promise<Emulator> => {

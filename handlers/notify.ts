@@ -1,0 +1,18 @@
+/**
+ * Notify handler: triggered by CloudFormation's "AWS API Call via CloudTrail" and "CloudFormation Stack
+ * Status Change" events. Reports who started what on which stack, and how it ended, to the ops team.
+ */
+import type { Context } from 'aws-lambda';
+import { bundledConfig } from '../shared/bundled-config';
+import { logger } from '../shared/logger';
+import { loadRuntime } from '../shared/runtime';
+import { handleStackNotification, type NotifySummary } from '../shared/stack-notify';
+
+const runtime = loadRuntime(bundledConfig);
+
+export const handler = async (event: unknown, context?: Context): Promise<NotifySummary> => {
+  if (context) logger.addContext(context);
+  const summary = await handleStackNotification(runtime, event);
+  logger.info('stack event handled', { ...summary });
+  return summary;
+};

@@ -1,0 +1,18 @@
+/**
+ * Reconcile handler: triggered when a stack reaches a final status (so a release recorded while it was
+ * busy is deployed now) and by a slow schedule (the safety net for a lost event).
+ */
+import type { Context } from 'aws-lambda';
+import { bundledConfig } from '../shared/bundled-config';
+import { logger } from '../shared/logger';
+import { loadRuntime } from '../shared/runtime';
+import { handleReconcileTrigger, type SettleSummary } from '../shared/settle';
+
+const runtime = loadRuntime(bundledConfig);
+
+export const handler = async (event: unknown, context?: Context): Promise<SettleSummary[]> => {
+  if (context) logger.addContext(context);
+  const summaries = await handleReconcileTrigger(runtime, event);
+  logger.info('reconcile trigger handled', { summaries });
+  return summaries;
+};

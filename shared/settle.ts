@@ -1,0 +1,134 @@
+/**
+ * The reconcile trigger: when a stage's stack reaches a final status, reconcile that stage, so a release
+ * recorded while the stack was busy is deployed now. A deploy of ours that ended rolled back or failed marks
+ * its desired version as failed first, so the same broken release is not retried in a loop.
+ */
+import { allStages, type Stage, stageOfStack } from './config';
+import { type DeployReport, deployMessage } from './deploy-messages';
+import { EventValidationError, errorMessage } from './errors';
+import { logger } from './logger';
+import { desiredVersionOfChangeSet } from './names';
+import { publish } from './notify';
+import { type ReconcileResult, reconcile } from './reconcile';
+import { markFailed, readHistory } from './release-history';
+import type { Runtime } from './runtime';
+import { assertSameAccountAndRegion } from './settings';
+import { parseStackEvent } from './stack-events';
+import { isFailureStatus, isFinalStatus } from './stack-messages';
+
+export interface SettleSummary {
+  verdict: 'reconciled' | 'ignored' | 'rejected';
+  reason?: string;
+  stage?: string;
+  outcome?: ReconcileResult['outcome'];
+  markedFailed?: number;
+  notified?: boolean;
+}
+
+/** Handle one "CloudFormation Stack Status Change" event. */
+export const handleStackSettled = async (runtime: Runtime, raw: unknown): Promise<SettleSummary> => {
+  let event: ReturnType<typeof parseStackEvent>;
+  try {
+    event = parseStackEvent(raw);
+    if (event) assertSameAccountAndRegion(runtime.settings, event);
+  } catch (error) {
+    if (!(error instanceof EventValidationError)) throw error;
+    logger.error('rejected stack event', { reason: error.message });
+    return { verdict: 'rejected', reason: error.message };
+  }
+  if (event?.kind !== 'status-change') return { verdict: 'ignored', reason: 'not a stack status change' };
+  if (!isFinalStatus(event.status))
+    return { verdict: 'ignored', reason: `in-progress status ${event.status}` };
+  const stage = stageOfStack(runtime.config, event.stack);
+  if (!stage) return { verdict: 'ignored', reason: 'not the stack of a configured stage' };
+
+  const ours = event.token ? desiredVersionOfChangeSet(stage.name, event.token) : undefined;
+  const failed = ours !== undefined && isFailureStatus(event.status) ? ours : undefined;
+  if (failed !== undefined) {
+    await markFailed(runtime.clients.ssm, stage, failed);
+    logger.warn('release failed to deploy; marked so it is not retried', {
+      stage: stage.name,
+      version: failed,
+    });
+  }
+  const result = await reconcile(runtime, stage.name);
+  const notified = await announceIfNews(
+    runtime,
+    stage,
+    result,
+    `stack ${event.stack} reached ${event.status}`,
+  );
+  return {
+    verdict: 'reconciled',
+    stage: stage.name,
+    outcome: result.outcome,
+    ...(failed !== undefined ? { markedFailed: failed } : {}),
+    notified,
+  };
+};
+
+/** The scheduled safety net: reconcile every configured stage, one failure not stopping the others. */
+export const reconcileAll = async (runtime: Runtime): Promise<SettleSummary[]> => {
+  const stages = allStages(runtime.config);
+  const settled = await Promise.allSettled(
+    stages.map(async (stage): Promise<SettleSummary> => {
+      const result = await reconcile(runtime, stage.name);
+      const notified = await announceIfNews(runtime, stage, result, 'the scheduled reconcile');
+      return { verdict: 'reconciled', stage: stage.name, outcome: result.outcome, notified };
+    }),
+  );
+  const failures = settled.flatMap((s, i) =>
+    s.status === 'rejected' ? [{ stage: stages[i]?.name, error: s.reason as unknown }] : [],
+  );
+  for (const { stage, error } of failures)
+    logger.error('scheduled reconcile failed', { stage, error: error as Error });
+  if (failures.length > 0) {
+    throw new AggregateError(
+      failures.map((f) => f.error),
+      `scheduled reconcile failed for ${failures.map((f) => `${f.stage}: ${errorMessage(f.error)}`).join('; ')}`,
+    );
+  }
+  return settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+};
+
+/**
+ * Report what this reconcile did that nobody has said yet: a deploy started, an approval requested, an
+ * empty change set, a change set that failed. A busy or in-sync stage, or one blocked by its stack status
+ * (the stack status message said so), is not news.
+ */
+const isNews = (result: ReconcileResult): boolean =>
+  result.fresh &&
+  (['deploying', 'pending-approval', 'no-change'].includes(result.outcome) ||
+    (result.outcome === 'blocked' && result.changeSet !== undefined));
+
+const announceIfNews = async (runtime: Runtime, stage: Stage, result: ReconcileResult, trigger: string) => {
+  if (!isNews(result)) return false;
+  const desired = result.desired;
+  const provenance = desired
+    ? (await readHistory(runtime.clients.ssm, stage)).find((v) => v.version === desired.version)?.provenance
+    : undefined;
+  const report: DeployReport = {
+    outcome: result.outcome,
+    stage: stage.name,
+    stack: stage.stack,
+    reconcile: result,
+    trigger,
+    ...(provenance?.commit ? { commitId: provenance.commit } : {}),
+  };
+  await publish(
+    runtime.clients.sns,
+    runtime.settings.topicArn,
+    deployMessage(report, runtime.settings.region),
+  );
+  return true;
+};
+
+const isScheduledEvent = (raw: unknown): boolean =>
+  typeof raw === 'object' &&
+  raw !== null &&
+  (raw as Record<string, unknown>).source === 'aws.events' &&
+  (raw as Record<string, unknown>)['detail-type'] === 'Scheduled Event';
+
+/** The reconcile trigger's entry: the schedule reconciles every stage, a stack status change its stage. */
+export const handleReconcileTrigger = async (runtime: Runtime, raw: unknown): Promise<SettleSummary[]> =>
+  isScheduledEvent(raw) ? reconcileAll(runtime) : [await handleStackSettled(runtime, raw)];

@@ -1,0 +1,200 @@
+/**
+ * Schemas for the CloudFormation events the notify and reconcile triggers accept: "AWS API Call via
+ * CloudTrail" (who started what) and "CloudFormation Stack Status Change" (how it ended). Every string
+ * that later reaches AWS or a message is bounded and shaped here.
+ */
+import { z } from 'zod';
+import { EventValidationError } from './errors';
+import { describeIssues, envelope } from './events';
+
+const STACK_ARN =
+  /^arn:aws[a-z-]*:cloudformation:([a-z0-9-]+):(\d{12}):stack\/([a-zA-Z][-a-zA-Z0-9]{0,127})\/[-a-zA-Z0-9]{1,64}$/;
+const STACK_NAME = /^[a-zA-Z][-a-zA-Z0-9]{0,127}$/;
+const STATUS = /^[A-Z_]{1,64}$/;
+const text = (max: number) => z.string().max(max);
+
+export const API_CALL_DETAIL_TYPE = 'AWS API Call via CloudTrail';
+export const STATUS_CHANGE_DETAIL_TYPE = 'CloudFormation Stack Status Change';
+
+/** The stack operations whose API calls are reported. */
+export const REPORTED_CALLS = [
+  'CreateStack',
+  'UpdateStack',
+  'DeleteStack',
+  'CreateChangeSet',
+  'ExecuteChangeSet',
+] as const;
+export type ReportedCall = (typeof REPORTED_CALLS)[number];
+
+/** A stack name, or the name inside a stack ARN; undefined for anything else. */
+export const stackNameOf = (nameOrArn: string): string | undefined => {
+  if (STACK_NAME.test(nameOrArn)) return nameOrArn;
+  return STACK_ARN.exec(nameOrArn)?.[3];
+};
+
+const userIdentity = z.looseObject({
+  type: text(64).optional(),
+  arn: text(2048).optional(),
+  userName: text(256).optional(),
+  invokedBy: text(256).optional(),
+  principalId: text(256).optional(),
+  sessionContext: z
+    .looseObject({
+      sessionIssuer: z
+        .looseObject({
+          type: text(64).optional(),
+          arn: text(2048).optional(),
+          userName: text(256).optional(),
+        })
+        .optional(),
+    })
+    .optional(),
+});
+
+const apiCallSchema = envelope.extend({
+  'detail-type': z.literal(API_CALL_DETAIL_TYPE),
+  source: z.literal('aws.cloudformation'),
+  detail: z.looseObject({
+    eventSource: z.literal('cloudformation.amazonaws.com'),
+    eventName: text(128),
+    eventTime: z.iso.datetime({ offset: true }),
+    awsRegion: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/),
+    userIdentity: userIdentity.optional(),
+    requestParameters: z
+      .looseObject({ stackName: text(2048).optional(), changeSetName: text(2048).optional() })
+      .nullable()
+      .optional(),
+    responseElements: z
+      .looseObject({ stackId: text(2048).optional() })
+      .nullable()
+      .optional(),
+    errorCode: text(256).optional(),
+    errorMessage: text(4096).optional(),
+  }),
+});
+
+const statusChangeSchema = envelope.extend({
+  'detail-type': z.literal(STATUS_CHANGE_DETAIL_TYPE),
+  source: z.literal('aws.cloudformation'),
+  detail: z.looseObject({
+    'stack-id': z.string().regex(STACK_ARN, 'must be a CloudFormation stack ARN'),
+    'status-details': z.looseObject({
+      status: z.string().regex(STATUS, 'must be a stack status such as UPDATE_COMPLETE'),
+      'status-reason': text(4096).optional(),
+    }),
+    'client-request-token': text(256).optional(),
+  }),
+});
+
+/** Who made an API call, in words an ops engineer recognises. Never includes access keys. */
+export interface Caller {
+  type: string;
+  /** A user name, a role name with its session, or a service. */
+  name: string;
+  arn?: string;
+  /** The IAM role, for assumed-role callers. */
+  role?: string;
+}
+
+export interface StackApiCall {
+  kind: 'api-call';
+  eventName: string;
+  stack: string;
+  stackId?: string;
+  changeSet?: string;
+  caller: Caller;
+  time: string;
+  region: string;
+  account: string;
+  error?: { code: string; message: string };
+}
+
+export interface StackStatusChange {
+  kind: 'status-change';
+  stack: string;
+  stackId: string;
+  status: string;
+  reason?: string;
+  token?: string;
+  time: string;
+  region: string;
+  account: string;
+}
+
+export type StackEvent = StackApiCall | StackStatusChange;
+
+const callerOf = (identity: z.output<typeof userIdentity> | undefined): Caller => {
+  const type = identity?.type ?? 'Unknown';
+  const issuer = identity?.sessionContext?.sessionIssuer;
+  if (type === 'AssumedRole') {
+    const session = identity?.arn?.split('/').at(-1);
+    const role = issuer?.userName ?? issuer?.arn?.split('/').at(-1) ?? 'unknown role';
+    return {
+      type,
+      name: session ? `${role} (session ${session})` : role,
+      role,
+      ...(issuer?.arn ? { arn: issuer.arn } : {}),
+    };
+  }
+  if (type === 'AWSService') return { type, name: identity?.invokedBy ?? 'an AWS service' };
+  const name = identity?.userName ?? identity?.arn?.split('/').at(-1) ?? identity?.invokedBy ?? 'unknown';
+  return { type, name, ...(identity?.arn ? { arn: identity.arn } : {}) };
+};
+
+const fail = (what: string, error: z.ZodError): never => {
+  throw new EventValidationError(`malformed ${what} event: ${describeIssues(error)}`, { cause: error });
+};
+
+/** Validate a CloudFormation event of either kind; undefined for an API call we do not report. */
+export const parseStackEvent = (raw: unknown): StackEvent | undefined => {
+  const detailType =
+    typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>)['detail-type'] : undefined;
+  if (detailType === STATUS_CHANGE_DETAIL_TYPE) {
+    const parsed = statusChangeSchema.safeParse(raw);
+    if (!parsed.success) return fail('stack status change', parsed.error);
+    const { detail, time, region, account } = parsed.data;
+    const reason = detail['status-details']['status-reason'];
+    const token = detail['client-request-token'];
+    return {
+      kind: 'status-change',
+      stack: stackNameOf(detail['stack-id']) ?? '',
+      stackId: detail['stack-id'],
+      status: detail['status-details'].status,
+      ...(reason ? { reason } : {}),
+      ...(token ? { token } : {}),
+      time,
+      region,
+      account,
+    };
+  }
+  if (detailType === API_CALL_DETAIL_TYPE) {
+    const parsed = apiCallSchema.safeParse(raw);
+    if (!parsed.success) return fail('CloudTrail API call', parsed.error);
+    const { detail, account } = parsed.data;
+    if (!(REPORTED_CALLS as readonly string[]).includes(detail.eventName)) return undefined;
+    const stackRef = detail.requestParameters?.stackName ?? detail.responseElements?.stackId;
+    const stack = stackRef ? stackNameOf(stackRef) : undefined;
+    if (!stack) {
+      throw new EventValidationError(
+        `CloudTrail ${detail.eventName} event names no valid stack (requestParameters.stackName)`,
+      );
+    }
+    const stackId = detail.responseElements?.stackId;
+    const changeSet = detail.requestParameters?.changeSetName;
+    return {
+      kind: 'api-call',
+      eventName: detail.eventName,
+      stack,
+      ...(stackId && STACK_ARN.test(stackId) ? { stackId } : {}),
+      ...(changeSet ? { changeSet: changeSet.split('/').at(-2) ?? changeSet } : {}),
+      caller: callerOf(detail.userIdentity),
+      time: detail.eventTime,
+      region: detail.awsRegion,
+      account,
+      ...(detail.errorCode ? { error: { code: detail.errorCode, message: detail.errorMessage ?? '' } } : {}),
+    };
+  }
+  throw new EventValidationError(
+    `not a CloudFormation event this deployer handles: detail-type ${JSON.stringify(String(detailType).slice(0, 100))}`,
+  );
+};

@@ -1,0 +1,99 @@
+/**
+ * The notify trigger: CloudTrail API calls that start stack operations, and stack status changes, become
+ * one message each for the ops team — with the root cause, the release and the next step.
+ */
+import { type Stage, stageOfStack } from './config';
+import { EventValidationError } from './errors';
+import { logger } from './logger';
+import { desiredVersionOfChangeSet } from './names';
+import { publish } from './notify';
+import { latestWithKey, type ReleaseVersion, readHistory } from './release-history';
+import { findRootCause } from './root-cause';
+import type { Runtime } from './runtime';
+import { assertSameAccountAndRegion } from './settings';
+import { parseStackEvent, type StackApiCall, type StackEvent, type StackStatusChange } from './stack-events';
+import { apiCallMessage, isFailureStatus, isFinalStatus, startedBy, statusMessage } from './stack-messages';
+import { describeStack, stackParameterValue } from './stacks';
+
+export interface NotifySummary {
+  verdict: 'notified' | 'ignored' | 'rejected';
+  reason?: string;
+  stack?: string;
+  subject?: string;
+}
+
+/** Handle one "AWS API Call via CloudTrail" or "CloudFormation Stack Status Change" event. */
+export const handleStackNotification = async (runtime: Runtime, raw: unknown): Promise<NotifySummary> => {
+  let event: StackEvent | undefined;
+  try {
+    event = parseStackEvent(raw);
+    if (event) assertSameAccountAndRegion(runtime.settings, event);
+  } catch (error) {
+    if (!(error instanceof EventValidationError)) throw error;
+    logger.error('rejected stack event', { reason: error.message });
+    return { verdict: 'rejected', reason: error.message };
+  }
+  if (!event) return ignored('an API call that does not start a stack operation');
+  const stage = stageOfStack(runtime.config, event.stack);
+  const skip = outOfScope(runtime, event, stage);
+  if (skip) return ignored(skip, event.stack);
+  const message =
+    event.kind === 'api-call'
+      ? apiCallMessage(event, stage)
+      : statusMessage(await statusReport(runtime, event, stage));
+  await publish(runtime.clients.sns, runtime.settings.topicArn, message);
+  logger.info('stack event reported', { stack: event.stack, kind: event.kind, subject: message.subject });
+  return { verdict: 'notified', stack: event.stack, subject: message.subject };
+};
+
+const ignored = (reason: string, stack?: string): NotifySummary => {
+  logger.info('stack event not reported', { reason, stack });
+  return { verdict: 'ignored', reason, ...(stack ? { stack } : {}) };
+};
+
+/** Why an event is not reported, or undefined when it is. */
+const outOfScope = (runtime: Runtime, event: StackEvent, stage: Stage | undefined): string | undefined => {
+  const { notifications } = runtime.config;
+  if (!stage && !notifications.allStacks) return 'not the stack of a configured stage';
+  if (stage?.mute) return `stage ${stage.name} is muted`;
+  if (event.kind === 'api-call') return apiCallOutOfScope(runtime, event);
+  if (!isFinalStatus(event.status) && !notifications.inProgress) return `in-progress status ${event.status}`;
+  return undefined;
+};
+
+const apiCallOutOfScope = (runtime: Runtime, call: StackApiCall): string | undefined => {
+  if (!runtime.config.notifications.apiCalls) return 'API call reports are off';
+  const role = call.caller.role;
+  if (!call.error && role && runtime.settings.ownRoles?.includes(role)) {
+    return 'a call of the deployer itself (its deploy message reports it)';
+  }
+  return undefined;
+};
+
+/** Everything the status message says beyond the event: root cause, release, what runs now. */
+const statusReport = async (runtime: Runtime, change: StackStatusChange, stage: Stage | undefined) => {
+  const { cfn, ssm } = runtime.clients;
+  const ourVersion = stage && change.token ? desiredVersionOfChangeSet(stage.name, change.token) : undefined;
+  const [stack, history, rootCause] = await Promise.all([
+    describeStack(cfn, change.stackId),
+    stage ? readHistory(ssm, stage) : Promise.resolve([] as ReleaseVersion[]),
+    isFailureStatus(change.status)
+      ? findRootCause(cfn, change.stackId, change.token)
+      : Promise.resolve(undefined),
+  ]);
+  const running = stage && stack ? stackParameterValue(stack, stage.stackParameter) : undefined;
+  const release =
+    ourVersion !== undefined
+      ? history.find((v) => v.version === ourVersion)
+      : running
+        ? latestWithKey(history, running)
+        : undefined;
+  return {
+    change,
+    ...(stage ? { stage } : {}),
+    startedBy: startedBy(change.token, ourVersion !== undefined),
+    ...(rootCause ? { rootCause } : {}),
+    ...(release ? { release } : {}),
+    ...(running ? { running } : {}),
+  };
+};
