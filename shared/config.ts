@@ -83,7 +83,8 @@ const configSchema = z
     settings: z
       .strictObject({
         /** How long to wait for CloudFormation to compute a change set. */
-        changeSetTimeoutSeconds: z.number().int().min(10).max(600).default(120),
+        // Bounded well inside the functions' 300-second Lambda timeout.
+        changeSetTimeoutSeconds: z.number().int().min(10).max(240).default(120),
       })
       .default({ changeSetTimeoutSeconds: 120 }),
     notifications: z
@@ -105,7 +106,13 @@ const configSchema = z
     for (const [pipeline, { stages }] of Object.entries(config.pipelines)) {
       for (const [stage, settings] of Object.entries(stages)) {
         const path = ['pipelines', pipeline, 'stages', stage];
-        const unique = (seen: Map<string, string>, value: string, field: string, what: string) => {
+        const unique = (
+          seen: Map<string, string>,
+          value: string,
+          field: string,
+          what: string,
+          owner = stage,
+        ) => {
           const other = seen.get(value);
           if (other !== undefined) {
             ctx.addIssue({
@@ -114,9 +121,15 @@ const configSchema = z
               message: `${what} ${other}`,
             });
           }
-          seen.set(value, stage);
+          seen.set(value, owner);
         };
-        unique(owners, stage, '', `stage names must be unique across pipelines; also defined for`);
+        unique(
+          owners,
+          stage,
+          '',
+          'stage names must be unique across pipelines; also defined in pipeline',
+          pipeline,
+        );
         unique(stacks, settings.stack, 'stack', 'the same stack is already the stack of stage');
         unique(
           parameters,
@@ -140,7 +153,10 @@ const formatIssues = (source: string, error: z.ZodError): string =>
   error.issues
     .map((issue) => {
       const path = issue.path.map(String).join('.') || '(top level)';
-      return `${source}: ${path}: ${issue.message}`;
+      // A bad record key (a stage name, a tag key) carries its own message one level down.
+      const message =
+        issue.code === 'invalid_key' ? issue.issues.map((inner) => inner.message).join('; ') : issue.message;
+      return `${source}: ${path}: ${message}`;
     })
     .join('\n');
 

@@ -12,7 +12,7 @@ export const STACK_NAME = /^[a-zA-Z][-a-zA-Z0-9]{0,127}$/;
 /** CodePipeline pipeline names. */
 export const PIPELINE_NAME = /^[A-Za-z0-9.@_-]{1,100}$/;
 /** CodePipeline execution ids are UUIDs; accept the id alphabet AWS uses, bounded. */
-export const EXECUTION_ID = /^[A-Za-z0-9][A-Za-z0-9-]{0,99}$/;
+export const EXECUTION_ID = /^[A-Za-z0-9][A-Za-z0-9-]{0,94}$/; // 'exec-' + id stays a valid SSM label
 /** Git commit ids (SHA-1 or SHA-256, full or abbreviated). */
 export const COMMIT_ID = /^[0-9a-fA-F]{7,64}$/;
 /** CloudFormation change set names. */
@@ -48,7 +48,9 @@ export const desiredVersionOfChangeSet = (stage: string, name: string): number |
   const prefix = changeSetPrefix(stage);
   if (!name.startsWith(prefix)) return undefined;
   const rest = name.slice(prefix.length);
-  return /^[1-9][0-9]{0,15}$/.test(rest) ? Number(rest) : undefined;
+  if (!/^[1-9][0-9]{0,15}$/.test(rest)) return undefined;
+  const version = Number(rest);
+  return Number.isSafeInteger(version) ? version : undefined;
 };
 
 const label = (kind: string, value: string): string => {

@@ -1,0 +1,83 @@
+/**
+ * `npm start` end to end: the bundled walkthrough (dist/bin/start.js, built by scripts/build.mjs) starts
+ * its own moto, deploys the example event, prints what happened, and stops moto again.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { exampleBuild } from '../../bin/support/example-world';
+import { loadConfigFile, stagesOfPipeline } from '../../shared/config';
+import { parsePipelineEvent } from '../../shared/events';
+import { EXAMPLE_EVENT_FILE, sha256Hex } from './helpers/world';
+
+const ROOT = join(__dirname, '..', '..');
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run a command in the repository with a clean environment: no emulator or deployer settings leak in. */
+const run = (command: string, args: string[], timeoutMs: number): Promise<Run> =>
+  new Promise((resolve, reject) => {
+    const env = Object.fromEntries(
+      Object.entries(process.env).filter(
+        ([name]) => !name.startsWith('AWS_') && !name.startsWith('DEPLOYER_') && name !== 'LOG_LEVEL',
+      ),
+    );
+    const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+
+describe('npm start', () => {
+  test('builds, walks through a deploy on its own moto, and leaves nothing running', async () => {
+    const build = await run(process.execPath, ['scripts/build.mjs'], 60_000);
+    // stderr rides along so that a failure shows why.
+    expect({ code: build.code, stderr: build.stderr }).toMatchObject({ code: 0 });
+
+    const start = await run(process.execPath, ['dist/bin/start.js'], 90_000);
+    const output = start.stdout;
+    expect({ code: start.code, signal: start.signal, stderr: start.stderr }).toMatchObject({ code: 0 });
+    expect(start.stderr).not.toContain('npm start failed');
+
+    // What the walkthrough deploys: the example event, the example build, deployer.config.yaml.
+    const execution = parsePipelineEvent(JSON.parse(readFileSync(EXAMPLE_EVENT_FILE, 'utf8')));
+    const stages = stagesOfPipeline(loadConfigFile(join(ROOT, 'deployer.config.yaml')), execution.pipeline);
+    const dev = stages?.find((s) => s.name === 'dev');
+    if (!dev) throw new Error('deployer.config.yaml has no dev stage for the example pipeline');
+    const releaseKey = `${dev.releasePrefix}${sha256Hex(exampleBuild(execution.executionId))}.zip`;
+    const short = execution.commitId?.slice(0, 7);
+
+    expect(output).toContain('The deploy handler: deployed');
+    expect(output).toMatch(new RegExp(`release key\\s+${releaseKey.replaceAll('.', '\\.')}`));
+    expect(output).toMatch(/change set\s+deploy-dev-v2 \(CREATE_COMPLETE, EXECUTE_COMPLETE\)/);
+    expect(output).toMatch(/change set\s+deploy-prod-v1 \(CREATE_COMPLETE, AVAILABLE\)/);
+    expect(output).toMatch(new RegExp(`stack\\s+${dev.stack} UPDATE_COMPLETE, ArtifactKey = ${releaseKey}`));
+    expect(output).toContain(`Subject: [dev] ${dev.stack} DEPLOYING ${short}`);
+    expect(output).toContain(`Subject: [prod] orders-api-prod APPROVAL NEEDED ${short}`);
+    expect(output).toContain('moto stopped; nothing left running.');
+
+    // The moto it started is gone: nothing answers on its port any more.
+    const endpoint = /on moto at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
+    expect(endpoint).toBeDefined();
+    await expect(fetch(`${endpoint}/moto-api/data.json`)).rejects.toThrow();
+  }, 120_000);
+});

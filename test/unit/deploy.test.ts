@@ -1,0 +1,418 @@
+import {
+  CreateChangeSetCommand,
+  DescribeStacksCommand,
+  type DescribeStacksCommandInput,
+  ExecuteChangeSetCommand,
+} from '@aws-sdk/client-cloudformation';
+import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { PublishCommand, type PublishCommandInput } from '@aws-sdk/client-sns';
+import {
+  DescribeParametersCommand,
+  InternalServerError,
+  LabelParameterVersionCommand,
+  PutParameterCommand,
+} from '@aws-sdk/client-ssm';
+import { handlePipelineEvent } from '../../shared/deploy';
+import type { Runtime } from '../../shared/runtime';
+import {
+  BUILD_RELEASE_KEY,
+  loadEvent,
+  makeRuntime,
+  rejectionOf,
+  repoConfigText,
+  SAMPLE,
+  type SampleEvent,
+  TOPIC_ARN,
+} from './helpers/fixtures';
+import { buildHead, expectNoAwsCall, givenWorld, mockAll, resetAll, stackNamed } from './helpers/world';
+
+const mocks = mockAll();
+let runtime: Runtime;
+
+beforeEach(() => {
+  resetAll(mocks);
+  runtime = makeRuntime();
+});
+
+/** The repository configuration without its prod stage: one pipeline, one stage. */
+const devOnlyConfig = (): string => {
+  const [devOnly] = repoConfigText().split('      prod:\n');
+  if (!devOnly || devOnly === repoConfigText()) throw new Error('test setup: no prod stage to cut');
+  return devOnly;
+};
+
+const succeeded = (change: (event: SampleEvent) => void = () => {}): SampleEvent => {
+  const event = loadEvent('pipeline-succeeded');
+  change(event);
+  return event;
+};
+
+const published = (): PublishCommandInput[] =>
+  mocks.sns.commandCalls(PublishCommand).map((call) => call.args[0].input);
+
+const publishedFor = (stage: string): PublishCommandInput => {
+  const found = published().filter((p) => p.MessageAttributes?.stage?.StringValue === stage);
+  expect(found).toHaveLength(1);
+  const [only] = found;
+  if (!only) throw new Error(`no message for ${stage}`);
+  return only;
+};
+
+/** The provenance the deployer writes for the sample execution (a duplicate delivery finds it). */
+const sampleProvenance = JSON.stringify({
+  pipeline: SAMPLE.pipeline,
+  execution: SAMPLE.executionId,
+  commit: SAMPLE.commitId,
+  startedAt: SAMPLE.startTime,
+});
+
+describe('handlePipelineEvent: events that deploy nothing', () => {
+  it.each(['STARTED', 'FAILED', 'CANCELED', 'SUPERSEDED', 'STOPPED', 'RESUMED', 'STOPPING'])(
+    'ignores a %s execution without any AWS call',
+    async (state) => {
+      const summary = await handlePipelineEvent(
+        runtime,
+        succeeded((e) => {
+          e.detail.state = state;
+        }),
+      );
+      expect(summary).toEqual({
+        verdict: 'ignored',
+        reason: `state ${state}`,
+        pipeline: SAMPLE.pipeline,
+        executionId: SAMPLE.executionId,
+        stages: [],
+      });
+      expectNoAwsCall(mocks);
+    },
+  );
+
+  it.each(['pipeline-started', 'pipeline-failed'] as const)('ignores the %s sample', async (name) => {
+    const summary = await handlePipelineEvent(runtime, loadEvent(name));
+    expect(summary.verdict).toBe('ignored');
+    expectNoAwsCall(mocks);
+  });
+
+  it('ignores a pipeline that is not configured, without any AWS call', async () => {
+    const summary = await handlePipelineEvent(
+      runtime,
+      succeeded((e) => {
+        e.detail.pipeline = 'billing-pipeline';
+      }),
+    );
+    expect(summary).toMatchObject({ verdict: 'ignored', reason: 'pipeline not configured', stages: [] });
+    expectNoAwsCall(mocks);
+  });
+
+  it.each<[string, (e: SampleEvent) => void, string]>([
+    [
+      'another account',
+      (e) => {
+        e.account = '210987654321';
+      },
+      'event from account 210987654321 in us-east-1; this deployer serves 123456789012 in us-east-1',
+    ],
+    [
+      'another region',
+      (e) => {
+        e.region = 'eu-west-1';
+      },
+      'event from account 123456789012 in eu-west-1; this deployer serves 123456789012 in us-east-1',
+    ],
+  ])('rejects an event from %s without any AWS call', async (_what, change, reason) => {
+    const summary = await handlePipelineEvent(runtime, succeeded(change));
+    expect(summary).toEqual({ verdict: 'rejected', reason, stages: [] });
+    expectNoAwsCall(mocks);
+  });
+
+  it.each<[string, unknown]>([
+    ['null', null],
+    ['a string body', JSON.stringify(loadEvent('pipeline-succeeded'))],
+    ['an event without detail', { ...loadEvent('pipeline-succeeded'), detail: undefined }],
+    [
+      'an execution id with a path in it',
+      succeeded((e) => {
+        e.detail['execution-id'] = '../../other/build';
+      }),
+    ],
+  ])('rejects %s without throwing (no Lambda retry) and without any AWS call', async (_what, raw) => {
+    const summary = await handlePipelineEvent(runtime, raw);
+    expect(summary.verdict).toBe('rejected');
+    expect(summary.reason).toMatch(/^malformed pipeline event: /);
+    expect(summary.stages).toEqual([]);
+    expectNoAwsCall(mocks);
+  });
+});
+
+describe('handlePipelineEvent: a successful execution', () => {
+  it('releases, records, deploys dev, leaves prod for approval, and tells ops once per stage', async () => {
+    givenWorld(mocks);
+    const summary = await handlePipelineEvent(runtime, loadEvent('pipeline-succeeded'));
+    expect(summary).toEqual({
+      verdict: 'deployed',
+      pipeline: SAMPLE.pipeline,
+      executionId: SAMPLE.executionId,
+      stages: [
+        {
+          stage: 'dev',
+          stack: 'orders-api-dev',
+          outcome: 'deploying',
+          recorded: 'recorded',
+          releaseKey: BUILD_RELEASE_KEY,
+          desiredVersion: 1,
+          changeSet: 'deploy-dev-v1',
+          notified: true,
+        },
+        {
+          stage: 'prod',
+          stack: 'orders-api-prod',
+          outcome: 'pending-approval',
+          recorded: 'recorded',
+          releaseKey: BUILD_RELEASE_KEY,
+          desiredVersion: 1,
+          changeSet: 'deploy-prod-v1',
+          notified: true,
+        },
+      ],
+    });
+    expect(mocks.ssm).toHaveReceivedCommandWith(PutParameterCommand, {
+      Name: '/deployer/orders-api/dev/artifact',
+      Value: BUILD_RELEASE_KEY,
+    });
+    expect(mocks.ssm).toHaveReceivedCommandWith(PutParameterCommand, {
+      Name: '/deployer/orders-api/prod/artifact',
+      Value: BUILD_RELEASE_KEY,
+    });
+    expect(mocks.cfn).toHaveReceivedCommandTimes(ExecuteChangeSetCommand, 1);
+    expect(mocks.cfn).toHaveReceivedCommandWith(ExecuteChangeSetCommand, { StackName: 'orders-api-dev' });
+
+    expect(mocks.sns).toHaveReceivedCommandTimes(PublishCommand, 2);
+    const dev = publishedFor('dev');
+    expect(dev.TopicArn).toBe(TOPIC_ARN);
+    expect(dev.Subject).toBe('[dev] orders-api-dev DEPLOYING 1a2b3c4');
+    expect(dev.MessageAttributes).toMatchObject({
+      stage: { DataType: 'String', StringValue: 'dev' },
+      stack: { DataType: 'String', StringValue: 'orders-api-dev' },
+      outcome: { DataType: 'String', StringValue: 'deploying' },
+      severity: { DataType: 'String', StringValue: 'info' },
+    });
+    expect(dev.Message).toContain('Stage:');
+    expect(dev.Message).toContain('orders-api-dev');
+    expect(dev.Message).toContain(SAMPLE.commitId);
+    expect(dev.Message).toContain(BUILD_RELEASE_KEY);
+    expect(dev.Message).toContain(SAMPLE.executionId);
+
+    const prod = publishedFor('prod');
+    expect(prod.Subject).toBe('[prod] orders-api-prod APPROVAL NEEDED 1a2b3c4');
+    expect(prod.MessageAttributes).toMatchObject({
+      stack: { DataType: 'String', StringValue: 'orders-api-prod' },
+      outcome: { DataType: 'String', StringValue: 'pending-approval' },
+      severity: { DataType: 'String', StringValue: 'warning' },
+    });
+    expect(prod.Message).toContain(BUILD_RELEASE_KEY);
+    expect(prod.Message).toContain(SAMPLE.commitId);
+    expect(prod.Message).toContain('execute-change-set');
+  });
+
+  it('locates and copies a build shared by two stages only once', async () => {
+    givenWorld(mocks);
+    await handlePipelineEvent(runtime, loadEvent('pipeline-succeeded'));
+    expect(mocks.s3).toHaveReceivedCommandTimes(CopyObjectCommand, 1);
+    const heads = mocks.s3.commandCalls(HeadObjectCommand).map((c) => c.args[0].input.Key);
+    expect(heads.filter((key) => key === SAMPLE.buildKey)).toHaveLength(1);
+    expect(heads.filter((key) => key === BUILD_RELEASE_KEY)).toHaveLength(1);
+    expect(mocks.s3).not.toHaveReceivedCommand(GetObjectCommand);
+    // Each stage records the one release in its own parameter.
+    expect(mocks.ssm).toHaveReceivedCommandTimes(PutParameterCommand, 2);
+  });
+
+  it('deploys a legacy event (no commit, no start-time), ordering it by the envelope time', async () => {
+    runtime = makeRuntime(devOnlyConfig());
+    const legacyKey = 'builds/7c1d9e2f-3a4b-4c5d-8e6f-0a1b2c3d4e5f/app.zip';
+    givenWorld(mocks, { objects: { [legacyKey]: buildHead() } });
+    const summary = await handlePipelineEvent(runtime, loadEvent('pipeline-succeeded-legacy'));
+    expect(summary.stages[0]).toMatchObject({ outcome: 'deploying', releaseKey: BUILD_RELEASE_KEY });
+    const put = mocks.ssm.commandCalls(PutParameterCommand)[0]?.args[0].input;
+    expect(JSON.parse(put?.Description ?? '{}')).toEqual({
+      pipeline: SAMPLE.pipeline,
+      execution: '7c1d9e2f-3a4b-4c5d-8e6f-0a1b2c3d4e5f',
+      startedAt: '2026-11-20T09:30:11.000Z',
+    });
+    expect(mocks.ssm).toHaveReceivedCommandWith(LabelParameterVersionCommand, {
+      Labels: ['exec-7c1d9e2f-3a4b-4c5d-8e6f-0a1b2c3d4e5f'],
+    });
+    expect(publishedFor('dev').Subject).toBe('[dev] orders-api-dev DEPLOYING');
+  });
+});
+
+describe('handlePipelineEvent: failures', () => {
+  it('reports a missing build once, as failed, without writing desired state or touching stacks', async () => {
+    runtime = makeRuntime(devOnlyConfig());
+    givenWorld(mocks, { objects: {} });
+    const summary = await handlePipelineEvent(runtime, loadEvent('pipeline-succeeded'));
+    expect(summary.verdict).toBe('deployed');
+    expect(summary.stages).toEqual([
+      {
+        stage: 'dev',
+        stack: 'orders-api-dev',
+        outcome: 'failed',
+        notified: true,
+        error: `build artifact s3://${SAMPLE.bucket}/${SAMPLE.buildKey} does not exist`,
+      },
+    ]);
+    expect(mocks.sns).toHaveReceivedCommandTimes(PublishCommand, 1);
+    const message = publishedFor('dev');
+    expect(message.Subject).toBe('[dev] orders-api-dev FAILED 1a2b3c4');
+    expect(message.MessageAttributes).toMatchObject({
+      outcome: { DataType: 'String', StringValue: 'failed' },
+      severity: { DataType: 'String', StringValue: 'error' },
+    });
+    expect(message.Message).toContain('does not exist');
+    expect(mocks.ssm).not.toHaveReceivedAnyCommand();
+    expect(mocks.cfn).not.toHaveReceivedAnyCommand();
+    expect(mocks.s3).not.toHaveReceivedCommand(CopyObjectCommand);
+  });
+
+  it('with two stages on the missing build, looks once and tells ops about each stage', async () => {
+    givenWorld(mocks, { objects: {} });
+    const summary = await handlePipelineEvent(runtime, loadEvent('pipeline-succeeded'));
+    expect(summary.stages.map((s) => [s.stage, s.outcome])).toEqual([
+      ['dev', 'failed'],
+      ['prod', 'failed'],
+    ]);
+    expect(mocks.s3).toHaveReceivedCommandTimes(HeadObjectCommand, 1);
+    expect(
+      published()
+        .map((p) => p.MessageAttributes?.stage?.StringValue)
+        .sort(),
+    ).toEqual(['dev', 'prod']);
+    expect(mocks.ssm).not.toHaveReceivedAnyCommand();
+    expect(mocks.cfn).not.toHaveReceivedAnyCommand();
+  });
+
+  it('fails the invocation (so Lambda retries) on a transient SSM error', async () => {
+    givenWorld(mocks);
+    const fault = new InternalServerError({
+      message: 'We encountered an internal error',
+      $metadata: { httpStatusCode: 500 },
+    });
+    mocks.ssm.on(PutParameterCommand).rejects(fault);
+    const error = await rejectionOf(handlePipelineEvent(runtime, loadEvent('pipeline-succeeded')));
+    expect(error).toBeInstanceOf(AggregateError);
+    expect((error as AggregateError).errors).toEqual([fault, fault]);
+    expect(error.message).toContain(SAMPLE.executionId);
+    expect(error.message).toContain('We encountered an internal error');
+    expect(mocks.cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
+    expect(mocks.sns).not.toHaveReceivedCommand(PublishCommand);
+  });
+
+  it('fails the invocation on a transient S3 error instead of reporting the build as missing', async () => {
+    givenWorld(mocks);
+    mocks.s3.on(HeadObjectCommand).rejects(
+      Object.assign(new Error('Service Unavailable'), {
+        name: 'ServiceUnavailable',
+        $metadata: { httpStatusCode: 503 },
+      }),
+    );
+    await expect(handlePipelineEvent(runtime, loadEvent('pipeline-succeeded'))).rejects.toThrow(
+      'Service Unavailable',
+    );
+    expect(mocks.sns).not.toHaveReceivedCommand(PublishCommand);
+    expect(mocks.ssm).not.toHaveReceivedAnyCommand();
+  });
+
+  it('lets the stage that succeeded report, and still fails the invocation for the other', async () => {
+    givenWorld(mocks);
+    mocks.cfn.on(DescribeStacksCommand).callsFake(async (input: DescribeStacksCommandInput) => {
+      if (input.StackName === 'orders-api-prod')
+        throw Object.assign(new Error('Rate exceeded'), { name: 'Throttling' });
+      return { Stacks: [stackNamed(input.StackName ?? '?')] };
+    });
+    const error = await rejectionOf(handlePipelineEvent(runtime, loadEvent('pipeline-succeeded')));
+    expect(error.message).toContain('failed for 1 of 2 stage(s): Rate exceeded');
+    expect(mocks.sns).toHaveReceivedCommandTimes(PublishCommand, 1);
+    expect(publishedFor('dev').Subject).toContain('DEPLOYING');
+  });
+});
+
+describe('handlePipelineEvent: repeated and late deliveries', () => {
+  it('says nothing for a duplicate delivery whose stacks are already in sync', async () => {
+    givenWorld(mocks, {
+      objects: { [SAMPLE.buildKey]: buildHead(), [BUILD_RELEASE_KEY]: { $metadata: {} } },
+      liveKey: BUILD_RELEASE_KEY,
+    });
+    mocks.ssm.on(DescribeParametersCommand).resolves({
+      Parameters: [{ Name: 'p', Version: 3, Description: sampleProvenance }],
+    });
+    const summary = await handlePipelineEvent(runtime, loadEvent('pipeline-succeeded'));
+    expect(summary.stages.map((s) => [s.stage, s.recorded, s.outcome, s.notified])).toEqual([
+      ['dev', 'duplicate', 'in-sync', false],
+      ['prod', 'duplicate', 'in-sync', false],
+    ]);
+    expect(mocks.sns).not.toHaveReceivedCommand(PublishCommand);
+    expect(mocks.s3).not.toHaveReceivedCommand(CopyObjectCommand);
+    expect(mocks.ssm).not.toHaveReceivedCommand(PutParameterCommand);
+    expect(mocks.ssm).toHaveReceivedCommandTimes(LabelParameterVersionCommand, 2);
+    expect(mocks.cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
+  });
+
+  it('says nothing for a duplicate delivery while the first deploy is still running', async () => {
+    runtime = makeRuntime(devOnlyConfig());
+    givenWorld(mocks);
+    mocks.ssm.on(DescribeParametersCommand).resolves({
+      Parameters: [{ Name: 'p', Version: 3, Description: sampleProvenance }],
+    });
+    mocks.cfn
+      .on(DescribeStacksCommand)
+      .resolves({ Stacks: [stackNamed('orders-api-dev', BUILD_RELEASE_KEY, 'UPDATE_IN_PROGRESS')] });
+    const summary = await handlePipelineEvent(runtime, loadEvent('pipeline-succeeded'));
+    expect(summary.stages[0]).toMatchObject({ outcome: 'waiting', recorded: 'duplicate', notified: false });
+    expect(mocks.sns).not.toHaveReceivedCommand(PublishCommand);
+  });
+
+  it('reports a duplicate delivery that did what the first one did not get to', async () => {
+    runtime = makeRuntime(devOnlyConfig());
+    givenWorld(mocks);
+    mocks.ssm.on(DescribeParametersCommand).resolves({
+      Parameters: [{ Name: 'p', Version: 3, Description: sampleProvenance }],
+    });
+    const summary = await handlePipelineEvent(runtime, loadEvent('pipeline-succeeded'));
+    expect(summary.stages[0]).toMatchObject({
+      outcome: 'deploying',
+      recorded: 'duplicate',
+      desiredVersion: 3,
+      changeSet: 'deploy-dev-v3',
+      notified: true,
+    });
+    expect(mocks.sns).toHaveReceivedCommandTimes(PublishCommand, 1);
+  });
+
+  it('neither records nor deploys nor reports an older execution arriving after a newer one', async () => {
+    runtime = makeRuntime(devOnlyConfig());
+    givenWorld(mocks);
+    mocks.ssm.on(DescribeParametersCommand).resolves({
+      Parameters: [
+        {
+          Name: 'p',
+          Version: 8,
+          Description: JSON.stringify({ execution: 'newer-run', startedAt: '2026-11-20T11:00:00.000Z' }),
+        },
+      ],
+    });
+    const summary = await handlePipelineEvent(runtime, loadEvent('pipeline-succeeded'));
+    expect(summary.stages).toEqual([
+      {
+        stage: 'dev',
+        stack: 'orders-api-dev',
+        outcome: 'superseded',
+        recorded: 'superseded',
+        releaseKey: BUILD_RELEASE_KEY,
+        desiredVersion: 8,
+        notified: false,
+      },
+    ]);
+    expect(mocks.ssm).not.toHaveReceivedCommand(PutParameterCommand);
+    expect(mocks.cfn).not.toHaveReceivedAnyCommand();
+    expect(mocks.sns).not.toHaveReceivedCommand(PublishCommand);
+  });
+});

@@ -1,0 +1,183 @@
+/**
+ * The deploy handler loads its runtime when it is imported, from the environment. Each test imports it
+ * afresh in an isolated module registry, with the environment it needs, and mocks that registry's SDK.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Context } from 'aws-lambda';
+import type * as DeployHandler from '../../handlers/deploy';
+import {
+  ACCOUNT,
+  BUILD_RELEASE_KEY,
+  loadEvent,
+  REGION,
+  repoConfigText,
+  SAMPLE,
+  TOPIC_ARN,
+} from './helpers/fixtures';
+import { givenWorld, type Mocks, mockAll, resetAll, type Sdk } from './helpers/world';
+
+const VALID_ENV = {
+  AWS_REGION: REGION,
+  DEPLOYER_ACCOUNT_ID: ACCOUNT,
+  DEPLOYER_TOPIC_ARN: TOPIC_ARN,
+  DEPLOYER_CONFIG_FILE: undefined,
+  DEPLOYER_ROLE_NAMES: undefined,
+};
+
+type Env = Record<string, string | undefined>;
+
+interface Loaded {
+  handler: typeof DeployHandler.handler;
+  sdk: Sdk;
+  mocks: Mocks;
+}
+
+const savedEnv = { ...process.env };
+let loadedMocks: Mocks | undefined;
+
+afterEach(() => {
+  process.env = { ...savedEnv };
+  if (loadedMocks) for (const mock of Object.values(loadedMocks)) mock.restore();
+  loadedMocks = undefined;
+});
+
+const setEnv = (env: Env): void => {
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+};
+
+/** Import handlers/deploy.ts afresh with this environment; its SDK clients are mocked before it loads. */
+const importHandler = (env: Env): Loaded => {
+  setEnv(env);
+  let loaded: Loaded | undefined;
+  jest.isolateModules(() => {
+    const sdk: Sdk = {
+      cfn: require('@aws-sdk/client-cloudformation') as Sdk['cfn'],
+      s3: require('@aws-sdk/client-s3') as Sdk['s3'],
+      sns: require('@aws-sdk/client-sns') as Sdk['sns'],
+      ssm: require('@aws-sdk/client-ssm') as Sdk['ssm'],
+    };
+    const mocks = mockAll(sdk);
+    loadedMocks = mocks;
+    resetAll(mocks);
+    const { handler } = require('../../handlers/deploy') as typeof DeployHandler;
+    loaded = { handler, sdk, mocks };
+  });
+  if (!loaded) throw new Error('handler did not load');
+  return loaded;
+};
+
+/** The error importing the handler fails with. */
+const importError = (env: Env): Error => {
+  try {
+    importHandler(env);
+  } catch (error) {
+    if (error instanceof Error) return error;
+    throw error;
+  }
+  throw new Error('expected the import to fail');
+};
+
+const lambdaContext = (): Context => ({
+  callbackWaitsForEmptyEventLoop: true,
+  functionName: 'deployer-deploy',
+  functionVersion: '$LATEST',
+  invokedFunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:deployer-deploy`,
+  memoryLimitInMB: '256',
+  awsRequestId: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
+  logGroupName: '/aws/lambda/deployer-deploy',
+  logStreamName: '2026/11/20/[$LATEST]abcdef',
+  getRemainingTimeInMillis: () => 30_000,
+  done: () => {},
+  fail: () => {},
+  succeed: () => {},
+});
+
+describe('handlers/deploy.ts at import', () => {
+  it('fails when DEPLOYER_TOPIC_ARN is missing, naming the variable', () => {
+    const error = importError({ ...VALID_ENV, DEPLOYER_TOPIC_ARN: undefined });
+    expect(error.name).toBe('ConfigError');
+    expect(error.message).toContain('DEPLOYER_TOPIC_ARN');
+    expect(error.message).toContain('is not set');
+  });
+
+  it('fails when DEPLOYER_ACCOUNT_ID is malformed, naming the variable', () => {
+    const error = importError({ ...VALID_ENV, DEPLOYER_ACCOUNT_ID: '12345' });
+    expect(error.name).toBe('ConfigError');
+    expect(error.message).toBe('environment variable DEPLOYER_ACCOUNT_ID is not a 12-digit AWS account id');
+  });
+
+  it('fails when AWS_REGION is not a region, naming the variable', () => {
+    const error = importError({ ...VALID_ENV, AWS_REGION: 'nowhere' });
+    expect(error.message).toContain('AWS_REGION');
+  });
+
+  it('fails when DEPLOYER_CONFIG_FILE names a file that does not exist', () => {
+    const error = importError({ ...VALID_ENV, DEPLOYER_CONFIG_FILE: '/nonexistent/deployer.config.yaml' });
+    expect(error.name).toBe('ConfigError');
+    expect(error.message).toContain('/nonexistent/deployer.config.yaml');
+  });
+
+  it('loads with a valid environment and the bundled configuration, without calling AWS', () => {
+    const { handler, mocks } = importHandler(VALID_ENV);
+    expect(typeof handler).toBe('function');
+    for (const mock of Object.values(mocks)) expect(mock).not.toHaveReceivedAnyCommand();
+  });
+});
+
+describe('handlers/deploy.ts handler', () => {
+  it('runs the sample SUCCEEDED event end to end', async () => {
+    const { handler, sdk, mocks } = importHandler(VALID_ENV);
+    givenWorld(mocks, {}, sdk);
+    const summary = await handler(loadEvent('pipeline-succeeded'), lambdaContext());
+    expect(summary.verdict).toBe('deployed');
+    expect(summary.stages.map((s) => [s.stage, s.outcome, s.releaseKey])).toEqual([
+      ['dev', 'deploying', BUILD_RELEASE_KEY],
+      ['prod', 'pending-approval', BUILD_RELEASE_KEY],
+    ]);
+    expect(mocks.s3).toHaveReceivedCommandWith(sdk.s3.HeadObjectCommand, {
+      Bucket: SAMPLE.bucket,
+      Key: SAMPLE.buildKey,
+    });
+    expect(mocks.s3).toHaveReceivedCommandTimes(sdk.s3.CopyObjectCommand, 1);
+    expect(mocks.ssm).toHaveReceivedCommandTimes(sdk.ssm.PutParameterCommand, 2);
+    expect(mocks.cfn).toHaveReceivedCommandTimes(sdk.cfn.ExecuteChangeSetCommand, 1);
+    expect(mocks.sns).toHaveReceivedCommandTimes(sdk.sns.PublishCommand, 2);
+    expect(mocks.sns).toHaveReceivedCommandWith(sdk.sns.PublishCommand, { TopicArn: TOPIC_ARN });
+  });
+
+  it('ignores the sample STARTED event without calling AWS', async () => {
+    const { handler, mocks } = importHandler(VALID_ENV);
+    const summary = await handler(loadEvent('pipeline-started'));
+    expect(summary.verdict).toBe('ignored');
+    for (const mock of Object.values(mocks)) expect(mock).not.toHaveReceivedAnyCommand();
+  });
+
+  it('rejects an event for another account, as configured by DEPLOYER_ACCOUNT_ID', async () => {
+    const { handler, mocks } = importHandler({ ...VALID_ENV, DEPLOYER_ACCOUNT_ID: '999999999999' });
+    const summary = await handler(loadEvent('pipeline-succeeded'));
+    expect(summary.verdict).toBe('rejected');
+    expect(summary.reason).toContain('999999999999');
+    for (const mock of Object.values(mocks)) expect(mock).not.toHaveReceivedAnyCommand();
+  });
+
+  it('uses the configuration file DEPLOYER_CONFIG_FILE names instead of the bundled one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'deployer-unit-'));
+    try {
+      const file = join(dir, 'deployer.config.yaml');
+      const [devOnly] = repoConfigText().split('      prod:\n');
+      writeFileSync(file, devOnly ?? '');
+      const { handler, sdk, mocks } = importHandler({ ...VALID_ENV, DEPLOYER_CONFIG_FILE: file });
+      givenWorld(mocks, {}, sdk);
+      const summary = await handler(loadEvent('pipeline-succeeded'));
+      expect(summary.stages.map((s) => s.stage)).toEqual(['dev']);
+      expect(mocks.sns).toHaveReceivedCommandTimes(sdk.sns.PublishCommand, 1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

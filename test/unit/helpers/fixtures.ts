@@ -1,0 +1,150 @@
+/**
+ * Shared fixtures for the unit tests: the repository's configuration and sample events, a Runtime whose
+ * SDK clients are real instances (their `send` is intercepted by aws-sdk-client-mock in each test file),
+ * SDK-shaped errors and S3 bodies. Nothing here talks to the network.
+ */
+import 'aws-sdk-client-mock-jest';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import type { GetObjectCommandOutput } from '@aws-sdk/client-s3';
+import { createClients } from '../../../shared/clients';
+import { type DeployerConfig, parseConfig, type Stage, stageNamed } from '../../../shared/config';
+import { type PipelineExecution, parsePipelineEvent } from '../../../shared/events';
+import type { Runtime } from '../../../shared/runtime';
+
+export const ROOT = join(__dirname, '..', '..', '..');
+export const ACCOUNT = '123456789012';
+export const REGION = 'us-east-1';
+export const TOPIC_ARN = `arn:aws:sns:${REGION}:${ACCOUNT}:deployer-ops`;
+
+/** Values of events/pipeline-succeeded.json, spelled out once for assertions. */
+export const SAMPLE = {
+  pipeline: 'orders-api-pipeline',
+  executionId: '3f8e2a14-9c1b-4d8e-a2f6-1b7c9e0d5a42',
+  commitId: '1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d',
+  startTime: '2026-11-20T10:09:03.512Z',
+  buildKey: 'builds/3f8e2a14-9c1b-4d8e-a2f6-1b7c9e0d5a42/app.zip',
+  bucket: 'orders-api-artifacts',
+} as const;
+
+export type EventName =
+  | 'pipeline-succeeded'
+  | 'pipeline-succeeded-legacy'
+  | 'pipeline-started'
+  | 'pipeline-failed';
+
+/** The shape of the sample events, loose enough to be damaged on purpose in tests. */
+export interface SampleEvent {
+  version: string;
+  id: string;
+  'detail-type': string;
+  source: string;
+  account: string;
+  time: string;
+  region: string;
+  resources: string[];
+  detail: {
+    pipeline: string;
+    'execution-id': string;
+    state: string;
+    version: string | number;
+    'start-time'?: string;
+    'pipeline-execution-attempt'?: number;
+    'execution-trigger'?: Record<string, string>;
+    [field: string]: unknown;
+  };
+  [field: string]: unknown;
+}
+
+const eventTexts = new Map<EventName, string>();
+
+/** A fresh copy of a sample event from events/*.json: each test may change its copy freely. */
+export const loadEvent = (name: EventName): SampleEvent => {
+  let text = eventTexts.get(name);
+  if (text === undefined) {
+    text = readFileSync(join(ROOT, 'events', `${name}.json`), 'utf8');
+    eventTexts.set(name, text);
+  }
+  return structuredClone(JSON.parse(text) as SampleEvent);
+};
+
+/** The parsed execution of a sample event, optionally changed first. */
+export const executionOf = (
+  name: EventName = 'pipeline-succeeded',
+  change: (event: SampleEvent) => void = () => {},
+): PipelineExecution => {
+  const event = loadEvent(name);
+  change(event);
+  return parsePipelineEvent(event);
+};
+
+let repoConfig: string | undefined;
+/** The text of the repository's deployer.config.yaml. */
+export const repoConfigText = (): string => {
+  repoConfig ??= readFileSync(join(ROOT, 'deployer.config.yaml'), 'utf8');
+  return repoConfig;
+};
+
+/** A Runtime built directly: real SDK clients (mocked per test file), a parsed configuration. */
+export const makeRuntime = (configText: string = repoConfigText()): Runtime => ({
+  settings: { region: REGION, accountId: ACCOUNT, topicArn: TOPIC_ARN },
+  config: parseConfig(configText, 'test configuration'),
+  clients: createClients(REGION, {}),
+});
+
+/** A stage of a configuration, or a failing test. */
+export const stageOf = (config: DeployerConfig, name: string): Stage => {
+  const stage = stageNamed(config, name);
+  if (!stage) throw new Error(`test setup: no stage ${name}`);
+  return stage;
+};
+
+/** An error shaped like the ones the SDK throws for an AWS error code. */
+export const awsError = (name: string, message: string, httpStatusCode = 400): Error =>
+  Object.assign(new Error(message), { name, $fault: 'client', $metadata: { httpStatusCode } });
+
+/** The message of the error a promise rejects with (or a failing test when it resolves). */
+export const rejectionOf = async (promise: Promise<unknown>): Promise<Error> => {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof Error) return error;
+    throw new Error(`rejected with a non-Error: ${String(error)}`);
+  }
+  throw new Error('expected the promise to reject, but it resolved');
+};
+
+/** The error a function throws (or a failing test when it returns). */
+export const thrownBy = (run: () => unknown): Error => {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof Error) return error;
+    throw new Error(`threw a non-Error: ${String(error)}`);
+  }
+  throw new Error('expected the call to throw, but it returned');
+};
+
+export const sha256Hex = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
+export const sha256Base64 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('base64');
+
+/** The bytes of the pretend build, and their digests. */
+export const BUILD_BYTES = Buffer.from('PK\u0003\u0004 pretend Lambda package bytes');
+export const BUILD_SHA256_HEX = sha256Hex(BUILD_BYTES);
+export const BUILD_SHA256_B64 = sha256Base64(BUILD_BYTES);
+/** The release key the repository's configuration gives BUILD_BYTES. */
+export const BUILD_RELEASE_KEY = `releases/orders-api/${BUILD_SHA256_HEX}.zip`;
+
+/** A GetObject body as the SDK returns it in Node: a Readable with the SdkStream methods mixed in. */
+export const streamBody = (...chunks: Buffer[]): NonNullable<GetObjectCommandOutput['Body']> => {
+  const all = Buffer.concat(chunks);
+  return Object.assign(Readable.from(chunks), {
+    transformToByteArray: async () => new Uint8Array(all),
+    transformToString: async (encoding?: string) => all.toString((encoding ?? 'utf8') as BufferEncoding),
+    transformToWebStream: (): ReadableStream => {
+      throw new Error('not used by the deployer');
+    },
+  });
+};
