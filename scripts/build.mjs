@@ -27,3 +27,8 @@ await build({
   metafile: false,
 });
 await build({ ...common, entryPoints: entries('bin'), outdir: 'dist/bin' });
+await build({ ...common, entryPoints: entries('bench'), outdir: 'dist/bench', external: ['esbuild'] });
+
+// The command line runs as `npx deployer …`: its bundle must be executable.
+const { chmodSync } = await import('node:fs');
+chmodSync('dist/bin/deployer.js', 0o755);

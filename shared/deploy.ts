@@ -14,6 +14,7 @@ import { publish } from './notify';
 import { reconcile } from './reconcile';
 import type { Runtime } from './runtime';
 import { assertSameAccountAndRegion } from './settings';
+import { withStageLock } from './stage-lock';
 
 export type EventVerdict = 'deployed' | 'ignored' | 'rejected';
 
@@ -126,23 +127,38 @@ const deployStage = async (
     const notified = await announce(runtime, { outcome: 'failed', ...base, execution, error: error.message });
     return { ...base, outcome: 'failed', notified, error: error.message };
   }
-  const recorded = await recordDesired(runtime.clients.ssm, stage, release, execution);
+  // Recording and reconciling hold the stage's lock: deliveries of the same or other builds for this stage
+  // take turns, so none is recorded twice, an older one never lands after a newer one, and only one
+  // change set is executed.
+  const { recorded, result } = await withStageLock(
+    runtime.clients.s3,
+    stage,
+    `deploy ${execution.executionId}`,
+    async () => {
+      const recorded = await recordDesired(runtime.clients.ssm, stage, release, execution);
+      if (recorded.outcome === 'superseded') return { recorded, result: undefined };
+      const desired = { parameter: stage.ssmParameter, key: release.key, version: recorded.version };
+      const result = await reconcile(runtime, stage.name, {
+        desired,
+        newlyRecorded: recorded.outcome === 'recorded',
+      });
+      return { recorded, result };
+    },
+  );
   const released = {
     ...base,
     releaseKey: release.key,
     recorded: recorded.outcome,
     desiredVersion: recorded.version,
   };
-  if (recorded.outcome === 'superseded') {
+  if (recorded.outcome === 'superseded' || !result) {
     logger.info('a newer execution is already desired; this older one is not recorded', {
       ...base,
       executionId: execution.executionId,
-      newer: recorded.by.execution,
+      ...(recorded.outcome === 'superseded' ? { newer: recorded.by.execution } : {}),
     });
     return { ...released, outcome: 'superseded', notified: false };
   }
-  const desired = { parameter: stage.ssmParameter, key: release.key, version: recorded.version };
-  const result = await reconcile(runtime, stage.name, { desired });
   logger.info('stage reconciled', { ...released, outcome: result.outcome, changeSet: result.changeSet });
   const summary = {
     ...released,

@@ -59,6 +59,8 @@ export interface ReconcileResult {
 export interface ReconcileOptions {
   /** The desired state when the caller has just written it: saves reading it back. */
   desired?: DesiredState;
+  /** The desired version was created by this very call: it cannot have been marked failed yet. */
+  newlyRecorded?: boolean;
 }
 
 /** Reconcile one stage by name. */
@@ -77,8 +79,12 @@ export const reconcile = async (
   const stack = await describeStack(runtime.clients.cfn, stage.stack);
   // REVIEW_IN_PROGRESS: the stack exists only as the target of CREATE change sets; nothing ends that state
   // by itself, so it is created like a missing stack (replacing an outdated pending CREATE change set).
-  if (!stack || stack.StackStatus === 'REVIEW_IN_PROGRESS')
+  if (!stack || stack.StackStatus === 'REVIEW_IN_PROGRESS') {
+    if (!options.newlyRecorded && (await isFailed(runtime.clients.ssm, stage, desired.version))) {
+      return failedRelease({ ...base, desired }, desired);
+    }
     return createStack(runtime, stage, desired, stack);
+  }
 
   const status = stack.StackStatus ?? 'UNKNOWN';
   const live = stackParameterValue(stack, stage.stackParameter);
@@ -102,18 +108,20 @@ export const reconcile = async (
     };
   }
   if (live === desired.key) return { ...seen, outcome: 'in-sync' };
-  if (await isFailed(runtime.clients.ssm, stage, desired.version)) {
-    // Its deploy already failed and rolled back: retrying the same release would fail the same way.
-    return {
-      ...seen,
-      outcome: 'blocked',
-      fresh: false,
-      reason: `release ${desired.key} (desired version ${desired.version}) failed to deploy and was rolled back`,
-      nextStep: `Push a new build, or roll back to an earlier release; the failed release is not retried.`,
-    };
+  if (!options.newlyRecorded && (await isFailed(runtime.clients.ssm, stage, desired.version))) {
+    return failedRelease(seen, desired);
   }
   return applyChangeSet(runtime, stage, desired, stack, seen);
 };
+
+/** Its deploy already failed and rolled back: retrying the same release would fail the same way. */
+const failedRelease = (seen: Omit<ReconcileResult, 'outcome'>, desired: DesiredState): ReconcileResult => ({
+  ...seen,
+  outcome: 'blocked',
+  fresh: false,
+  reason: `release ${desired.key} (desired version ${desired.version}) failed to deploy and was rolled back`,
+  nextStep: 'Push a new build, or roll back to an earlier release; the failed release is not retried.',
+});
 
 const templateUrlOf = (stage: Stage, region: string): string | undefined =>
   stage.template

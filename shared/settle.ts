@@ -15,6 +15,7 @@ import type { Runtime } from './runtime';
 import { assertSameAccountAndRegion } from './settings';
 import { parseStackEvent } from './stack-events';
 import { isFailureStatus, isFinalStatus } from './stack-messages';
+import { withStageLock } from './stage-lock';
 
 export interface SettleSummary {
   verdict: 'reconciled' | 'ignored' | 'rejected';
@@ -44,14 +45,16 @@ export const handleStackSettled = async (runtime: Runtime, raw: unknown): Promis
 
   const ours = event.token ? desiredVersionOfChangeSet(stage.name, event.token) : undefined;
   const failed = ours !== undefined && isFailureStatus(event.status) ? ours : undefined;
-  if (failed !== undefined) {
-    await markFailed(runtime.clients.ssm, stage, failed);
-    logger.warn('release failed to deploy; marked so it is not retried', {
-      stage: stage.name,
-      version: failed,
-    });
-  }
-  const result = await reconcile(runtime, stage.name);
+  const result = await withStageLock(runtime.clients.s3, stage, `settle ${event.status}`, async () => {
+    if (failed !== undefined) {
+      await markFailed(runtime.clients.ssm, stage, failed);
+      logger.warn('release failed to deploy; marked so it is not retried', {
+        stage: stage.name,
+        version: failed,
+      });
+    }
+    return reconcile(runtime, stage.name);
+  });
   const notified = await announceIfNews(
     runtime,
     stage,
@@ -72,7 +75,9 @@ export const reconcileAll = async (runtime: Runtime): Promise<SettleSummary[]> =
   const stages = allStages(runtime.config);
   const settled = await Promise.allSettled(
     stages.map(async (stage): Promise<SettleSummary> => {
-      const result = await reconcile(runtime, stage.name);
+      const result = await withStageLock(runtime.clients.s3, stage, 'schedule', () =>
+        reconcile(runtime, stage.name),
+      );
       const notified = await announceIfNews(runtime, stage, result, 'the scheduled reconcile');
       return { verdict: 'reconciled', stage: stage.name, outcome: result.outcome, notified };
     }),

@@ -55,6 +55,8 @@ export interface StatusReport {
   release?: ReleaseVersion;
   /** What the stack runs now. */
   running?: string;
+  /** The operation was a change set of the deployer's. */
+  ours?: boolean;
 }
 
 /** The message for a stack status change. */
@@ -105,7 +107,7 @@ export const statusMessage = (report: StatusReport): Notification => {
   };
 };
 
-const statusNextStep = ({ change, stage, release, running }: StatusReport): string => {
+const statusNextStep = ({ change, stage, release, running, ours }: StatusReport): string => {
   const where = `--stack-name ${change.stack} --region ${change.region}`;
   const rollback = stage
     ? ` To roll back, make an earlier release desired: aws ssm get-parameter-history --name ${stage.ssmParameter}, then follow "Roll back" in the deployer's README.`
@@ -115,10 +117,10 @@ const statusNextStep = ({ change, stage, release, running }: StatusReport): stri
   }
   switch (change.status) {
     case 'UPDATE_ROLLBACK_COMPLETE':
-      return `the stack runs ${running ?? 'its previous release'} again. Fix the root cause and push a new build${release ? `; release ${release.key} is marked failed and will not be retried` : ''}.`;
+      return `the stack runs ${running ?? 'its previous release'} again. Fix the root cause and push a new build${ours && release ? `; release ${release.key} is marked failed and will not be retried` : ''}.`;
     case 'DELETE_COMPLETE':
       return stage
-        ? `nothing, unless this was a mistake: stage ${stage.name}'s next deploy creates the stack again.`
+        ? `stage ${stage.name} is still configured, so the deployer creates the stack again from its desired release (unless that release failed). To retire the stage, remove it from deployer.config.yaml.`
         : 'nothing.';
     default:
       if (!isFinalStatus(change.status))

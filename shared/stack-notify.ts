@@ -82,16 +82,19 @@ const statusReport = async (runtime: Runtime, change: StackStatusChange, stage: 
       : Promise.resolve(undefined),
   ]);
   const running = stage && stack ? stackParameterValue(stack, stage.stackParameter) : undefined;
+  // The release the operation deployed: ours by its change set; otherwise, after a success, the one that
+  // runs now. After someone else's failed operation the stack runs what it rolled back to, not what failed.
   const release =
     ourVersion !== undefined
       ? history.find((v) => v.version === ourVersion)
-      : running
+      : running && !isFailureStatus(change.status)
         ? latestWithKey(history, running)
         : undefined;
   return {
     change,
     ...(stage ? { stage } : {}),
     startedBy: startedBy(change.token, ourVersion !== undefined),
+    ours: ourVersion !== undefined,
     ...(rootCause ? { rootCause } : {}),
     ...(release ? { release } : {}),
     ...(running ? { running } : {}),

@@ -1,6 +1,6 @@
 /**
  * The deploy handler loads its runtime when it is imported, from the environment. Each test imports it
- * afresh in an isolated module registry, with the environment it needs, and mocks that registry's SDK.
+ * afresh in a fresh module registry, with the environment it needs, and mocks that registry's SDK.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,7 +54,10 @@ const setEnv = (env: Env): void => {
 const importHandler = (env: Env): Loaded => {
   setEnv(env);
   let loaded: Loaded | undefined;
-  jest.isolateModules(() => {
+  // A fresh module registry (not isolateModules): the handler loads its SDK clients lazily, after this
+  // function returns, and must find the same module instances the test mocked.
+  jest.resetModules();
+  {
     const sdk: Sdk = {
       cfn: require('@aws-sdk/client-cloudformation') as Sdk['cfn'],
       s3: require('@aws-sdk/client-s3') as Sdk['s3'],
@@ -66,7 +69,7 @@ const importHandler = (env: Env): Loaded => {
     resetAll(mocks);
     const { handler } = require('../../handlers/deploy') as typeof DeployHandler;
     loaded = { handler, sdk, mocks };
-  });
+  }
   if (!loaded) throw new Error('handler did not load');
   return loaded;
 };

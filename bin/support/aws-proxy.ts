@@ -1,0 +1,215 @@
+/**
+ * An HTTP proxy on 127.0.0.1 between the AWS SDK and the emulator. It names and counts every AWS
+ * operation that passes (the benchmark's call counts), and can inject the faults AWS produces: throttling,
+ * 5xx answers and dropped connections at a configured rate, and a stack that looks busy for a number of
+ * reads. Used by the benchmark and the fault tests; never by the product.
+ */
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+
+export interface Faults {
+  /** Share of requests answered with a throttling error (0..1). */
+  throttle?: number;
+  /** Share of requests answered with a 503. */
+  serverError?: number;
+  /** Share of requests whose connection is dropped before they reach the emulator. */
+  drop?: number;
+  /** Operations never faulted (e.g. the test's own set-up calls), as "service.Operation". */
+  spare?: string[];
+  /** A deterministic source of chance, for repeatable runs. */
+  random?: () => number;
+}
+
+export interface AwsProxy {
+  endpoint: string;
+  /** Calls per "service.Operation" since the last reset. */
+  counts(): Record<string, number>;
+  total(): number;
+  /** Faults injected per kind since the last reset. */
+  injected(): Record<'throttle' | 'serverError' | 'drop', number>;
+  reset(): void;
+  setFaults(faults: Faults): void;
+  /** Make DescribeStacks report this stack as UPDATE_IN_PROGRESS for the next `reads` reads. */
+  makeBusy(stackName: string, reads: number, status?: string): void;
+  close(): Promise<void>;
+}
+
+const readBody = (req: IncomingMessage): Promise<Buffer> =>
+  new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+
+/** The signing scope's service name: "…/us-east-1/cloudformation/aws4_request". */
+const serviceOf = (req: IncomingMessage): string =>
+  /\/[a-z0-9-]+\/([a-z0-9-]+)\/aws4_request/.exec(req.headers.authorization ?? '')?.[1] ?? 'unknown';
+
+const s3Operation = (req: IncomingMessage): string => {
+  const url = new URL(req.url ?? '/', 'http://x');
+  const segments = url.pathname.split('/').filter(Boolean);
+  const onBucket = segments.length <= 1;
+  switch (req.method) {
+    case 'HEAD':
+      return onBucket ? 'HeadBucket' : 'HeadObject';
+    case 'GET':
+      if (url.searchParams.has('versions')) return 'ListObjectVersions';
+      return onBucket ? 'ListObjects' : 'GetObject';
+    case 'PUT':
+      if (onBucket) return 'CreateBucket';
+      return req.headers['x-amz-copy-source'] ? 'CopyObject' : 'PutObject';
+    case 'DELETE':
+      return onBucket ? 'DeleteBucket' : 'DeleteObject';
+    case 'POST':
+      return url.searchParams.has('delete') ? 'DeleteObjects' : 'PostObject';
+    default:
+      return req.method ?? 'UNKNOWN';
+  }
+};
+
+/** "service.Operation" for any request the SDK sends (JSON target header, query Action, or S3 REST). */
+export const operationOf = (req: IncomingMessage, body: Buffer): string => {
+  const service = serviceOf(req);
+  const target = req.headers['x-amz-target'];
+  if (typeof target === 'string') return `${service}.${target.split('.').at(-1)}`;
+  if (service === 's3') return `s3.${s3Operation(req)}`;
+  const action = new URLSearchParams(body.toString('utf8')).get('Action');
+  return `${service}.${action ?? 'Unknown'}`;
+};
+
+const throttleAnswer = (
+  service: string,
+  jsonProtocol: boolean,
+): { status: number; type: string; body: string } => {
+  if (jsonProtocol) {
+    return {
+      status: 400,
+      type: 'application/x-amz-json-1.1',
+      body: JSON.stringify({ __type: 'ThrottlingException', message: 'Rate exceeded' }),
+    };
+  }
+  if (service === 's3') {
+    return {
+      status: 503,
+      type: 'application/xml',
+      body: '<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>',
+    };
+  }
+  return {
+    status: 400,
+    type: 'text/xml',
+    body: '<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>proxy</RequestId></ErrorResponse>',
+  };
+};
+
+export const startAwsProxy = async (target: string): Promise<AwsProxy> => {
+  const upstream = new URL(target);
+  let counts: Record<string, number> = {};
+  let injected = { throttle: 0, serverError: 0, drop: 0 };
+  let faults: Faults = {};
+  const busy = new Map<string, { reads: number; status: string }>();
+
+  const fault = (operation: string): 'throttle' | 'serverError' | 'drop' | undefined => {
+    if (faults.spare?.includes(operation)) return undefined;
+    const chance = faults.random ?? Math.random;
+    if (chance() < (faults.drop ?? 0)) return 'drop';
+    if (chance() < (faults.throttle ?? 0)) return 'throttle';
+    if (chance() < (faults.serverError ?? 0)) return 'serverError';
+    return undefined;
+  };
+
+  const forward = (req: IncomingMessage, body: Buffer, res: ServerResponse, operation: string) => {
+    const upstreamRequest = httpRequest(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+      },
+      (answer) => {
+        const chunks: Buffer[] = [];
+        answer.on('data', (c: Buffer) => chunks.push(c));
+        answer.on('end', () => {
+          let payload = Buffer.concat(chunks);
+          if (operation === 'cloudformation.DescribeStacks')
+            payload = Buffer.from(rewriteBusy(payload.toString('utf8')));
+          const headers = { ...answer.headers, 'content-length': String(payload.length) };
+          res.writeHead(answer.statusCode ?? 502, headers);
+          res.end(payload);
+        });
+      },
+    );
+    upstreamRequest.on('error', () => res.destroy());
+    upstreamRequest.end(body);
+  };
+
+  /** Report a stack as busy while it has busy reads left. */
+  const rewriteBusy = (xml: string): string =>
+    xml.replace(/<member>([\s\S]*?)<\/member>/g, (member) => {
+      const name = /<StackName>([^<]+)<\/StackName>/.exec(member)?.[1];
+      const state = name ? busy.get(name) : undefined;
+      if (!state || state.reads <= 0) return member;
+      state.reads -= 1;
+      return member.replace(
+        /<StackStatus>[^<]+<\/StackStatus>/,
+        `<StackStatus>${state.status}</StackStatus>`,
+      );
+    });
+
+  const server: Server = createServer((req, res) => {
+    readBody(req).then(
+      (body) => {
+        const operation = operationOf(req, body);
+        counts[operation] = (counts[operation] ?? 0) + 1;
+        const kind = fault(operation);
+        if (kind) injected[kind] += 1;
+        if (kind === 'drop') return req.socket.destroy();
+        if (kind) {
+          const service = operation.split('.')[0] ?? '';
+          const answer =
+            kind === 'throttle'
+              ? throttleAnswer(service, typeof req.headers['x-amz-target'] === 'string')
+              : { status: 503, type: 'text/plain', body: 'Service Unavailable' };
+          res.writeHead(answer.status, {
+            'content-type': answer.type,
+            'content-length': Buffer.byteLength(answer.body),
+          });
+          return res.end(answer.body);
+        }
+        forward(req, body, res, operation);
+      },
+      () => res.destroy(),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    counts: () => ({ ...counts }),
+    total: () => Object.values(counts).reduce((a, b) => a + b, 0),
+    injected: () => ({ ...injected }),
+    reset: () => {
+      counts = {};
+      injected = { throttle: 0, serverError: 0, drop: 0 };
+    },
+    setFaults: (next) => {
+      faults = next;
+    },
+    makeBusy: (stackName, reads, status = 'UPDATE_IN_PROGRESS') => {
+      busy.set(stackName, { reads, status });
+    },
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+};

@@ -1,0 +1,399 @@
+import {
+  CreateChangeSetCommand,
+  DescribeStacksCommand,
+  ExecuteChangeSetCommand,
+} from '@aws-sdk/client-cloudformation';
+import { PublishCommand } from '@aws-sdk/client-sns';
+import { GetParameterCommand, LabelParameterVersionCommand } from '@aws-sdk/client-ssm';
+import { handleReconcileTrigger, handleStackSettled, reconcileAll } from '../../shared/settle';
+import { awsError, rejectionOf, SAMPLE, TOPIC_ARN } from './helpers/fixtures';
+import {
+  apiCallEvent,
+  expectValidSubject,
+  fieldOf,
+  givenStackWorld,
+  liveStack,
+  malformedStackEvents,
+  NEW_KEY,
+  NEWER_KEY,
+  onlyMessage,
+  PARAMETERS,
+  publishedMessages,
+  runtimeWith,
+  type StackWorld,
+  scheduleEvent,
+  statusEvent,
+  version,
+} from './helpers/stack-world';
+import { expectNoAwsCall, mockAll, OLD_KEY, resetAll } from './helpers/world';
+
+const mocks = mockAll();
+
+const OLD_COMMIT = '0123456789abcdef0123456789abcdef01234567';
+const NEWER_COMMIT = 'fedcba9876543210fedcba9876543210fedcba98';
+
+let world: StackWorld;
+beforeEach(() => {
+  resetAll(mocks);
+  world = givenStackWorld(mocks);
+});
+
+/** dev runs v2 (NEW_KEY) and v2 is desired: in sync. */
+const devInSync = (): void => {
+  world.stacks['orders-api-dev'] = liveStack('dev', NEW_KEY, 'UPDATE_COMPLETE');
+  world.history[PARAMETERS.dev] = [
+    version('dev', 1, OLD_KEY, { commit: OLD_COMMIT }),
+    version('dev', 2, NEW_KEY, { commit: SAMPLE.commitId }),
+  ];
+};
+
+/** prod rolled back from v7 (NEW_KEY) to OLD_KEY; v7 is still the newest desired version. */
+const prodRolledBack = (): void => {
+  world.stacks['orders-api-prod'] = liveStack('prod', OLD_KEY, 'UPDATE_ROLLBACK_COMPLETE');
+  world.history[PARAMETERS.prod] = [
+    version('prod', 6, OLD_KEY, { commit: OLD_COMMIT }),
+    version('prod', 7, NEW_KEY, { commit: SAMPLE.commitId }),
+  ];
+};
+
+/** prod runs OLD_KEY, which is desired: in sync. */
+const prodInSync = (): void => {
+  world.stacks['orders-api-prod'] = liveStack('prod', OLD_KEY, 'UPDATE_COMPLETE');
+  world.history[PARAMETERS.prod] = [version('prod', 6, OLD_KEY, { commit: OLD_COMMIT })];
+};
+
+/** The names of the commands a mock received, in order. */
+const sentTo = (mock: (typeof mocks)['ssm'] | (typeof mocks)['cfn']): string[] =>
+  mock.calls().map((call) => (call.args[0] as object).constructor.name);
+
+const labelsOf = (stage: 'dev' | 'prod', number: number): string[] =>
+  world.history[PARAMETERS[stage]]?.find((v) => v.Version === number)?.Labels ?? [];
+
+describe('handleStackSettled: our deploy failed', () => {
+  it('UPDATE_ROLLBACK_COMPLETE of deploy-prod-v7: labels v7 failed-v7, then reconciles', async () => {
+    prodRolledBack();
+    const summary = await handleStackSettled(runtimeWith(), statusEvent('stack-update-rollback-complete'));
+    expect(mocks.ssm).toHaveReceivedCommandWith(LabelParameterVersionCommand, {
+      Name: PARAMETERS.prod,
+      ParameterVersion: 7,
+      Labels: ['failed-v7'],
+    });
+    const ssmCalls = sentTo(mocks.ssm);
+    expect(ssmCalls.indexOf('LabelParameterVersionCommand')).toBeGreaterThanOrEqual(0);
+    expect(ssmCalls.indexOf('LabelParameterVersionCommand')).toBeLessThan(
+      ssmCalls.indexOf('GetParameterCommand'),
+    );
+    expect(mocks.cfn).toHaveReceivedCommandWith(DescribeStacksCommand, { StackName: 'orders-api-prod' });
+    expect(summary).toMatchObject({ verdict: 'reconciled', stage: 'prod', markedFailed: 7 });
+  });
+
+  it('the failed label makes reconcile return blocked: no change set, no message', async () => {
+    prodRolledBack();
+    const summary = await handleStackSettled(runtimeWith(), statusEvent('stack-update-rollback-complete'));
+    expect(summary).toEqual({
+      verdict: 'reconciled',
+      stage: 'prod',
+      outcome: 'blocked',
+      markedFailed: 7,
+      notified: false,
+    });
+    expect(labelsOf('prod', 7)).toContain('failed-v7');
+    expect(mocks.ssm).toHaveReceivedCommandWith(GetParameterCommand, {
+      Name: `${PARAMETERS.prod}:failed-v7`,
+    });
+    expect(mocks.cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
+    expect(mocks.cfn).not.toHaveReceivedCommand(ExecuteChangeSetCommand);
+    expect(mocks.sns).not.toHaveReceivedAnyCommand();
+  });
+
+  it('marks the failed version and deploys a newer desired one (prod: waits for approval, says so)', async () => {
+    prodRolledBack();
+    world.history[PARAMETERS.prod]?.push(version('prod', 8, NEWER_KEY, { commit: NEWER_COMMIT }));
+    const summary = await handleStackSettled(runtimeWith(), statusEvent('stack-update-rollback-complete'));
+    expect(summary).toMatchObject({ outcome: 'pending-approval', markedFailed: 7, notified: true });
+    expect(labelsOf('prod', 7)).toContain('failed-v7');
+    expect(labelsOf('prod', 8)).not.toContain('failed-v8');
+    expect(mocks.cfn).toHaveReceivedCommandWith(CreateChangeSetCommand, { ChangeSetName: 'deploy-prod-v8' });
+    expect(mocks.cfn).not.toHaveReceivedCommand(ExecuteChangeSetCommand);
+    expect(onlyMessage(mocks).subject).toBe('[prod] orders-api-prod APPROVAL NEEDED fedcba9');
+  });
+
+  it.each<[Parameters<typeof statusEvent>[0], 'dev' | 'prod', number, string]>([
+    ['stack-update-rollback-failed', 'prod', 8, 'UPDATE_ROLLBACK_FAILED'],
+    ['stack-create-failed', 'dev', 1, 'CREATE_FAILED'],
+    ['stack-rollback-complete', 'dev', 1, 'ROLLBACK_COMPLETE'],
+  ])(
+    '%s of our change set: labels the version, the stack needs a person, nothing published',
+    async (name, stage, number, status) => {
+      world.stacks[`orders-api-${stage}`] = liveStack(stage, OLD_KEY, status);
+      world.history[PARAMETERS[stage]] = [version(stage, number, NEW_KEY)];
+      const summary = await handleStackSettled(runtimeWith(), statusEvent(name));
+      expect(summary).toMatchObject({
+        verdict: 'reconciled',
+        stage,
+        outcome: 'blocked',
+        markedFailed: number,
+      });
+      expect(mocks.ssm).toHaveReceivedCommandWith(LabelParameterVersionCommand, {
+        Name: PARAMETERS[stage],
+        ParameterVersion: number,
+        Labels: [`failed-v${number}`],
+      });
+      expect(mocks.cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
+      expect(mocks.sns).not.toHaveReceivedAnyCommand();
+    },
+  );
+});
+
+describe('handleStackSettled: failures that are not our deploy', () => {
+  it.each([
+    ['a console token', 'Console-UpdateStack-1234'],
+    ["another stage's change set", 'deploy-dev-v7'],
+    ['a change set name that only looks like ours', 'deploy-prod-v07'],
+  ])('with %s: labels nothing', async (_what, token) => {
+    prodInSync();
+    const raw = statusEvent('stack-update-rollback-complete', (e) => {
+      e.detail['client-request-token'] = token;
+    });
+    const summary = await handleStackSettled(runtimeWith(), raw);
+    expect(summary).toEqual({ verdict: 'reconciled', stage: 'prod', outcome: 'in-sync', notified: false });
+    expect(mocks.ssm).not.toHaveReceivedCommand(LabelParameterVersionCommand);
+  });
+
+  it('without a token: labels nothing', async () => {
+    prodInSync();
+    const raw = statusEvent('stack-update-rollback-complete', (e) => {
+      delete e.detail['client-request-token'];
+    });
+    await handleStackSettled(runtimeWith(), raw);
+    expect(mocks.ssm).not.toHaveReceivedCommand(LabelParameterVersionCommand);
+  });
+
+  it('a success of our change set: labels nothing', async () => {
+    devInSync();
+    const summary = await handleStackSettled(runtimeWith(), statusEvent('stack-update-complete'));
+    expect(summary).not.toHaveProperty('markedFailed');
+    expect(mocks.ssm).not.toHaveReceivedCommand(LabelParameterVersionCommand);
+  });
+});
+
+describe('handleStackSettled: a release recorded while the stack was busy', () => {
+  const devNewerDesired = (): void => {
+    devInSync();
+    world.history[PARAMETERS.dev]?.push(version('dev', 3, NEWER_KEY, { commit: NEWER_COMMIT }));
+  };
+
+  it('deploys it: CreateChangeSet and ExecuteChangeSet for the desired version', async () => {
+    devNewerDesired();
+    const summary = await handleStackSettled(runtimeWith(), statusEvent('stack-update-complete'));
+    expect(summary).toEqual({ verdict: 'reconciled', stage: 'dev', outcome: 'deploying', notified: true });
+    expect(mocks.cfn).toHaveReceivedCommandTimes(CreateChangeSetCommand, 1);
+    expect(mocks.cfn).toHaveReceivedCommandWith(CreateChangeSetCommand, {
+      StackName: 'orders-api-dev',
+      ChangeSetName: 'deploy-dev-v3',
+      ChangeSetType: 'UPDATE',
+    });
+    expect(mocks.cfn).toHaveReceivedCommandTimes(ExecuteChangeSetCommand, 1);
+    expect(mocks.cfn).toHaveReceivedCommandWith(ExecuteChangeSetCommand, {
+      ClientRequestToken: 'deploy-dev-v3',
+    });
+  });
+
+  it('publishes one DEPLOYING message that says what triggered it', async () => {
+    devNewerDesired();
+    await handleStackSettled(runtimeWith(), statusEvent('stack-update-complete'));
+    expect(mocks.sns).toHaveReceivedCommandTimes(PublishCommand, 1);
+    expect(mocks.sns).toHaveReceivedCommandWith(PublishCommand, { TopicArn: TOPIC_ARN });
+    const { subject, body, attributes } = onlyMessage(mocks);
+    expect(subject).toBe('[dev] orders-api-dev DEPLOYING fedcba9');
+    expectValidSubject(subject);
+    expect(fieldOf(body, 'Triggered by')).toBe('stack orders-api-dev reached UPDATE_COMPLETE');
+    expect(fieldOf(body, 'Release')).toBe(NEWER_KEY);
+    expect(fieldOf(body, 'Running')).toBe(NEW_KEY);
+    expect(fieldOf(body, 'Change set')).toBe('deploy-dev-v3');
+    expect(fieldOf(body, 'Commit')).toBe(NEWER_COMMIT);
+    expect(attributes).toMatchObject({ stage: 'dev', stack: 'orders-api-dev', outcome: 'deploying' });
+  });
+
+  it('a stage stack deleted by a person is created again from the desired release, and said so', async () => {
+    devInSync();
+    delete world.stacks['orders-api-dev'];
+    const summary = await handleStackSettled(runtimeWith(), statusEvent('stack-delete-complete'));
+    expect(summary).toMatchObject({ outcome: 'deploying', notified: true });
+    expect(mocks.cfn).toHaveReceivedCommandWith(CreateChangeSetCommand, {
+      ChangeSetName: 'deploy-dev-v2',
+      ChangeSetType: 'CREATE',
+    });
+    expect(fieldOf(onlyMessage(mocks).body, 'Triggered by')).toBe(
+      'stack orders-api-dev reached DELETE_COMPLETE',
+    );
+  });
+
+  it('in sync: nothing to do, nothing published', async () => {
+    devInSync();
+    const summary = await handleStackSettled(runtimeWith(), statusEvent('stack-update-complete'));
+    expect(summary).toEqual({ verdict: 'reconciled', stage: 'dev', outcome: 'in-sync', notified: false });
+    expect(mocks.cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
+    expect(mocks.sns).not.toHaveReceivedAnyCommand();
+  });
+
+  it('nothing desired: nothing published', async () => {
+    world.stacks['orders-api-dev'] = liveStack('dev', NEW_KEY);
+    const summary = await handleStackSettled(runtimeWith(), statusEvent('stack-update-complete'));
+    expect(summary).toMatchObject({ outcome: 'nothing-desired', notified: false });
+    expect(mocks.sns).not.toHaveReceivedAnyCommand();
+  });
+});
+
+describe('handleStackSettled: events it does not act on', () => {
+  it.each([
+    'UPDATE_IN_PROGRESS',
+    'UPDATE_ROLLBACK_IN_PROGRESS',
+    'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS',
+    'REVIEW_IN_PROGRESS',
+  ])('ignores %s without any AWS call', async (status) => {
+    const raw = statusEvent('stack-update-complete', (e) => {
+      e.detail['status-details'] = { status };
+    });
+    expect(await handleStackSettled(runtimeWith(), raw)).toEqual({
+      verdict: 'ignored',
+      reason: `in-progress status ${status}`,
+    });
+    expectNoAwsCall(mocks);
+  });
+
+  it('ignores a stack outside the configuration without any AWS call, even a failure with a token like ours', async () => {
+    const raw = statusEvent('stack-update-rollback-complete', (e) => {
+      e.detail['stack-id'] = 'arn:aws:cloudformation:us-east-1:123456789012:stack/billing/5e5e5e5e';
+    });
+    expect(await handleStackSettled(runtimeWith(), raw)).toEqual({
+      verdict: 'ignored',
+      reason: 'not the stack of a configured stage',
+    });
+    expectNoAwsCall(mocks);
+  });
+
+  it('ignores an API call event without any AWS call', async () => {
+    expect(await handleStackSettled(runtimeWith(), apiCallEvent('cloudtrail-update-stack'))).toEqual({
+      verdict: 'ignored',
+      reason: 'not a stack status change',
+    });
+    expectNoAwsCall(mocks);
+  });
+
+  it.each(malformedStackEvents())(
+    'rejects %s without any AWS call and without throwing',
+    async (_what, make) => {
+      const summary = await handleStackSettled(runtimeWith(), make());
+      expect(summary.verdict).toBe('rejected');
+      expectNoAwsCall(mocks);
+    },
+  );
+
+  it.each([
+    ['another account', { account: '210987654321' }],
+    ['another region', { region: 'eu-west-1' }],
+  ])('rejects a status change from %s without any AWS call', async (_what, change) => {
+    const raw = { ...statusEvent('stack-update-rollback-complete'), ...change };
+    const summary = await handleStackSettled(runtimeWith(), raw);
+    expect(summary.verdict).toBe('rejected');
+    expect(summary.reason).toContain('this deployer serves 123456789012 in us-east-1');
+    expectNoAwsCall(mocks);
+  });
+
+  it('a muted stage is still reconciled (mute is about stack messages only)', async () => {
+    devInSync();
+    const summary = await handleStackSettled(
+      runtimeWith({ mute: ['dev'] }),
+      statusEvent('stack-update-complete'),
+    );
+    expect(summary.verdict).toBe('reconciled');
+  });
+});
+
+describe('handleReconcileTrigger', () => {
+  it('the schedule reconciles every configured stage', async () => {
+    devInSync();
+    world.history[PARAMETERS.dev]?.push(version('dev', 3, NEWER_KEY, { commit: NEWER_COMMIT }));
+    prodInSync();
+    const summaries = await handleReconcileTrigger(runtimeWith(), scheduleEvent());
+    expect(summaries).toEqual([
+      { verdict: 'reconciled', stage: 'dev', outcome: 'deploying', notified: true },
+      { verdict: 'reconciled', stage: 'prod', outcome: 'in-sync', notified: false },
+    ]);
+    expect(mocks.ssm).toHaveReceivedCommandWith(GetParameterCommand, { Name: PARAMETERS.dev });
+    expect(mocks.ssm).toHaveReceivedCommandWith(GetParameterCommand, { Name: PARAMETERS.prod });
+    expect(mocks.cfn).toHaveReceivedCommandWith(DescribeStacksCommand, { StackName: 'orders-api-dev' });
+    expect(mocks.cfn).toHaveReceivedCommandWith(DescribeStacksCommand, { StackName: 'orders-api-prod' });
+    expect(mocks.ssm).not.toHaveReceivedCommand(LabelParameterVersionCommand);
+    const { subject, body } = onlyMessage(mocks);
+    expect(subject).toBe('[dev] orders-api-dev DEPLOYING fedcba9');
+    expect(fieldOf(body, 'Triggered by')).toBe('the scheduled reconcile');
+  });
+
+  it('the schedule does not retry a release labelled failed: blocked, no change set, no message', async () => {
+    devInSync();
+    prodRolledBack();
+    const v7 = world.history[PARAMETERS.prod]?.find((v) => v.Version === 7);
+    if (v7) v7.Labels = ['failed-v7'];
+    const summaries = await handleReconcileTrigger(runtimeWith(), scheduleEvent());
+    expect(summaries).toEqual([
+      { verdict: 'reconciled', stage: 'dev', outcome: 'in-sync', notified: false },
+      { verdict: 'reconciled', stage: 'prod', outcome: 'blocked', notified: false },
+    ]);
+    expect(mocks.cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
+    expect(mocks.sns).not.toHaveReceivedAnyCommand();
+  });
+
+  it('a stack status change settles its own stage only', async () => {
+    devInSync();
+    const summaries = await handleReconcileTrigger(runtimeWith(), statusEvent('stack-update-complete'));
+    expect(summaries).toEqual([{ verdict: 'reconciled', stage: 'dev', outcome: 'in-sync', notified: false }]);
+    expect(mocks.cfn).not.toHaveReceivedCommandWith(DescribeStacksCommand, { StackName: 'orders-api-prod' });
+  });
+
+  it('an event that only looks like the schedule is handled as a stack event (and rejected)', async () => {
+    const raw = { ...scheduleEvent(), source: 'custom.events' };
+    const summaries = await handleReconcileTrigger(runtimeWith(), raw);
+    expect(summaries).toEqual([expect.objectContaining({ verdict: 'rejected' })]);
+    expectNoAwsCall(mocks);
+  });
+});
+
+describe('reconcileAll', () => {
+  it('one stage failing does not stop the others, and the error names the stage', async () => {
+    devInSync();
+    world.history[PARAMETERS.dev]?.push(version('dev', 3, NEWER_KEY, { commit: NEWER_COMMIT }));
+    prodInSync();
+    mocks.cfn
+      .on(DescribeStacksCommand, { StackName: 'orders-api-prod' })
+      .rejects(awsError('AccessDenied', 'not allowed to describe orders-api-prod', 403));
+    const error = await rejectionOf(reconcileAll(runtimeWith()));
+    expect(error).toBeInstanceOf(AggregateError);
+    expect(error.message).toContain('prod: not allowed to describe orders-api-prod');
+    expect(error.message).not.toContain('dev:');
+    expect(mocks.cfn).toHaveReceivedCommandWith(ExecuteChangeSetCommand, {
+      ClientRequestToken: 'deploy-dev-v3',
+    });
+    expect(publishedMessages(mocks)).toHaveLength(1);
+  });
+
+  it('no stage needing anything: every stage in sync, nothing published', async () => {
+    devInSync();
+    prodInSync();
+    const summaries = await reconcileAll(runtimeWith());
+    expect(summaries.map((s) => s.outcome)).toEqual(['in-sync', 'in-sync']);
+    expect(mocks.sns).not.toHaveReceivedAnyCommand();
+  });
+
+  it('reads each stage by its own stack', async () => {
+    devInSync();
+    prodInSync();
+    await reconcileAll(runtimeWith());
+    const stackNames = mocks.cfn
+      .commandCalls(DescribeStacksCommand)
+      .map((c) => c.args[0].input.StackName)
+      .sort();
+    expect(stackNames).toEqual(['orders-api-dev', 'orders-api-prod']);
+  });
+});
