@@ -3,9 +3,8 @@ const common = {
   testEnvironment: 'node',
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
-    '^.+\\.yaml$': '<rootDir>/test/support/text-transform.js',
   },
-  moduleFileExtensions: ['ts', 'js', 'json', 'yaml'],
+  moduleFileExtensions: ['ts', 'js', 'json'],
   setupFilesAfterEnv: ['aws-sdk-client-mock-jest'],
 };
 

@@ -438,6 +438,7 @@ const main = async () => {
   logger.setLogLevel('ERROR');
   say(`# deployer benchmark — ${new Date().toISOString()}, node ${process.version}\n`);
   await benchLoad(Number(process.env.BENCH_LOAD_RUNS ?? 15));
+  if (process.env.BENCH_ONLY === 'load') return;
   const moto = await startMoto();
   const proxy = await startAwsProxy(moto.endpoint);
   try {

@@ -2,13 +2,22 @@
  * Deploy handler: triggered by "CodePipeline Pipeline Execution State Change" events. A successful
  * execution's build is released, recorded as desired for each stage of the pipeline, and deployed.
  */
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { bundledConfig } from '../shared/bundled-config';
 import { type DeploySummary, handlePipelineEvent } from '../shared/deploy';
 import { logger } from '../shared/logger';
 import { loadRuntime } from '../shared/runtime';
 
-const runtime = loadRuntime(bundledConfig);
+const runtime = loadRuntime(bundledConfig, {
+  cfn: CloudFormationClient,
+  ssm: SSMClient,
+  s3: S3Client,
+  sns: SNSClient,
+});
 
 export const handler = async (event: unknown, context?: Context): Promise<DeploySummary> => {
   if (context) logger.addContext(context);

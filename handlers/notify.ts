@@ -2,13 +2,16 @@
  * Notify handler: triggered by CloudFormation's "AWS API Call via CloudTrail" and "CloudFormation Stack
  * Status Change" events. Reports who started what on which stack, and how it ended, to the ops team.
  */
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { bundledConfig } from '../shared/bundled-config';
 import { logger } from '../shared/logger';
 import { loadRuntime } from '../shared/runtime';
 import { handleStackNotification, type NotifySummary } from '../shared/stack-notify';
 
-const runtime = loadRuntime(bundledConfig);
+const runtime = loadRuntime(bundledConfig, { cfn: CloudFormationClient, ssm: SSMClient, sns: SNSClient });
 
 export const handler = async (event: unknown, context?: Context): Promise<NotifySummary> => {
   if (context) logger.addContext(context);

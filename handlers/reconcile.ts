@@ -2,13 +2,22 @@
  * Reconcile handler: triggered when a stack reaches a final status (so a release recorded while it was
  * busy is deployed now) and by a slow schedule (the safety net for a lost event).
  */
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { bundledConfig } from '../shared/bundled-config';
 import { logger } from '../shared/logger';
 import { loadRuntime } from '../shared/runtime';
 import { handleReconcileTrigger, type SettleSummary } from '../shared/settle';
 
-const runtime = loadRuntime(bundledConfig);
+const runtime = loadRuntime(bundledConfig, {
+  cfn: CloudFormationClient,
+  ssm: SSMClient,
+  s3: S3Client,
+  sns: SNSClient,
+});
 
 export const handler = async (event: unknown, context?: Context): Promise<SettleSummary[]> => {
   if (context) logger.addContext(context);

@@ -1,13 +1,16 @@
 // Bundles every handler (handlers/*.ts) and every command (bin/*.ts) with esbuild, the same way
 // `sam build` does from the Metadata in template.yaml: one minified CommonJS file per entry, with a
-// source map, and deployer.config.yaml inlined as text.
+// source map, and the configuration (deployer.config.yaml compiled to JSON) inlined.
 import { readdirSync } from 'node:fs';
 import { build } from 'esbuild';
+import { compileConfig } from './compile-config.mjs';
 
 const entries = (dir) =>
   readdirSync(dir)
     .filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))
     .map((file) => `${dir}/${file}`);
+
+compileConfig();
 
 const common = {
   bundle: true,
@@ -15,7 +18,6 @@ const common = {
   target: 'node20',
   format: 'cjs',
   sourcemap: true,
-  loader: { '.yaml': 'text' },
   logLevel: 'warning',
 };
 

@@ -3,7 +3,7 @@
  */
 import type { Release } from './artifacts';
 import type { PipelineExecution } from './events';
-import { fieldLines, type Notification, type Severity, shortCommit } from './notify';
+import { composeSubject, fieldLines, type Notification, type Severity, shortCommit } from './notify';
 import type { ReconcileOutcome, ReconcileResult } from './reconcile';
 import { consoleLink } from './stacks';
 
@@ -64,9 +64,7 @@ export const deployMessage = (report: DeployReport, region: string): Notificatio
   const commit = report.release?.commitId ?? report.execution?.commitId ?? report.commitId;
   const status = statusAfter(report);
   const releaseKey = releaseLocation(report.release) ?? rec?.desired?.key;
-  const subject = [`[${report.stage}]`, report.stack, headline.word, shortCommit(commit)]
-    .filter(Boolean)
-    .join(' ');
+  const subject = composeSubject(report.stage, report.stack, [headline.word, shortCommit(commit)]);
   const lines = [
     headline.text,
     '',

@@ -11,13 +11,14 @@ import {
   PutParameterCommand,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { Release } from './artifacts';
 import type { Stage } from './config';
 import { errorName } from './errors';
 import type { PipelineExecution } from './events';
 import { logger } from './logger';
 import { commitLabel, executionLabel, failedLabel } from './names';
+import './schema';
 
 /** What the stage should run, as read from its parameter. */
 export interface DesiredState {
@@ -28,10 +29,10 @@ export interface DesiredState {
 
 /** Who made a version: kept as JSON in the version's description. */
 const provenanceSchema = z.looseObject({
-  pipeline: z.string().optional(),
-  execution: z.string().optional(),
-  commit: z.string().optional(),
-  startedAt: z.string().optional(),
+  pipeline: z.optional(z.string()),
+  execution: z.optional(z.string()),
+  commit: z.optional(z.string()),
+  startedAt: z.optional(z.string()),
 });
 export type Provenance = z.output<typeof provenanceSchema>;
 

@@ -2,51 +2,56 @@
  * Schemas for the EventBridge events the deployer accepts. Types come from the schemas, so they cannot
  * drift from what is checked. Every string that later reaches AWS is bounded and shaped here.
  */
-import { z } from 'zod';
+
+import * as z from 'zod/mini';
 import { EventValidationError } from './errors';
 import { COMMIT_ID, EXECUTION_ID, PIPELINE_NAME } from './names';
+import './schema';
 
 const ACCOUNT = /^\d{12}$/;
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
-const isoTime = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time' });
-const shortText = (max: number) => z.string().max(max);
+const isoTime = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time' });
+/** A string of at most `max` characters. */
+export const shortText = (max: number) => z.string().check(z.maxLength(max));
+/** A string matching `pattern`, with a message saying what it must be. */
+export const shaped = (pattern: RegExp, what: string) => z.string().check(z.regex(pattern, what));
 
 /** The EventBridge envelope shared by every AWS event. */
 export const envelope = z.looseObject({
   version: shortText(16),
-  id: shortText(128).min(1),
+  id: z.string().check(z.minLength(1), z.maxLength(128)),
   'detail-type': shortText(128),
   source: shortText(128),
-  account: z.string().regex(ACCOUNT, 'must be a 12-digit account id'),
+  account: shaped(ACCOUNT, 'must be a 12-digit account id'),
   time: isoTime,
-  region: z.string().regex(REGION, 'must be an AWS region'),
-  resources: z.array(shortText(2048)).max(100).default([]),
+  region: shaped(REGION, 'must be an AWS region'),
+  resources: z._default(z.array(shortText(2048)).check(z.maxLength(100)), []),
 });
 
 const executionTrigger = z.looseObject({
-  'trigger-type': shortText(64).optional(),
-  'trigger-detail': shortText(1024).optional(),
-  'commit-id': z.string().regex(COMMIT_ID, 'must be a git commit id (7 to 64 hex digits)').optional(),
-  'branch-name': shortText(256).optional(),
-  'full-repository-name': shortText(256).optional(),
-  'author-display-name': shortText(256).optional(),
-  'commit-message': shortText(4096).optional(),
+  'trigger-type': z.optional(shortText(64)),
+  'trigger-detail': z.optional(shortText(1024)),
+  'commit-id': z.optional(shaped(COMMIT_ID, 'must be a git commit id (7 to 64 hex digits)')),
+  'branch-name': z.optional(shortText(256)),
+  'full-repository-name': z.optional(shortText(256)),
+  'author-display-name': z.optional(shortText(256)),
+  'commit-message': z.optional(shortText(4096)),
 });
 
 export const PIPELINE_DETAIL_TYPE = 'CodePipeline Pipeline Execution State Change';
 
-export const pipelineEventSchema = envelope.extend({
+export const pipelineEventSchema = z.extend(envelope, {
   'detail-type': z.literal(PIPELINE_DETAIL_TYPE),
   source: z.literal('aws.codepipeline'),
   detail: z.looseObject({
-    pipeline: z.string().regex(PIPELINE_NAME, 'must be a CodePipeline name'),
-    'execution-id': z.string().regex(EXECUTION_ID, 'must be a pipeline execution id'),
-    state: z.string().regex(/^[A-Z_]{1,32}$/, 'must be a pipeline state such as SUCCEEDED'),
+    pipeline: shaped(PIPELINE_NAME, 'must be a CodePipeline name'),
+    'execution-id': shaped(EXECUTION_ID, 'must be a pipeline execution id'),
+    state: shaped(/^[A-Z_]{1,32}$/, 'must be a pipeline state such as SUCCEEDED'),
     // A string ("1") in old documents, a number (3.0) in new ones.
-    version: z.union([z.string().max(16), z.number()]),
-    'start-time': isoTime.optional(),
-    'pipeline-execution-attempt': z.number().int().nonnegative().optional(),
-    'execution-trigger': executionTrigger.optional(),
+    version: z.union([shortText(16), z.number()]),
+    'start-time': z.optional(isoTime),
+    'pipeline-execution-attempt': z.optional(z.number().check(z.int(), z.gte(0))),
+    'execution-trigger': z.optional(executionTrigger),
   }),
 });
 
@@ -69,7 +74,7 @@ export interface PipelineExecution {
 }
 
 /** The first few schema problems, each naming its field. */
-export const describeIssues = (error: z.ZodError): string =>
+export const describeIssues = (error: z.core.$ZodError): string =>
   error.issues
     .slice(0, 5)
     .map((issue) => `${issue.path.map(String).join('.') || '(event)'}: ${issue.message}`)

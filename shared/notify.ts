@@ -15,19 +15,41 @@ export interface Notification {
 /** SNS's rules for a subject: at most 100 characters, one line of printable ASCII. */
 const SUBJECT_LIMIT = 100;
 
-/**
- * Make any text a valid SNS subject: non-ASCII and control characters become '?', whitespace runs become one
- * space, and overlong text is cut with '...'. The result starts with a letter, digit or punctuation.
- */
-export const toSubject = (text: string): string => {
-  const ascii = text
+/** One line of printable ASCII: accents dropped, other characters '?', whitespace runs one space. */
+const asciiLine = (text: string): string =>
+  text
     .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '')
     .replace(/\s+/g, ' ')
     .replace(/[^\x20-\x7e]/g, '?')
     .trim();
+
+/**
+ * Make any text a valid SNS subject: non-ASCII and control characters become '?', whitespace runs become one
+ * space, and overlong text is cut with '...'. The result starts with a letter, digit or punctuation.
+ */
+export const toSubject = (text: string): string => {
+  const ascii = asciiLine(text);
   const subject = ascii.length > SUBJECT_LIMIT ? `${ascii.slice(0, SUBJECT_LIMIT - 3).trimEnd()}...` : ascii;
   return subject === '' ? 'deployer notification' : subject;
+};
+
+/**
+ * "[stage] stack WORD WORD…": when that is too long for a subject, the stack name is shortened (keeping its
+ * start and its end) so that the outcome and the commit after it stay readable.
+ */
+export const composeSubject = (
+  stage: string | undefined,
+  stack: string,
+  words: (string | undefined)[],
+): string => {
+  const head = stage ? `[${stage}] ` : '';
+  const tail = words.filter(Boolean).join(' ');
+  const name = asciiLine(stack);
+  const room = SUBJECT_LIMIT - head.length - tail.length - 1;
+  const shortened =
+    name.length <= room || room < 12 ? name : `${name.slice(0, room - 9)}...${name.slice(-6)}`;
+  return toSubject(`${head}${shortened} ${tail}`);
 };
 
 /** The short form of a commit id, as git prints it. */

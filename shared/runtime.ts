@@ -2,8 +2,8 @@
  * Everything a trigger needs, made once per process: settings from the environment, the validated
  * configuration, and the SDK clients.
  */
-import { type Clients, createClients } from './clients';
-import { type DeployerConfig, loadConfigFile, parseConfig } from './config';
+import { type ClientClasses, type Clients, makeClients } from './client-factory';
+import { type DeployerConfig, loadConfigFile, validateConfig } from './config';
 import { readSettings, type Settings } from './settings';
 
 export interface Runtime {
@@ -13,13 +13,17 @@ export interface Runtime {
 }
 
 /**
- * Build the runtime from the environment. The configuration is the bundled deployer.config.yaml, unless
- * DEPLOYER_CONFIG_FILE names another file (local runs, tests).
+ * Build the runtime from the environment. The configuration is the bundled one (deployer.config.yaml,
+ * compiled to JSON), unless DEPLOYER_CONFIG_FILE names another file (local runs, tests).
  */
-export const loadRuntime = (bundledConfig: string, env: NodeJS.ProcessEnv = process.env): Runtime => {
+export const loadRuntime = (
+  bundledConfig: unknown,
+  classes: ClientClasses,
+  env: NodeJS.ProcessEnv = process.env,
+): Runtime => {
   const settings = readSettings(env);
   const config = settings.configFile
     ? loadConfigFile(settings.configFile)
-    : parseConfig(bundledConfig, 'deployer.config.yaml');
-  return { settings, config, clients: createClients(settings.region, env) };
+    : validateConfig(bundledConfig, 'deployer.config.yaml (bundled as deployer.config.json)');
+  return { settings, config, clients: makeClients(settings.region, env, classes) };
 };

@@ -3,15 +3,17 @@
  * CloudTrail" (who started what) and "CloudFormation Stack Status Change" (how it ended). Every string
  * that later reaches AWS or a message is bounded and shaped here.
  */
-import { z } from 'zod';
+
+import * as z from 'zod/mini';
 import { EventValidationError } from './errors';
-import { describeIssues, envelope } from './events';
+import { describeIssues, envelope, shaped, shortText } from './events';
+import './schema';
 
 const STACK_ARN =
   /^arn:aws[a-z-]*:cloudformation:([a-z0-9-]+):(\d{12}):stack\/([a-zA-Z][-a-zA-Z0-9]{0,127})\/[-a-zA-Z0-9]{1,64}$/;
 const STACK_NAME = /^[a-zA-Z][-a-zA-Z0-9]{0,127}$/;
 const STATUS = /^[A-Z_]{1,64}$/;
-const text = (max: number) => z.string().max(max);
+const text = shortText;
 
 export const API_CALL_DETAIL_TYPE = 'AWS API Call via CloudTrail';
 export const STATUS_CHANGE_DETAIL_TYPE = 'CloudFormation Stack Status Change';
@@ -33,56 +35,52 @@ export const stackNameOf = (nameOrArn: string): string | undefined => {
 };
 
 const userIdentity = z.looseObject({
-  type: text(64).optional(),
-  arn: text(2048).optional(),
-  userName: text(256).optional(),
-  invokedBy: text(256).optional(),
-  principalId: text(256).optional(),
-  sessionContext: z
-    .looseObject({
-      sessionIssuer: z
-        .looseObject({
-          type: text(64).optional(),
-          arn: text(2048).optional(),
-          userName: text(256).optional(),
-        })
-        .optional(),
-    })
-    .optional(),
+  type: z.optional(text(64)),
+  arn: z.optional(text(2048)),
+  userName: z.optional(text(256)),
+  invokedBy: z.optional(text(256)),
+  principalId: z.optional(text(256)),
+  sessionContext: z.optional(
+    z.looseObject({
+      sessionIssuer: z.optional(
+        z.looseObject({
+          type: z.optional(text(64)),
+          arn: z.optional(text(2048)),
+          userName: z.optional(text(256)),
+        }),
+      ),
+    }),
+  ),
 });
 
-const apiCallSchema = envelope.extend({
+const apiCallSchema = z.extend(envelope, {
   'detail-type': z.literal(API_CALL_DETAIL_TYPE),
   source: z.literal('aws.cloudformation'),
   detail: z.looseObject({
     eventSource: z.literal('cloudformation.amazonaws.com'),
     eventName: text(128),
     eventTime: z.iso.datetime({ offset: true }),
-    awsRegion: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/),
-    userIdentity: userIdentity.optional(),
-    requestParameters: z
-      .looseObject({ stackName: text(2048).optional(), changeSetName: text(2048).optional() })
-      .nullable()
-      .optional(),
-    responseElements: z
-      .looseObject({ stackId: text(2048).optional() })
-      .nullable()
-      .optional(),
-    errorCode: text(256).optional(),
-    errorMessage: text(4096).optional(),
+    awsRegion: shaped(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region'),
+    userIdentity: z.optional(userIdentity),
+    requestParameters: z.optional(
+      z.nullable(z.looseObject({ stackName: z.optional(text(2048)), changeSetName: z.optional(text(2048)) })),
+    ),
+    responseElements: z.optional(z.nullable(z.looseObject({ stackId: z.optional(text(2048)) }))),
+    errorCode: z.optional(text(256)),
+    errorMessage: z.optional(text(4096)),
   }),
 });
 
-const statusChangeSchema = envelope.extend({
+const statusChangeSchema = z.extend(envelope, {
   'detail-type': z.literal(STATUS_CHANGE_DETAIL_TYPE),
   source: z.literal('aws.cloudformation'),
   detail: z.looseObject({
-    'stack-id': z.string().regex(STACK_ARN, 'must be a CloudFormation stack ARN'),
+    'stack-id': shaped(STACK_ARN, 'must be a CloudFormation stack ARN'),
     'status-details': z.looseObject({
-      status: z.string().regex(STATUS, 'must be a stack status such as UPDATE_COMPLETE'),
-      'status-reason': text(4096).optional(),
+      status: shaped(STATUS, 'must be a stack status such as UPDATE_COMPLETE'),
+      'status-reason': z.optional(text(4096)),
     }),
-    'client-request-token': text(256).optional(),
+    'client-request-token': z.optional(text(256)),
   }),
 });
 
@@ -141,7 +139,7 @@ const callerOf = (identity: z.output<typeof userIdentity> | undefined): Caller =
   return { type, name, ...(identity?.arn ? { arn: identity.arn } : {}) };
 };
 
-const fail = (what: string, error: z.ZodError): never => {
+const fail = (what: string, error: z.core.$ZodError): never => {
   throw new EventValidationError(`malformed ${what} event: ${describeIssues(error)}`, { cause: error });
 };
 

@@ -3,7 +3,7 @@
  * (stack status changes), with the root cause when it failed and the next step.
  */
 import type { Stage } from './config';
-import { fieldLines, type Notification, type Severity, shortCommit } from './notify';
+import { composeSubject, fieldLines, type Notification, type Severity, shortCommit } from './notify';
 import type { ReleaseVersion } from './release-history';
 import type { RootCause } from './root-cause';
 import type { StackApiCall, StackStatusChange } from './stack-events';
@@ -44,7 +44,12 @@ export const startedBy = (token: string | undefined, ourChangeSet: boolean): str
   return `a client with request token ${shown}`;
 };
 
-const utc = (time: string): string => `${time.replace('T', ' ').replace(/\.\d+Z$|Z$/, '')} UTC`;
+/** "2026-11-20 10:17:05 UTC", whatever offset the event's time was written with. */
+const utc = (time: string): string => {
+  const parsed = new Date(time);
+  const iso = Number.isNaN(parsed.getTime()) ? time : parsed.toISOString();
+  return `${iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, '')} UTC`;
+};
 
 export interface StatusReport {
   change: StackStatusChange;
@@ -65,9 +70,7 @@ export const statusMessage = (report: StatusReport): Notification => {
   const failed = isFailureStatus(change.status);
   const commit = release?.provenance.commit;
   const headline = HEADLINES[change.status] ?? `The stack is now ${change.status}.`;
-  const subject = [stage ? `[${stage.name}]` : undefined, change.stack, change.status, shortCommit(commit)]
-    .filter(Boolean)
-    .join(' ');
+  const subject = composeSubject(stage?.name, change.stack, [change.status, shortCommit(commit)]);
   const cause = report.rootCause;
   const lines = [
     headline,
@@ -132,16 +135,12 @@ const statusNextStep = ({ change, stage, release, running, ours }: StatusReport)
 /** The message for an API call that starts a stack operation. */
 export const apiCallMessage = (call: StackApiCall, stage: Stage | undefined): Notification => {
   const refused = call.error !== undefined;
-  const subject = [
-    stage ? `[${stage.name}]` : undefined,
-    call.stack,
+  const subject = composeSubject(stage?.name, call.stack, [
     call.eventName,
     refused ? 'REFUSED' : undefined,
     'by',
     call.caller.name,
-  ]
-    .filter(Boolean)
-    .join(' ');
+  ]);
   const lines = [
     refused
       ? `${call.caller.name} called ${call.eventName} on ${call.stack}, and AWS refused it.`

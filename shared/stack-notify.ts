@@ -13,7 +13,7 @@ import type { Runtime } from './runtime';
 import { assertSameAccountAndRegion } from './settings';
 import { parseStackEvent, type StackApiCall, type StackEvent, type StackStatusChange } from './stack-events';
 import { apiCallMessage, isFailureStatus, isFinalStatus, startedBy, statusMessage } from './stack-messages';
-import { describeStack, stackParameterValue } from './stacks';
+import { describeStack, isStackMissing, stackParameterValue } from './stacks';
 
 export interface NotifySummary {
   verdict: 'notified' | 'ignored' | 'rejected';
@@ -78,10 +78,18 @@ const statusReport = async (runtime: Runtime, change: StackStatusChange, stage: 
     describeStack(cfn, change.stackId),
     stage ? readHistory(ssm, stage) : Promise.resolve([] as ReleaseVersion[]),
     isFailureStatus(change.status)
-      ? findRootCause(cfn, change.stackId, change.token)
+      ? findRootCause(cfn, change.stackId, change.token).catch((error: unknown) => {
+          // A stack deleted since has no events to read: the message goes out without the root cause.
+          if (isStackMissing(error)) return undefined;
+          throw error;
+        })
       : Promise.resolve(undefined),
   ]);
-  const running = stage && stack ? stackParameterValue(stack, stage.stackParameter) : undefined;
+  // A deleted stack still answers DescribeStacks by its id, with the parameters it last had: it runs nothing.
+  const running =
+    stage && stack && stack.StackStatus !== 'DELETE_COMPLETE'
+      ? stackParameterValue(stack, stage.stackParameter)
+      : undefined;
   // The release the operation deployed: ours by its change set; otherwise, after a success, the one that
   // runs now. After someone else's failed operation the stack runs what it rolled back to, not what failed.
   const release =

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   allStages,
@@ -7,6 +8,7 @@ import {
   releaseBucketOf,
   stageNamed,
   stagesOfPipeline,
+  validateConfig,
 } from '../../shared/config';
 import { ConfigError, PermanentError } from '../../shared/errors';
 import { ROOT, repoConfigText, stageOf, thrownBy } from './helpers/fixtures';
@@ -368,5 +370,23 @@ describe('stage lookups', () => {
     );
     expect(releaseBucketOf(plain)).toBe('orders-api-artifacts');
     expect(releaseBucketOf(separate)).toBe('orders-releases');
+  });
+});
+
+describe('the configuration the functions bundle', () => {
+  it('deployer.config.json is deployer.config.yaml compiled (run npm run build after editing the YAML)', () => {
+    const { parse } = require('yaml') as typeof import('yaml');
+    const root = ROOT;
+    const fromYaml: unknown = parse(readFileSync(join(root, 'deployer.config.yaml'), 'utf8'));
+    const compiled: unknown = JSON.parse(readFileSync(join(root, 'deployer.config.json'), 'utf8'));
+    expect(compiled).toEqual(fromYaml);
+  });
+
+  it('validates the compiled form exactly as the YAML it came from', () => {
+    const root = ROOT;
+    const compiled: unknown = JSON.parse(readFileSync(join(root, 'deployer.config.json'), 'utf8'));
+    expect(validateConfig(compiled, 'deployer.config.json')).toEqual(
+      loadConfigFile(join(root, 'deployer.config.yaml')),
+    );
   });
 });

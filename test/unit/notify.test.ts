@@ -1,7 +1,7 @@
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { deployMessage, severityOf } from '../../shared/deploy-messages';
-import { fieldLines, publish, shortCommit, toSubject } from '../../shared/notify';
+import { composeSubject, fieldLines, publish, shortCommit, toSubject } from '../../shared/notify';
 import type { ReconcileResult } from '../../shared/reconcile';
 import { executionOf, makeRuntime, SAMPLE, TOPIC_ARN } from './helpers/fixtures';
 
@@ -265,5 +265,37 @@ describe('deployMessage', () => {
     expect(severityOf('nothing-desired')).toBe('warning');
     expect(severityOf('blocked')).toBe('error');
     expect(severityOf('failed')).toBe('error');
+  });
+});
+
+describe('composeSubject', () => {
+  const longStack = `orders-${'x'.repeat(110)}-api-prod`;
+
+  it('keeps stage, outcome and commit when the stack name is too long, shortening the name in the middle', () => {
+    const subject = composeSubject('prod', longStack, ['UPDATE_ROLLBACK_COMPLETE', '1a2b3c4']);
+    expect(subject.length).toBeLessThanOrEqual(100);
+    expect(subject.startsWith('[prod] orders-')).toBe(true);
+    expect(subject.endsWith(' UPDATE_ROLLBACK_COMPLETE 1a2b3c4')).toBe(true);
+    expect(subject).toContain('...');
+    expect(subject).toContain('i-prod UPDATE_ROLLBACK_COMPLETE');
+  });
+
+  it('leaves a subject that fits untouched, without a stage when there is none', () => {
+    expect(composeSubject(undefined, 'orders-api', ['DELETE_COMPLETE', undefined])).toBe(
+      'orders-api DELETE_COMPLETE',
+    );
+    expect(composeSubject('dev', 'orders-api-dev', ['DEPLOYING', '1a2b3c4'])).toBe(
+      '[dev] orders-api-dev DEPLOYING 1a2b3c4',
+    );
+  });
+
+  it('stays a valid subject when even the words after the name are too long', () => {
+    const subject = composeSubject('dev', longStack, [
+      'UpdateStack',
+      'by',
+      `role (session ${'s'.repeat(120)})`,
+    ]);
+    expect(subject.length).toBeLessThanOrEqual(100);
+    expect(subject).toMatch(/^[\x20-\x7e]+$/);
   });
 });

@@ -229,6 +229,15 @@ describe('handleStackSettled: a release recorded while the stack was busy', () =
     );
   });
 
+  it('a stack deleted after its creation failed is not created again from the failed release', async () => {
+    world.history[PARAMETERS.dev] = [version('dev', 1, NEW_KEY, { labels: ['failed-v1'] })];
+    const summary = await handleStackSettled(runtimeWith(), statusEvent('stack-delete-complete'));
+    expect(summary).toEqual({ verdict: 'reconciled', stage: 'dev', outcome: 'blocked', notified: false });
+    expect(mocks.ssm).toHaveReceivedCommandWith(GetParameterCommand, { Name: `${PARAMETERS.dev}:failed-v1` });
+    expect(mocks.cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
+    expect(mocks.sns).not.toHaveReceivedAnyCommand();
+  });
+
   it('in sync: nothing to do, nothing published', async () => {
     devInSync();
     const summary = await handleStackSettled(runtimeWith(), statusEvent('stack-update-complete'));

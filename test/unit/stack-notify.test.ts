@@ -258,7 +258,7 @@ describe('handleStackNotification: the next step per status', () => {
   // Product bug (shared/stack-notify.ts statusReport): DescribeStacks by stack id still answers for a deleted
   // stack, with its last parameters, and the message says that release is "Running now". Remove `.failing`
   // once fixed.
-  it.failing('DELETE_COMPLETE: does not say a deleted stack runs anything', async () => {
+  it('DELETE_COMPLETE: does not say a deleted stack runs anything', async () => {
     world.stacks['orders-api-dev'] = liveStack('dev', NEW_KEY, 'DELETE_COMPLETE');
     await handleStackNotification(runtimeWith(), statusEvent('stack-delete-complete'));
     expect(fieldOf(onlyMessage(mocks).body, 'Running now')).toBeUndefined();
@@ -355,7 +355,7 @@ describe('handleStackNotification: missing stack, missing history', () => {
   // Product bug (shared/stack-notify.ts statusReport / shared/root-cause.ts): a missing stack is tolerated by
   // DescribeStacks but not by DescribeStackEvents, so a failure status of a stack that is gone throws and the
   // message is lost. Remove `.failing` once fixed.
-  it.failing('a failure of a stack that is gone entirely: still one message, without a root cause', async () => {
+  it('a failure of a stack that is gone entirely: still one message, without a root cause', async () => {
     world.stacks = {};
     mocks.cfn.on(DescribeStackEventsCommand).rejects(stackMissing(STACK_IDS.prod));
     const summary = await handleStackNotification(
