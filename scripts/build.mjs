@@ -26,7 +26,9 @@ await build({
   entryPoints: entries('handlers'),
   outdir: 'dist/handlers',
   minify: true,
-  metafile: false,
+  // Functions read their configuration as bundled JSON; only local runs with DEPLOYER_CONFIG_FILE parse
+  // YAML, and they find the yaml package in node_modules.
+  external: ['yaml'],
 });
 await build({ ...common, entryPoints: entries('bin'), outdir: 'dist/bin' });
 await build({ ...common, entryPoints: entries('bench'), outdir: 'dist/bench', external: ['esbuild'] });

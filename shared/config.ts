@@ -179,7 +179,18 @@ const formatIssues = (source: string, error: z.core.$ZodError): string =>
 export const parseConfig = (text: string, source = 'configuration'): DeployerConfig => {
   // Loaded on first use: the functions receive their configuration already compiled to JSON (see
   // bundled-config.ts) and never pay for a YAML parser at cold start.
-  const { parse } = require('yaml') as typeof import('yaml');
+  let parse: typeof import('yaml').parse;
+  try {
+    ({ parse } = require('yaml') as typeof import('yaml'));
+  } catch (error) {
+    // The functions' bundles leave the YAML parser out; deployed functions use their bundled configuration.
+    throw new ConfigError(
+      `${source}: reading YAML needs the yaml package (npm ci); functions use the bundled configuration`,
+      {
+        cause: error,
+      },
+    );
+  }
   let raw: unknown;
   try {
     raw = parse(text, { prettyErrors: true, uniqueKeys: true });

@@ -25,11 +25,22 @@ export interface Faults {
   random?: () => number;
 }
 
+export interface ForwardedCall {
+  operation: string;
+  status: number;
+  params: Record<string, unknown>;
+}
+
 export interface AwsProxy {
   endpoint: string;
   /** Calls per "service.Operation" since the last reset. */
   counts(): Record<string, number>;
   total(): number;
+  /**
+   * The requests that reached the emulator and what it answered, since the last reset: the form fields of
+   * query-protocol calls (CloudFormation, SNS), the JSON body of JSON-protocol ones (SSM), the path for S3.
+   */
+  forwarded(): ForwardedCall[];
   /** Faults injected per kind since the last reset. */
   injected(): Record<'throttle' | 'serverError' | 'drop', number>;
   reset(): void;
@@ -83,6 +94,20 @@ export const operationOf = (req: IncomingMessage, body: Buffer): string => {
   return `${service}.${action ?? 'Unknown'}`;
 };
 
+const paramsOf = (req: IncomingMessage, body: Buffer): Record<string, unknown> => {
+  const text = body.toString('utf8');
+  if (typeof req.headers['x-amz-target'] === 'string') {
+    try {
+      return JSON.parse(text || '{}') as Record<string, unknown>;
+    } catch {
+      return {};
+    }
+  }
+  if (serviceOf(req) === 's3')
+    return { path: decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname) };
+  return Object.fromEntries(new URLSearchParams(text));
+};
+
 const throttleAnswer = (
   service: string,
   jsonProtocol: boolean,
@@ -113,6 +138,7 @@ export const startAwsProxy = async (target: string): Promise<AwsProxy> => {
   let counts: Record<string, number> = {};
   let injected = { throttle: 0, serverError: 0, drop: 0 };
   let faults: Faults = {};
+  let forwardedCalls: ForwardedCall[] = [];
   const busy = new Map<string, { reads: number; status: string }>();
 
   const fault = (operation: string): 'throttle' | 'serverError' | 'drop' | undefined => {
@@ -140,6 +166,7 @@ export const startAwsProxy = async (target: string): Promise<AwsProxy> => {
           let payload = Buffer.concat(chunks);
           if (operation === 'cloudformation.DescribeStacks')
             payload = Buffer.from(rewriteBusy(payload.toString('utf8')));
+          forwardedCalls.push({ operation, status: answer.statusCode ?? 0, params: paramsOf(req, body) });
           const headers = { ...answer.headers, 'content-length': String(payload.length) };
           res.writeHead(answer.statusCode ?? 502, headers);
           res.end(payload);
@@ -196,8 +223,10 @@ export const startAwsProxy = async (target: string): Promise<AwsProxy> => {
     counts: () => ({ ...counts }),
     total: () => Object.values(counts).reduce((a, b) => a + b, 0),
     injected: () => ({ ...injected }),
+    forwarded: () => [...forwardedCalls],
     reset: () => {
       counts = {};
+      forwardedCalls = [];
       injected = { throttle: 0, serverError: 0, drop: 0 };
     },
     setFaults: (next) => {
