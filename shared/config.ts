@@ -80,6 +80,12 @@ const stageSchema = z.strictObject({
   ),
   roleArn: z.optional(text(IAM_ROLE_ARN, 'an IAM role ARN (arn:aws:iam::<account>:role/<name>)')),
   requiresApproval: flag(false),
+  /**
+   * A stack whose creation failed (ROLLBACK_COMPLETE) cannot be updated: "notify" says so and waits for a
+   * person; "recreate" deletes it and creates it again from the desired release (never from a release
+   * that already failed).
+   */
+  onFailedCreate: z._default(z.enum(['notify', 'recreate']), 'notify'),
   /** No stack notifications for this stage (deploy outcomes are still reported). */
   mute: flag(false),
 });

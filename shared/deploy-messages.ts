@@ -44,6 +44,11 @@ const HEADLINES: Record<DeployOutcome, { word: string; severity: Severity; text:
     severity: 'error',
     text: 'The release cannot be deployed: the stack needs a person first.',
   },
+  recreating: {
+    word: 'RECREATING',
+    severity: 'warning',
+    text: 'The stack failed to create and is being deleted; it is created again from the release below when the deletion completes.',
+  },
   'nothing-desired': {
     word: 'NOTHING DESIRED',
     severity: 'warning',

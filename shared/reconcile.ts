@@ -19,7 +19,7 @@ import { errorName, PermanentError } from './errors';
 import { logger } from './logger';
 import { changeSetName } from './names';
 import type { Runtime } from './runtime';
-import { classifyStatus, describeStack, nextStepFor, stackParameterValue } from './stacks';
+import { classifyStatus, deleteStack, describeStack, nextStepFor, stackParameterValue } from './stacks';
 
 export type ReconcileOutcome =
   /** A change set was executed now: the stack is updating (or being created) towards the desired release. */
@@ -34,6 +34,8 @@ export type ReconcileOutcome =
   | 'waiting'
   /** The stack is in a state only a person can resolve. */
   | 'blocked'
+  /** A stack whose creation failed is being deleted, to be created again from the desired release. */
+  | 'recreating'
   /** Nothing was ever recorded as desired for this stage. */
   | 'nothing-desired';
 
@@ -91,6 +93,15 @@ export const reconcile = async (
   const seen = { ...base, desired, stackId: stack.StackId, stackStatus: status, ...(live ? { live } : {}) };
   const condition = classifyStatus(status);
   if (condition === 'busy') return { ...seen, outcome: 'waiting' };
+  if (status === 'ROLLBACK_COMPLETE' && stage.onFailedCreate === 'recreate') {
+    if (await isFailed(runtime.clients.ssm, stage, desired.version)) return failedRelease(seen, desired);
+    await deleteStack(runtime.clients.cfn, stage, `recreate-${changeSetName(stage.name, desired.version)}`);
+    return {
+      ...seen,
+      outcome: 'recreating',
+      reason: `stack ${stage.stack} failed to create (ROLLBACK_COMPLETE); it is being deleted, and is created again from ${desired.key} when the deletion completes`,
+    };
+  }
   if (condition === 'needs-person') {
     return {
       ...seen,

@@ -103,7 +103,7 @@ export const reconcileAll = async (runtime: Runtime): Promise<SettleSummary[]> =
  */
 const isNews = (result: ReconcileResult): boolean =>
   result.fresh &&
-  (['deploying', 'pending-approval', 'no-change'].includes(result.outcome) ||
+  (['deploying', 'pending-approval', 'no-change', 'recreating'].includes(result.outcome) ||
     (result.outcome === 'blocked' && result.changeSet !== undefined));
 
 const announceIfNews = async (runtime: Runtime, stage: Stage, result: ReconcileResult, trigger: string) => {

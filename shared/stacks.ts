@@ -1,7 +1,13 @@
 /**
  * The live state: the stage's CloudFormation stack, what it runs, and whether it can be updated now.
  */
-import { type CloudFormationClient, DescribeStacksCommand, type Stack } from '@aws-sdk/client-cloudformation';
+import {
+  type CloudFormationClient,
+  DeleteStackCommand,
+  DescribeStacksCommand,
+  type Stack,
+} from '@aws-sdk/client-cloudformation';
+import type { Stage } from './config';
 import { errorMessage, errorName } from './errors';
 
 export type StackCondition = 'stable' | 'busy' | 'needs-person';
@@ -63,3 +69,17 @@ export const stackParameterValue = (stack: Stack, key: string): string | undefin
 /** The link to the stack in the AWS console for its region. */
 export const consoleLink = (region: string, stackId: string): string =>
   `https://${region}.console.aws.amazon.com/cloudformation/home?region=${region}#/stacks/stackinfo?stackId=${encodeURIComponent(stackId)}`;
+
+/**
+ * Delete a stage's stack (one whose creation failed), with the stage's service role. The token comes back
+ * in the stack's status events.
+ */
+export const deleteStack = async (cfn: CloudFormationClient, stage: Stage, token: string): Promise<void> => {
+  await cfn.send(
+    new DeleteStackCommand({
+      StackName: stage.stack,
+      ClientRequestToken: token.slice(0, 128),
+      ...(stage.roleArn ? { RoleARN: stage.roleArn } : {}),
+    }),
+  );
+};

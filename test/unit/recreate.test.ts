@@ -1,0 +1,73 @@
+/**
+ * A stack whose creation failed (ROLLBACK_COMPLETE) cannot be updated. With onFailedCreate: recreate the
+ * stage deletes it, to create it again from the desired release — never from a release that already
+ * failed; with the default (notify) it says so and waits for a person.
+ */
+import {
+  CloudFormationClient,
+  CreateChangeSetCommand,
+  DeleteStackCommand,
+  DescribeStacksCommand,
+  type Stack,
+} from '@aws-sdk/client-cloudformation';
+import { GetParameterCommand, ParameterNotFound, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import { reconcile } from '../../shared/reconcile';
+import { BUILD_RELEASE_KEY, makeRuntime, repoConfigText } from './helpers/fixtures';
+
+const cfn = mockClient(CloudFormationClient);
+const ssm = mockClient(SSMClient);
+
+const rolledBack: Stack = {
+  StackName: 'orders-api-dev',
+  StackId: 'arn:aws:cloudformation:us-east-1:123456789012:stack/orders-api-dev/0f0f0f0f',
+  StackStatus: 'ROLLBACK_COMPLETE',
+  CreationTime: new Date('2026-01-01T00:00:00Z'),
+  Parameters: [{ ParameterKey: 'ArtifactKey', ParameterValue: 'releases/orders-api/old.zip' }],
+};
+const desired = { parameter: '/deployer/orders-api/dev/artifact', key: BUILD_RELEASE_KEY, version: 4 };
+const withPolicy = (policy: 'notify' | 'recreate') =>
+  makeRuntime(
+    repoConfigText().replace(
+      '        stackParameter: ArtifactKey\n',
+      `        stackParameter: ArtifactKey\n        onFailedCreate: ${policy}\n`,
+    ),
+  );
+
+beforeEach(() => {
+  cfn.reset();
+  ssm.reset();
+  cfn.on(DescribeStacksCommand).resolves({ Stacks: [rolledBack] });
+  ssm.on(GetParameterCommand).rejects(new ParameterNotFound({ message: 'no such label', $metadata: {} }));
+});
+
+it('recreate: deletes the stack with the stage service role, to create it again from the desired release', async () => {
+  const runtime = withPolicy('recreate');
+  expect(runtime.config.pipelines['orders-api-pipeline']?.stages.dev?.onFailedCreate).toBe('recreate');
+  const result = await reconcile(runtime, 'dev', { desired });
+  expect(result.outcome).toBe('recreating');
+  expect(result.reason).toContain(BUILD_RELEASE_KEY);
+  expect(cfn).toHaveReceivedCommandWith(DeleteStackCommand, {
+    StackName: 'orders-api-dev',
+    RoleARN: 'arn:aws:iam::123456789012:role/orders-api-dev-cloudformation',
+    ClientRequestToken: 'recreate-deploy-dev-v4',
+  });
+  expect(cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
+});
+
+it('recreate: never deletes to recreate from a release that already failed', async () => {
+  ssm.on(GetParameterCommand, { Name: '/deployer/orders-api/dev/artifact:failed-v4' }).resolves({
+    Parameter: { Name: '/deployer/orders-api/dev/artifact', Value: BUILD_RELEASE_KEY, Version: 4 },
+  });
+  const result = await reconcile(withPolicy('recreate'), 'dev', { desired });
+  expect(result.outcome).toBe('blocked');
+  expect(result.reason).toContain('failed to deploy');
+  expect(cfn).not.toHaveReceivedCommand(DeleteStackCommand);
+});
+
+it('notify (the default): blocked with the next step, nothing deleted', async () => {
+  const result = await reconcile(makeRuntime(), 'dev', { desired });
+  expect(result.outcome).toBe('blocked');
+  expect(result.nextStep).toContain('delete-stack');
+  expect(cfn).not.toHaveReceivedCommand(DeleteStackCommand);
+});
