@@ -25,6 +25,15 @@ export interface Faults {
   random?: () => number;
 }
 
+export interface SimulatedStackEvent {
+  logicalId: string;
+  type: string;
+  status: string;
+  reason?: string;
+  token?: string;
+  time: string;
+}
+
 export interface ForwardedCall {
   operation: string;
   status: number;
@@ -45,6 +54,11 @@ export interface AwsProxy {
   injected(): Record<'throttle' | 'serverError' | 'drop', number>;
   reset(): void;
   setFaults(faults: Faults): void;
+  /**
+   * Add stack events (as CloudFormation would have recorded them) to DescribeStackEvents answers for this
+   * stack, newest first, ahead of the emulator's own: the emulator records no failed resources.
+   */
+  addStackEvents(stackName: string, events: SimulatedStackEvent[]): void;
   /** Make DescribeStacks report this stack as UPDATE_IN_PROGRESS for the next `reads` reads. */
   makeBusy(stackName: string, reads: number, status?: string): void;
   close(): Promise<void>;
@@ -140,6 +154,7 @@ export const startAwsProxy = async (target: string): Promise<AwsProxy> => {
   let faults: Faults = {};
   let forwardedCalls: ForwardedCall[] = [];
   const busy = new Map<string, { reads: number; status: string }>();
+  const extraEvents = new Map<string, SimulatedStackEvent[]>();
 
   const fault = (operation: string): 'throttle' | 'serverError' | 'drop' | undefined => {
     if (faults.spare?.includes(operation)) return undefined;
@@ -165,7 +180,9 @@ export const startAwsProxy = async (target: string): Promise<AwsProxy> => {
         answer.on('end', () => {
           let payload = Buffer.concat(chunks);
           if (operation === 'cloudformation.DescribeStacks')
-            payload = Buffer.from(rewriteBusy(payload.toString('utf8')));
+            payload = Buffer.from(rewriteBusy(payload.toString('utf8'), paramsOf(req, body)));
+          if (operation === 'cloudformation.DescribeStackEvents')
+            payload = Buffer.from(addEvents(payload.toString('utf8'), paramsOf(req, body)));
           forwardedCalls.push({ operation, status: answer.statusCode ?? 0, params: paramsOf(req, body) });
           const headers = { ...answer.headers, 'content-length': String(payload.length) };
           res.writeHead(answer.statusCode ?? 502, headers);
@@ -178,17 +195,34 @@ export const startAwsProxy = async (target: string): Promise<AwsProxy> => {
   };
 
   /** Report a stack as busy while it has busy reads left. */
-  const rewriteBusy = (xml: string): string =>
-    xml.replace(/<member>([\s\S]*?)<\/member>/g, (member) => {
-      const name = /<StackName>([^<]+)<\/StackName>/.exec(member)?.[1];
-      const state = name ? busy.get(name) : undefined;
-      if (!state || state.reads <= 0) return member;
-      state.reads -= 1;
-      return member.replace(
-        /<StackStatus>[^<]+<\/StackStatus>/,
-        `<StackStatus>${state.status}</StackStatus>`,
-      );
-    });
+  const rewriteBusy = (xml: string, params: Record<string, unknown>): string => {
+    // The deployer describes one stack at a time, by name or by ARN.
+    const ref = typeof params.StackName === 'string' ? params.StackName : '';
+    const name = ref.startsWith('arn:') ? ref.split('/')[1] : ref;
+    const state = name ? busy.get(name) : undefined;
+    if (!state || state.reads <= 0) return xml;
+    state.reads -= 1;
+    return xml.replace(/<StackStatus>[^<]+<\/StackStatus>/, `<StackStatus>${state.status}</StackStatus>`);
+  };
+
+  const xmlText = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  /** Put the simulated events first in the first page of the stack's events. */
+  const addEvents = (xml: string, params: Record<string, unknown>): string => {
+    const stackRef = params.StackName;
+    if (typeof stackRef !== 'string' || params.NextToken !== undefined || !xml.includes('<StackEvents>'))
+      return xml;
+    const name = stackRef.startsWith('arn:') ? stackRef.split('/')[1] : stackRef;
+    const events = name ? extraEvents.get(name) : undefined;
+    const stackId = /<StackId>([^<]+)<\/StackId>/.exec(xml)?.[1] ?? '';
+    if (!events?.length || !name) return xml;
+    const members = events
+      .map(
+        (e, i) =>
+          `<member><StackId>${stackId}</StackId><EventId>simulated-${i}</EventId><StackName>${name}</StackName><LogicalResourceId>${xmlText(e.logicalId)}</LogicalResourceId><PhysicalResourceId>${e.type === 'AWS::CloudFormation::Stack' ? stackId : xmlText(e.logicalId)}</PhysicalResourceId><ResourceType>${xmlText(e.type)}</ResourceType><Timestamp>${e.time}</Timestamp><ResourceStatus>${e.status}</ResourceStatus>${e.reason ? `<ResourceStatusReason>${xmlText(e.reason)}</ResourceStatusReason>` : ''}${e.token ? `<ClientRequestToken>${xmlText(e.token)}</ClientRequestToken>` : ''}</member>`,
+      )
+      .join('');
+    return xml.replace('<StackEvents>', `<StackEvents>${members}`);
+  };
 
   const server: Server = createServer((req, res) => {
     readBody(req).then(
@@ -231,6 +265,9 @@ export const startAwsProxy = async (target: string): Promise<AwsProxy> => {
     },
     setFaults: (next) => {
       faults = next;
+    },
+    addStackEvents: (stackName, events) => {
+      extraEvents.set(stackName, events);
     },
     makeBusy: (stackName, reads, status = 'UPDATE_IN_PROGRESS') => {
       busy.set(stackName, { reads, status });

@@ -73,6 +73,16 @@ describe('npm start', () => {
     expect(output).toMatch(new RegExp(`stack\\s+${dev.stack} UPDATE_COMPLETE, ArtifactKey = ${releaseKey}`));
     expect(output).toContain(`Subject: [dev] ${dev.stack} DEPLOYING ${short}`);
     expect(output).toContain(`Subject: [prod] orders-api-prod APPROVAL NEEDED ${short}`);
+    // The rest of the story: a duplicate changes nothing, a build during a busy stack waits and is
+    // deployed when the stack settles, a failed update is reported with its root cause and not retried.
+    expect(output).toContain('SSM versions of dev before and after: 2 and 2');
+    expect(output).toMatch(/stage dev: recorded as desired version 3; waiting/);
+    expect(output).toContain(`Subject: [dev] ${dev.stack} WAITING`);
+    expect(output).toContain('reconcile handler: dev deploying');
+    expect(output).toContain(`Subject: [dev] ${dev.stack} UPDATE_ROLLBACK_COMPLETE`);
+    expect(output).toMatch(/Root cause:\s+Function \(AWS::Lambda::Function\) UPDATE_FAILED/);
+    expect(output).toMatch(/version 4 marked failed/);
+    expect(output).toContain('the next reconcile of dev: blocked (the failed release is not retried)');
     expect(output).toContain('moto stopped; nothing left running.');
 
     // The moto it started is gone: nothing answers on its port any more.
