@@ -7,9 +7,11 @@
 import {
   DescribeParametersCommand,
   GetParameterCommand,
+  GetParameterHistoryCommand,
   LabelParameterVersionCommand,
   PutParameterCommand,
   type SSMClient,
+  UnlabelParameterVersionCommand,
 } from '@aws-sdk/client-ssm';
 import * as z from 'zod/mini';
 import type { Release } from './artifacts';
@@ -123,16 +125,7 @@ export const recordDesired = async (
     ...(release.commitId ? { commit: release.commitId } : {}),
     startedAt: execution.startedAt,
   };
-  const { Version } = await ssm.send(
-    new PutParameterCommand({
-      Name: stage.ssmParameter,
-      Value: release.key,
-      Type: 'String',
-      Description: JSON.stringify(provenance),
-      Overwrite: latest !== undefined,
-    }),
-  );
-  if (Version === undefined) throw new Error(`PutParameter on ${stage.ssmParameter} returned no version`);
+  const Version = await writeDesired(ssm, stage, release.key, provenance, latest !== undefined);
   if (latest && Version !== latest.version + 1) {
     logger.warn('another writer recorded a version of this stage at the same time', {
       parameter: stage.ssmParameter,
@@ -142,6 +135,62 @@ export const recordDesired = async (
   }
   await labelVersion(ssm, stage, Version, execution.executionId, release.commitId);
   return { outcome: 'recorded', version: Version };
+};
+
+/**
+ * Write a new desired version. SSM keeps 100 versions of a parameter and refuses to drop the oldest while it
+ * carries labels: then the oldest version's labels are removed (it is about to disappear anyway) and the
+ * write is made again, so the deployer keeps deploying past version 100.
+ */
+export const writeDesired = async (
+  ssm: SSMClient,
+  stage: Stage,
+  key: string,
+  provenance: Provenance,
+  overwrite: boolean,
+): Promise<number> => {
+  const put = () =>
+    ssm.send(
+      new PutParameterCommand({
+        Name: stage.ssmParameter,
+        Value: key,
+        Type: 'String',
+        Description: JSON.stringify(provenance),
+        Overwrite: overwrite,
+      }),
+    );
+  let written: Awaited<ReturnType<typeof put>>;
+  try {
+    written = await put();
+  } catch (error) {
+    if (errorName(error) !== 'ParameterMaxVersionLimitExceeded') throw error;
+    await unlabelOldest(ssm, stage);
+    written = await put();
+  }
+  if (written?.Version === undefined)
+    throw new Error(`PutParameter on ${stage.ssmParameter} returned no version`);
+  return written.Version;
+};
+
+/** Remove the labels of the parameter's oldest version (history pages come oldest first). */
+const unlabelOldest = async (ssm: SSMClient, stage: Stage): Promise<void> => {
+  const { Parameters } = await ssm.send(
+    new GetParameterHistoryCommand({ Name: stage.ssmParameter, MaxResults: 1 }),
+  );
+  const oldest = Parameters?.[0];
+  if (oldest?.Version === undefined || !oldest.Labels?.length) return;
+  await ssm.send(
+    new UnlabelParameterVersionCommand({
+      Name: stage.ssmParameter,
+      ParameterVersion: oldest.Version,
+      Labels: oldest.Labels,
+    }),
+  );
+  logger.info('freed the oldest SSM version of its labels to stay within 100 versions', {
+    parameter: stage.ssmParameter,
+    version: oldest.Version,
+    labels: oldest.Labels,
+  });
 };
 
 const labelVersion = async (

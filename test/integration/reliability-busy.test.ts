@@ -1,0 +1,95 @@
+/**
+ * Reliability: a build that lands while its stack is in any busy status is recorded as desired and left for
+ * the stack's completion; no change set is even asked for. The busy status is simulated by the proxy
+ * (moto's stack operations finish at once); the state is read back straight from moto.
+ */
+import { type AwsProxy, startAwsProxy } from '../../bin/support/aws-proxy';
+import type { Clients } from '../../shared/clients';
+import { handlePipelineEvent } from '../../shared/deploy';
+import { destroyClients, forwardedFor, provenanceOf, proxiedRuntime } from './helpers/reliability';
+import {
+  artifactKeyOf,
+  changeSetsOf,
+  createStackFor,
+  createWorld,
+  destroyWorld,
+  hoursAfterBase,
+  inbox,
+  newExecution,
+  parameterHistory,
+  pipelineEvent,
+  RELEASE_PREFIX,
+  sha256Hex,
+  stackOf,
+  stageOf,
+  uploadExecutionBuild,
+  type World,
+} from './helpers/world';
+
+jest.setTimeout(60_000);
+
+let proxy: AwsProxy;
+const worlds: World[] = [];
+const clients: Clients[] = [];
+
+beforeAll(async () => {
+  proxy = await startAwsProxy(process.env.AWS_ENDPOINT_URL ?? '');
+});
+afterAll(async () => {
+  for (const world of worlds) destroyWorld(world);
+  for (const made of clients) destroyClients(made);
+  await proxy.close();
+});
+
+describe('a build landing while the stack is busy', () => {
+  test.each([
+    'UPDATE_IN_PROGRESS',
+    'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS',
+    'UPDATE_ROLLBACK_IN_PROGRESS',
+    'CREATE_IN_PROGRESS',
+    'DELETE_IN_PROGRESS',
+  ])('%s: the release is recorded, no change set is created, the stack is left alone', async (status) => {
+    const world = await createWorld();
+    worlds.push(world);
+    const stage = stageOf(world);
+    const initialKey = await createStackFor(world);
+    const runtime = proxiedRuntime(proxy, world.runtime);
+    clients.push(runtime.clients);
+    const execution = newExecution(hoursAfterBase(0));
+    const { bytes } = await uploadExecutionBuild(world, execution);
+    const releaseKey = `${RELEASE_PREFIX}${sha256Hex(bytes)}.zip`;
+    proxy.makeBusy(stage.stack, 1_000, status);
+
+    const summary = await handlePipelineEvent(runtime, pipelineEvent(world, execution));
+    proxy.makeBusy(stage.stack, 0);
+
+    expect(summary.verdict).toBe('deployed');
+    expect(summary.stages[0]).toMatchObject({
+      outcome: 'waiting',
+      recorded: 'recorded',
+      releaseKey,
+      desiredVersion: 2,
+    });
+    // Recorded: a new version holding the release, labelled and described with the execution.
+    const history = await parameterHistory(world, stage.ssmParameter);
+    expect(history.map((v) => [v.Version, v.Value])).toEqual([
+      [1, initialKey],
+      [2, releaseKey],
+    ]);
+    expect(history[1]?.Labels).toContain(`exec-${execution.executionId}`);
+    expect(provenanceOf(history[1] ?? {})).toMatchObject({
+      execution: execution.executionId,
+      startedAt: execution.startTime,
+    });
+    // No change set asked for or executed; the stack still runs what it ran.
+    expect(forwardedFor(proxy, 'cloudformation.DescribeStacks', stage.stack).length).toBeGreaterThan(0);
+    expect(forwardedFor(proxy, 'cloudformation.CreateChangeSet', stage.stack)).toEqual([]);
+    expect(forwardedFor(proxy, 'cloudformation.ExecuteChangeSet', stage.stack)).toEqual([]);
+    expect(await changeSetsOf(world, stage.stack)).toEqual([]);
+    const stack = await stackOf(world, stage.stack);
+    expect(stack?.StackStatus).toBe('CREATE_COMPLETE');
+    expect(artifactKeyOf(stack)).toBe(initialKey);
+    // The ops team hears that the release waits for the stack.
+    expect((await inbox(world)).map((m) => m.attributes.outcome)).toEqual(['waiting']);
+  });
+});
