@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 /**
  * The deployer's command line. Talks to AWS with the usual credential chain, or to the endpoint in
- * AWS_ENDPOINT_URL. Exit codes: 0 done, 1 failed, 2 usage error, 3 the stage needs a person.
+ * AWS_ENDPOINT_URL. Exit codes: 0 done, 1 failed, 2 usage error, 3 the stage needs a person, 4 refused
+ * (nothing was changed: the message says why).
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Context } from 'aws-lambda';
@@ -12,11 +14,21 @@ import { createClients } from '../shared/clients';
 import { allStages, loadConfigFile } from '../shared/config';
 import { errorMessage } from '../shared/errors';
 import { logger } from '../shared/logger';
+import {
+  approve,
+  promote,
+  RefusedError,
+  reject,
+  rollback,
+  stageOrRefuse,
+  stageStatus,
+} from '../shared/operate';
 import { reconcile } from '../shared/reconcile';
+import { readHistory } from '../shared/release-history';
 import { withStageLock } from '../shared/stage-lock';
 import { functionDefinition, readTemplate, TemplateError } from './support/sam-template';
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, needsPerson: 3 } as const;
+export const EXIT = { ok: 0, failed: 1, usage: 2, needsPerson: 3, refused: 4 } as const;
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -42,6 +54,53 @@ const regionOf = (env: NodeJS.ProcessEnv): string => {
 const configOf = (env: NodeJS.ProcessEnv) =>
   loadConfigFile(resolve(env.DEPLOYER_CONFIG_FILE ?? 'deployer.config.yaml'));
 
+/** The runtime for commands; those that change a stage tell the ops team and need the topic. */
+const cliRuntime = (env: NodeJS.ProcessEnv, needsTopic: boolean) => {
+  const region = regionOf(env);
+  const topicArn = env.DEPLOYER_TOPIC_ARN ?? '';
+  if (needsTopic && !/^arn:aws[a-z-]*:sns:/.test(topicArn)) {
+    throw new UsageError(
+      'DEPLOYER_TOPIC_ARN is not set: this command tells the ops team what it did (the OpsTopicArn output of the deployer stack)',
+    );
+  }
+  return {
+    settings: { region, accountId: env.DEPLOYER_ACCOUNT_ID ?? '', topicArn },
+    config: configOf(env),
+    clients: createClients(region, env),
+  };
+};
+
+/** Who runs the command, for the history and the ops message. */
+const whoami = (env: NodeJS.ProcessEnv): string => {
+  const name =
+    env.DEPLOYER_USER ??
+    env.USER ??
+    (() => {
+      try {
+        return userInfo().username;
+      } catch {
+        return 'unknown';
+      }
+    })();
+  return name.replace(/[^\w.@-]/g, '?').slice(0, 64) || 'unknown';
+};
+
+const short = (key: string | undefined): string => {
+  if (!key) return '-';
+  const digest = /([0-9a-f]{64})/.exec(key)?.[1];
+  return digest ? `${key.slice(0, key.indexOf(digest))}${digest.slice(0, 12)}…` : key;
+};
+
+const table = (header: string[], rows: string[][]): string => {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+};
+
 const print = (value: unknown): void => {
   process.stdout.write(`${typeof value === 'string' ? value : JSON.stringify(value, null, 2)}\n`);
 };
@@ -58,30 +117,183 @@ Exit code 3 when the stack needs a person.`,
       const { positionals } = parseArgs({ args, allowPositionals: true, strict: true });
       const [stageName, ...extra] = positionals;
       if (!stageName || extra.length > 0) throw new UsageError('reconcile takes exactly one stage name');
-      const config = configOf(env);
-      const stages = allStages(config);
-      if (!stages.some((s) => s.name === stageName)) {
-        throw new UsageError(
-          `no stage named ${JSON.stringify(stageName)} (configured: ${stages.map((s) => s.name).join(', ')})`,
-        );
-      }
-      const region = regionOf(env);
-      const runtime = {
-        settings: {
-          region,
-          accountId: env.DEPLOYER_ACCOUNT_ID ?? '',
-          topicArn: env.DEPLOYER_TOPIC_ARN ?? '',
-        },
-        config,
-        clients: createClients(region, env),
-      };
-      const stage = stages.find((s) => s.name === stageName);
-      if (!stage) throw new UsageError(`no stage named ${JSON.stringify(stageName)}`);
+      const runtime = cliRuntime(env, false);
+      const stage = stageOrRefuse(runtime, stageName);
       const result = await withStageLock(runtime.clients.s3, stage, 'deployer reconcile (cli)', () =>
         reconcile(runtime, stageName),
       );
       print(result);
       return result.outcome === 'blocked' ? EXIT.needsPerson : EXIT.ok;
+    },
+  },
+
+  status: {
+    summary: 'what each stage should run, what it runs, and what waits',
+    usage: `usage: deployer status [stage] [--json]
+
+For each stage (or one): the desired release (SSM) and the live one (the stack's parameter), each with
+its commit, when and by which execution; the stack's status; a pending change set; whether it is in sync.
+Exit code 0 when every stage shown is in sync, 3 when one is not (or its stack needs a person).`,
+    async run(args, env) {
+      const { values, positionals } = parseArgs({
+        args,
+        allowPositionals: true,
+        strict: true,
+        options: { json: { type: 'boolean' } },
+      });
+      if (positionals.length > 1) throw new UsageError('status takes at most one stage name');
+      const runtime = cliRuntime(env, false);
+      const stages = positionals[0] ? [stageOrRefuse(runtime, positionals[0])] : allStages(runtime.config);
+      const statuses = await Promise.all(stages.map((stage) => stageStatus(runtime, stage)));
+      if (values.json) print(statuses);
+      else {
+        print(
+          table(
+            ['STAGE', 'STACK', 'STATUS', 'DESIRED', 'LIVE', 'IN SYNC', 'PENDING'],
+            statuses.map((s) => [
+              s.stage,
+              s.stack,
+              s.stackStatus,
+              s.desired
+                ? `v${s.desired.version} ${s.desired.provenance.commit?.slice(0, 7) ?? ''} ${short(s.desired.key)}`.replace(
+                    '  ',
+                    ' ',
+                  )
+                : '-',
+              s.live
+                ? `${s.live.release ? `v${s.live.release.version} ` : ''}${s.live.release?.provenance.commit?.slice(0, 7) ?? ''} ${short(s.live.key)}`.trim()
+                : '-',
+              s.inSync ? 'yes' : 'NO',
+              s.pendingChangeSet?.name ?? '-',
+            ]),
+          ),
+        );
+        for (const s of statuses) {
+          const when = s.desired?.provenance.startedAt ?? s.desired?.modifiedAt;
+          const by = s.desired?.provenance.execution
+            ? `execution ${s.desired.provenance.execution}`
+            : s.desired?.provenance.action
+              ? `${s.desired.provenance.action} by ${s.desired.provenance.by}`
+              : 'a person';
+          if (s.desired) print(`${s.stage}: desired since ${when ?? '?'} (${by}); ${s.desired.key}`);
+        }
+      }
+      return statuses.every((s) => s.inSync) ? EXIT.ok : EXIT.needsPerson;
+    },
+  },
+
+  history: {
+    summary: "a stage's releases, newest first, with labels and failures",
+    usage: `usage: deployer history <stage> [--json]
+
+Every version of the stage's SSM parameter (all pages), newest first: the release key, the commit, who
+recorded it (pipeline execution, rollback, promotion, rejection) and when, its labels, and whether its
+deploy failed or was rejected.`,
+    async run(args, env) {
+      const { values, positionals } = parseArgs({
+        args,
+        allowPositionals: true,
+        strict: true,
+        options: { json: { type: 'boolean' } },
+      });
+      const [stageName, ...extra] = positionals;
+      if (!stageName || extra.length > 0) throw new UsageError('history takes exactly one stage name');
+      const runtime = cliRuntime(env, false);
+      const history = (await readHistory(runtime.clients.ssm, stageOrRefuse(runtime, stageName))).reverse();
+      if (values.json) print(history);
+      else {
+        print(
+          table(
+            ['VERSION', 'WHEN', 'COMMIT', 'BY', 'RELEASE', 'STATE', 'LABELS'],
+            history.map((v) => [
+              String(v.version),
+              (v.provenance.startedAt ?? v.modifiedAt ?? '').replace(/\.\d+Z$/, 'Z'),
+              v.provenance.commit?.slice(0, 7) ?? '-',
+              v.provenance.execution
+                ? `execution ${v.provenance.execution.slice(0, 8)}`
+                : v.provenance.action
+                  ? `${v.provenance.action} by ${v.provenance.by}`
+                  : 'by hand',
+              short(v.key),
+              v.failed ? 'FAILED' : v.labels.some((l) => l.startsWith('rejected-')) ? 'rejected' : '',
+              v.labels.join(' '),
+            ]),
+          ),
+        );
+      }
+      return EXIT.ok;
+    },
+  },
+
+  rollback: {
+    summary: 'make an earlier release desired again, and deploy it',
+    usage: `usage: deployer rollback <stage> [--to previous|<commit>|<ssm-version>]
+
+Makes an earlier release of the stage desired again (a new version in its history, naming you) and deploys
+it through a change set, like any deploy; the ops team is told. --to previous (the default) is the newest
+earlier release that differs from the current one and did not fail. Refuses, changing nothing, when that
+release's object is gone from S3. Needs DEPLOYER_TOPIC_ARN.`,
+    async run(args, env) {
+      const { values, positionals } = parseArgs({
+        args,
+        allowPositionals: true,
+        strict: true,
+        options: { to: { type: 'string' } },
+      });
+      const [stageName, ...extra] = positionals;
+      if (!stageName || extra.length > 0) throw new UsageError('rollback takes exactly one stage name');
+      const result = await rollback(cliRuntime(env, true), stageName, values.to ?? 'previous', whoami(env));
+      print(result);
+      return result.reconcile.outcome === 'blocked' ? EXIT.needsPerson : EXIT.ok;
+    },
+  },
+
+  approve: {
+    summary: 'execute the pending change set of an approval stage',
+    usage: `usage: deployer approve <stage>
+
+Executes the stage's pending change set — only if it is the one for the current desired release and the
+stack has not changed since it was made. Needs DEPLOYER_TOPIC_ARN.`,
+    async run(args, env) {
+      const { positionals } = parseArgs({ args, allowPositionals: true, strict: true });
+      const [stageName, ...extra] = positionals;
+      if (!stageName || extra.length > 0) throw new UsageError('approve takes exactly one stage name');
+      print(await approve(cliRuntime(env, true), stageName, whoami(env)));
+      return EXIT.ok;
+    },
+  },
+
+  reject: {
+    summary: 'delete the pending change set of an approval stage, keeping what runs',
+    usage: `usage: deployer reject <stage>
+
+Deletes the stage's pending change set (only the one for the current desired release) and makes the
+release the stack runs now desired again, so the rejected release is not proposed again. Needs
+DEPLOYER_TOPIC_ARN.`,
+    async run(args, env) {
+      const { positionals } = parseArgs({ args, allowPositionals: true, strict: true });
+      const [stageName, ...extra] = positionals;
+      if (!stageName || extra.length > 0) throw new UsageError('reject takes exactly one stage name');
+      print(await reject(cliRuntime(env, true), stageName, whoami(env)));
+      return EXIT.ok;
+    },
+  },
+
+  promote: {
+    summary: 'make the release running in one stage desired in another',
+    usage: `usage: deployer promote <from-stage> <to-stage>
+
+Build once, deploy many: the release the first stage's stack runs becomes the second stage's desired
+release, and is deployed there (or waits for approval). Needs DEPLOYER_TOPIC_ARN. A stage can also do this
+on its own: promoteTo in deployer.config.yaml.`,
+    async run(args, env) {
+      const { positionals } = parseArgs({ args, allowPositionals: true, strict: true });
+      const [from, to, ...extra] = positionals;
+      if (!from || !to || extra.length > 0)
+        throw new UsageError('promote takes a source stage and a target stage');
+      const result = await promote(cliRuntime(env, true), from, to, whoami(env));
+      print(result);
+      return result.reconcile.outcome === 'blocked' ? EXIT.needsPerson : EXIT.ok;
     },
   },
 
@@ -205,6 +417,9 @@ environment:
   AWS_REGION            region of the stages (required)
   DEPLOYER_CONFIG_FILE  configuration file (default: ./deployer.config.yaml)
   AWS_ENDPOINT_URL      talk to an emulator instead of AWS
+  DEPLOYER_TOPIC_ARN    the ops topic (the deployer stack's OpsTopicArn output): rollback, approve,
+                        reject and promote tell the ops team what they did
+  DEPLOYER_USER         who you are, for the history and the messages (default: $USER)
   LOG_LEVEL             the handlers' log level (default WARN for commands, INFO for invoke)
 `;
 
@@ -228,6 +443,10 @@ export const run = async (argv: string[], env: NodeJS.ProcessEnv = process.env):
   try {
     return await command.run(args, env);
   } catch (error) {
+    if (error instanceof RefusedError) {
+      process.stderr.write(`deployer: refused: ${error.message}\n`);
+      return EXIT.refused;
+    }
     const usageProblem =
       error instanceof UsageError ||
       error instanceof TemplateError ||

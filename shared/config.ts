@@ -86,6 +86,8 @@ const stageSchema = z.strictObject({
    * that already failed).
    */
   onFailedCreate: z._default(z.enum(['notify', 'recreate']), 'notify'),
+  /** Stages that receive this stage's release when its deploy completes (build once, deploy many). */
+  promoteTo: z._default(z.array(text(STAGE_NAME, 'a stage name')), []),
   /** No stack notifications for this stage (deploy outcomes are still reported). */
   mute: flag(false),
 });
@@ -151,6 +153,16 @@ const configSchema = z
             pipeline,
           );
           unique(stacks, settings.stack, 'stack', 'the same stack is already the stack of stage');
+          settings.promoteTo.forEach((target, i) => {
+            const known = Object.values(config.pipelines).some((p) => Object.hasOwn(p.stages, target));
+            if (!known || target === stage) {
+              ctx.addIssue({
+                code: 'custom',
+                path: [...path, 'promoteTo', i],
+                message: target === stage ? 'a stage cannot promote to itself' : `no stage named ${target}`,
+              });
+            }
+          });
           unique(
             parameters,
             settings.ssmParameter,

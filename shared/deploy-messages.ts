@@ -130,7 +130,7 @@ const nextStep = (report: DeployReport, region: string): string | undefined => {
     case 'deploying':
       return `watch it with aws cloudformation describe-stacks ${where} --query "Stacks[0].StackStatus"`;
     case 'pending-approval':
-      return `review the change set with aws cloudformation describe-change-set ${where} --change-set-name ${rec?.changeSet}, then execute it with aws cloudformation execute-change-set ${where} --change-set-name ${rec?.changeSet}`;
+      return `review the planned changes above, then approve with: npx deployer approve ${report.stage} — or reject with: npx deployer reject ${report.stage} (from the deployer's repository, with AWS_REGION=${region} and DEPLOYER_TOPIC_ARN set). The raw change set: aws cloudformation describe-change-set ${where} --change-set-name ${rec?.changeSet}`;
     case 'blocked':
       return rec?.nextStep;
     case 'failed':

@@ -35,6 +35,11 @@ const provenanceSchema = z.looseObject({
   execution: z.optional(z.string()),
   commit: z.optional(z.string()),
   startedAt: z.optional(z.string()),
+  /** Set when a person made this version: rollback, promote or reject. */
+  action: z.optional(z.string()),
+  by: z.optional(z.string()),
+  /** The version or stage it came from (a rollback's target version, a promotion's source stage). */
+  from: z.optional(z.string()),
 });
 export type Provenance = z.output<typeof provenanceSchema>;
 

@@ -77,6 +77,13 @@ export const failedLabel = (version: number): string => {
   return label('failed', `v${version}`);
 };
 
+/** The label that marks a desired version whose pending change set a person rejected. */
+export const rejectedLabel = (version: number): string => {
+  if (!Number.isSafeInteger(version) || version < 1)
+    throw new DeployerError(`invalid desired version ${version}`);
+  return label('rejected', `v${version}`);
+};
+
 /** The file extension kept on a release key (".zip", ".jar"), or "" when the source has none we trust. */
 export const keyExtension = (key: string): string => {
   const match = /\.([A-Za-z0-9]{1,8})$/.exec(key);

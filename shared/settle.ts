@@ -9,6 +9,7 @@ import { EventValidationError, errorMessage } from './errors';
 import { logger } from './logger';
 import { desiredVersionOfChangeSet } from './names';
 import { publish } from './notify';
+import { promote, RefusedError } from './operate';
 import { type ReconcileResult, reconcile } from './reconcile';
 import { markFailed, readHistory } from './release-history';
 import type { Runtime } from './runtime';
@@ -23,6 +24,8 @@ export interface SettleSummary {
   stage?: string;
   outcome?: ReconcileResult['outcome'];
   markedFailed?: number;
+  /** Stages this stage's completed release was promoted to. */
+  promoted?: string[];
   notified?: boolean;
 }
 
@@ -55,6 +58,7 @@ export const handleStackSettled = async (runtime: Runtime, raw: unknown): Promis
     }
     return reconcile(runtime, stage.name);
   });
+  const promoted = await autoPromote(runtime, stage, event.status, ours);
   const notified = await announceIfNews(
     runtime,
     stage,
@@ -66,8 +70,30 @@ export const handleStackSettled = async (runtime: Runtime, raw: unknown): Promis
     stage: stage.name,
     outcome: result.outcome,
     ...(failed !== undefined ? { markedFailed: failed } : {}),
+    ...(promoted.length ? { promoted } : {}),
     notified,
   };
+};
+
+/** When a deploy of ours completes, hand its release to the stages configured to receive it. */
+const autoPromote = async (
+  runtime: Runtime,
+  stage: Stage,
+  status: string,
+  ours: number | undefined,
+): Promise<string[]> => {
+  if (ours === undefined || !['UPDATE_COMPLETE', 'CREATE_COMPLETE'].includes(status)) return [];
+  const promoted: string[] = [];
+  for (const target of stage.promoteTo) {
+    try {
+      await promote(runtime, stage.name, target, `auto-promotion of ${stage.name}`);
+      promoted.push(target);
+    } catch (error) {
+      if (!(error instanceof RefusedError)) throw error;
+      logger.info('nothing to promote', { from: stage.name, to: target, reason: error.message });
+    }
+  }
+  return promoted;
 };
 
 /** The scheduled safety net: reconcile every configured stage, one failure not stopping the others. */

@@ -93,7 +93,8 @@ describe('approval stage', () => {
     });
     expect(bodyField(message?.body ?? '', 'Change set')).toBe(changeSetName);
     expect(bodyField(message?.body ?? '', 'Running')).toBe(initialKey);
-    expect(message?.body).toContain(`execute-change-set --stack-name ${stage.stack}`);
+    expect(message?.body).toContain(`npx deployer approve ${stage.name}`);
+    expect(message?.body).toContain(`npx deployer reject ${stage.name}`);
     expect(message?.body).toContain(`--change-set-name ${changeSetName}`);
   });
 

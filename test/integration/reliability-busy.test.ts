@@ -48,6 +48,10 @@ describe('a build landing while the stack is busy', () => {
     'UPDATE_ROLLBACK_IN_PROGRESS',
     'CREATE_IN_PROGRESS',
     'DELETE_IN_PROGRESS',
+    // Further busy statuses AWS reports.
+    'UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS',
+    'ROLLBACK_IN_PROGRESS',
+    'IMPORT_IN_PROGRESS',
   ])('%s: the release is recorded, no change set is created, the stack is left alone', async (status) => {
     const world = await createWorld();
     worlds.push(world);

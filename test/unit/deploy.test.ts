@@ -211,7 +211,7 @@ describe('handlePipelineEvent: a successful execution', () => {
     });
     expect(prod.Message).toContain(BUILD_RELEASE_KEY);
     expect(prod.Message).toContain(SAMPLE.commitId);
-    expect(prod.Message).toContain('execute-change-set');
+    expect(prod.Message).toContain('npx deployer approve prod');
   });
 
   it('locates and copies a build shared by two stages only once', async () => {

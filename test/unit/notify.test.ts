@@ -191,9 +191,8 @@ describe('deployMessage', () => {
     expect(message.body).toContain(
       'describe-change-set --stack-name orders-api-prod --region us-east-1 --change-set-name deploy-prod-v4',
     );
-    expect(message.body).toContain(
-      'execute-change-set --stack-name orders-api-prod --region us-east-1 --change-set-name deploy-prod-v4',
-    );
+    expect(message.body).toContain('approve with: npx deployer approve prod');
+    expect(message.body).toContain('reject with: npx deployer reject prod');
     expect(message.body).toContain(
       'https://us-east-1.console.aws.amazon.com/cloudformation/home?region=us-east-1#/stacks/stackinfo?stackId=arn%3Aaws%3Acloudformation',
     );

@@ -1,0 +1,208 @@
+/**
+ * Reliability when the SDK's retries run out: one operation faulted on every attempt (the proxy faults
+ * everything at rate 1.0 and spares every other operation). The invocation must fail, so that Lambda retries
+ * the event, and a later delivery without the fault must converge as if nothing had happened. The world is
+ * set up and read back straight from moto.
+ */
+import { type AwsProxy, startAwsProxy } from '../../bin/support/aws-proxy';
+import type { Clients } from '../../shared/clients';
+import { MAX_ATTEMPTS } from '../../shared/clients';
+import { handlePipelineEvent } from '../../shared/deploy';
+import { lockKey } from '../../shared/stage-lock';
+import {
+  changeSetNameOf,
+  destroyClients,
+  everyOperationExcept,
+  executedChangeSets,
+  forwardedFor,
+  provenanceOf,
+  proxiedRuntime,
+} from './helpers/reliability';
+import { configuredStage } from './helpers/stack-events';
+import {
+  artifactKeyOf,
+  createStackFor,
+  createWorld,
+  destroyWorld,
+  hoursAfterBase,
+  inbox,
+  newExecution,
+  objectExists,
+  parameterHistory,
+  pipelineEvent,
+  RELEASE_PREFIX,
+  sha256Hex,
+  stackOf,
+  stageOf,
+  uploadExecutionBuild,
+  type World,
+} from './helpers/world';
+
+/** Five throttled attempts back off for up to 7.5 s (500 ms base, doubling) per exhausted call. */
+jest.setTimeout(60_000);
+
+let proxy: AwsProxy;
+const worlds: World[] = [];
+const clients: Clients[] = [];
+
+beforeAll(async () => {
+  proxy = await startAwsProxy(process.env.AWS_ENDPOINT_URL ?? '');
+});
+afterEach(() => {
+  proxy.setFaults({});
+});
+afterAll(async () => {
+  for (const world of worlds) destroyWorld(world);
+  for (const made of clients) destroyClients(made);
+  await proxy.close();
+});
+
+/** A world whose dev stack runs an initial release, one build uploaded, the deployer behind the proxy. */
+const setUp = async () => {
+  const world = await createWorld();
+  worlds.push(world);
+  const stage = stageOf(world);
+  const initialKey = await createStackFor(world);
+  const execution = newExecution(hoursAfterBase(0));
+  const { bytes } = await uploadExecutionBuild(world, execution);
+  const releaseKey = `${RELEASE_PREFIX}${sha256Hex(bytes)}.zip`;
+  const runtime = proxiedRuntime(proxy, world.runtime);
+  clients.push(runtime.clients);
+  const event = pipelineEvent(world, execution);
+  return { world, stage, initialKey, execution, releaseKey, runtime, event };
+};
+
+/** Throttle every attempt of these operations, and nothing else. */
+const throttleOnly = (...operations: string[]) => {
+  proxy.setFaults({ throttle: 1, spare: everyOperationExcept(...operations) });
+};
+
+/** Calls of an operation on an SSM parameter (JSON protocol: the name is in the body). */
+const ssmCalls = (operation: string, parameter: string) =>
+  proxy.forwarded().filter((c) => c.operation === operation && c.params.Name === parameter);
+
+describe('retries run out', () => {
+  test('ssm.PutParameter throttled on every attempt: the event fails; delivered again without faults, it converges', async () => {
+    const { world, stage, initialKey, execution, releaseKey, runtime, event } = await setUp();
+    const countsBefore = proxy.counts()['ssm.PutParameter'] ?? 0;
+    const injectedBefore = proxy.injected().throttle;
+    throttleOnly('ssm.PutParameter');
+
+    await expect(handlePipelineEvent(runtime, structuredClone(event))).rejects.toThrow(/Rate exceeded/);
+
+    // The SDK tried MAX_ATTEMPTS times, every one throttled; nothing was recorded or deployed, and the
+    // stage's lock was given back.
+    expect((proxy.counts()['ssm.PutParameter'] ?? 0) - countsBefore).toBe(MAX_ATTEMPTS);
+    expect(proxy.injected().throttle - injectedBefore).toBe(MAX_ATTEMPTS);
+    expect(ssmCalls('ssm.PutParameter', stage.ssmParameter)).toEqual([]);
+    expect(await parameterHistory(world, stage.ssmParameter)).toHaveLength(1);
+    expect(artifactKeyOf(await stackOf(world, stage.stack))).toBe(initialKey);
+    expect(forwardedFor(proxy, 'cloudformation.CreateChangeSet', stage.stack)).toEqual([]);
+    expect(await objectExists(world, lockKey(configuredStage(world)))).toBe(false);
+    expect(await inbox(world)).toEqual([]);
+
+    proxy.setFaults({});
+    const summary = await handlePipelineEvent(runtime, structuredClone(event));
+
+    expect(summary.stages[0]).toMatchObject({
+      outcome: 'deploying',
+      recorded: 'recorded',
+      releaseKey,
+      desiredVersion: 2,
+      notified: true,
+    });
+    const history = await parameterHistory(world, stage.ssmParameter);
+    expect(history.map((v) => [v.Version, v.Value])).toEqual([
+      [1, initialKey],
+      [2, releaseKey],
+    ]);
+    expect(history[1]?.Labels).toContain(`exec-${execution.executionId}`);
+    const stack = await stackOf(world, stage.stack);
+    expect(stack?.StackStatus).toBe('UPDATE_COMPLETE');
+    expect(artifactKeyOf(stack)).toBe(releaseKey);
+    expect(executedChangeSets(proxy, stage.stack).map(changeSetNameOf)).toEqual([`deploy-${stage.name}-v2`]);
+    expect((await inbox(world)).map((m) => m.attributes.outcome)).toEqual(['deploying']);
+  });
+
+  test('cloudformation.ExecuteChangeSet throttled on every attempt: recorded, not executed; delivered again, executed once and reported once', async () => {
+    const { world, stage, initialKey, execution, releaseKey, runtime, event } = await setUp();
+    throttleOnly('cloudformation.ExecuteChangeSet');
+
+    await expect(handlePipelineEvent(runtime, structuredClone(event))).rejects.toThrow(/Rate exceeded/);
+
+    expect(forwardedFor(proxy, 'cloudformation.ExecuteChangeSet', stage.stack)).toEqual([]);
+    expect(await parameterHistory(world, stage.ssmParameter)).toHaveLength(2);
+    expect(artifactKeyOf(await stackOf(world, stage.stack))).toBe(initialKey);
+    expect(await inbox(world)).toEqual([]);
+
+    proxy.setFaults({});
+    const summary = await handlePipelineEvent(runtime, structuredClone(event));
+
+    expect(summary.stages[0]).toMatchObject({
+      outcome: 'deploying',
+      recorded: 'duplicate',
+      releaseKey,
+      desiredVersion: 2,
+      notified: true,
+    });
+    const history = await parameterHistory(world, stage.ssmParameter);
+    expect(history).toHaveLength(2);
+    expect(history[1]?.Labels).toContain(`exec-${execution.executionId}`);
+    const stack = await stackOf(world, stage.stack);
+    expect(artifactKeyOf(stack)).toBe(releaseKey);
+    expect(executedChangeSets(proxy, stage.stack).map(changeSetNameOf)).toEqual([`deploy-${stage.name}-v2`]);
+    expect((await inbox(world)).map((m) => m.attributes.outcome)).toEqual(['deploying']);
+  });
+
+  // PRODUCT BUG (shared/deploy.ts, the `quiet` rule in deployStage): the first delivery deploys, then its
+  // SNS Publish fails after the SDK's retries, so the invocation fails and Lambda retries it. The retry finds
+  // the execution recorded ('duplicate') and the stack already on the release ('in-sync'), and stays quiet:
+  // the ops team never hears that the build was deployed. Kept asserting the promised behaviour.
+  it.failing('sns.Publish throttled on every attempt after the deploy: the redelivery still tells the ops team', async () => {
+    const { world, stage, releaseKey, runtime, event } = await setUp();
+    throttleOnly('sns.Publish');
+
+    await expect(handlePipelineEvent(runtime, structuredClone(event))).rejects.toThrow(/Rate exceeded/);
+    // Deployed, but nobody was told.
+    expect(artifactKeyOf(await stackOf(world, stage.stack))).toBe(releaseKey);
+    expect(await inbox(world)).toEqual([]);
+
+    proxy.setFaults({});
+    const summary = await handlePipelineEvent(runtime, structuredClone(event));
+
+    expect(summary.stages[0]).toMatchObject({ recorded: 'duplicate', releaseKey, notified: true });
+    const messages = await inbox(world);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]?.body).toContain(releaseKey);
+  });
+
+  // PRODUCT BUG (shared/desired-state.ts, recordDesired): a version is written (PutParameter) and then
+  // labelled in a second call. When labelling fails and a newer build is recorded before the event is
+  // delivered again, the retry is 'superseded' and never labels its version: the history keeps a version
+  // whose labels do not name its execution. Kept asserting the promised behaviour.
+  it.failing('ssm.LabelParameterVersion throttled on every attempt, a newer build recorded meanwhile: the older version still gets its labels', async () => {
+    const { world, stage, execution, runtime, event } = await setUp();
+    throttleOnly('ssm.LabelParameterVersion');
+    await expect(handlePipelineEvent(runtime, structuredClone(event))).rejects.toThrow(/Rate exceeded/);
+    proxy.setFaults({});
+    const newer = newExecution(hoursAfterBase(1));
+    await uploadExecutionBuild(world, newer);
+    expect((await handlePipelineEvent(runtime, pipelineEvent(world, newer))).stages[0]).toMatchObject({
+      recorded: 'recorded',
+      desiredVersion: 3,
+    });
+
+    const retried = await handlePipelineEvent(runtime, structuredClone(event));
+
+    expect(retried.stages[0]).toMatchObject({ outcome: 'superseded' });
+    const history = await parameterHistory(world, stage.ssmParameter);
+    expect(history.map((v) => provenanceOf(v).execution)).toEqual([
+      'initial-release',
+      execution.executionId,
+      newer.executionId,
+    ]);
+    for (const version of history.slice(1)) {
+      expect(version.Labels ?? []).toContain(`exec-${provenanceOf(version).execution}`);
+    }
+  });
+});
