@@ -113,7 +113,7 @@ export const statusMessage = (report: StatusReport): Notification => {
 const statusNextStep = ({ change, stage, release, running, ours }: StatusReport): string => {
   const where = `--stack-name ${change.stack} --region ${change.region}`;
   const rollback = stage
-    ? ` To roll back, make an earlier release desired: aws ssm get-parameter-history --name ${stage.ssmParameter}, then follow "Roll back" in the deployer's README.`
+    ? ` To roll back: npx deployer rollback ${stage.name} (see its history first: npx deployer history ${stage.name}).`
     : '';
   if (classifyStatus(change.status) === 'needs-person' && change.status !== 'DELETE_COMPLETE') {
     return nextStepFor(change.status, change.stack, change.region);

@@ -115,6 +115,7 @@ describe(`${STAGES.length * BUILDS_PER_STAGE} pipeline events over ${STAGES.leng
       scheduleError = error;
     }
     const injected = proxy.injected();
+    if (process.env.DEBUG_FAULTS) console.error(JSON.stringify({ deliveries: delivery.deliveries, rounds: delivery.retryRounds, total: proxy.total(), forwarded: proxy.forwarded().length }));
     proxy.setFaults({});
 
     // Read the end state back from moto.
@@ -138,6 +139,8 @@ describe(`${STAGES.length * BUILDS_PER_STAGE} pipeline events over ${STAGES.leng
     );
 
     expect(injected.throttle + injected.serverError + injected.drop).toBeGreaterThan(0);
+    // Every event was handled in the end (the redeliveries sufficed), and so was the schedule.
+    expect(delivery.results.filter((r) => r.status === 'rejected')).toEqual([]);
     expect(scheduleError).toBeUndefined();
     expect(divergent).toEqual([]);
     expect(converged).toBe(STAGES.length);

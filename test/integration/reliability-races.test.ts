@@ -100,74 +100,77 @@ describe(`${K} builds for one stage while its stack is busy`, () => {
     ['in start order', [0, 1, 2, 3], 'one after another'],
     ['shuffled, oldest last', [2, 3, 1, 0], 'all at once'],
     ['newest first, oldest last', [3, 2, 1, 0], 'all at once'],
-  ] as const)('%s %j, delivered %s: waiting or superseded, history in order; the newest deploys when the stack settles', async (_, order, delivery) => {
-    const { world, stage, initialKey, runtime } = await stageWorld();
-    const builds = await uploadBuilds(world);
-    const newest = builds[K - 1] as Build;
-    proxy.makeBusy(stage.stack, FOREVER);
-    const deliver = (k: number): Promise<DeploySummary> =>
-      handlePipelineEvent(runtime, pipelineEvent(world, (builds[k] as Build).execution));
+  ] as const)(
+    '%s %j, delivered %s: waiting or superseded, history in order; the newest deploys when the stack settles',
+    async (_, order, delivery) => {
+      const { world, stage, initialKey, runtime } = await stageWorld();
+      const builds = await uploadBuilds(world);
+      const newest = builds[K - 1] as Build;
+      proxy.makeBusy(stage.stack, FOREVER);
+      const deliver = (k: number): Promise<DeploySummary> =>
+        handlePipelineEvent(runtime, pipelineEvent(world, (builds[k] as Build).execution));
 
-    const summaries: (DeploySummary | undefined)[] = new Array(K);
-    if (delivery === 'one after another') {
-      for (const k of order) summaries[k] = await deliver(k);
-    } else {
-      const delivered = await Promise.all(order.map(deliver));
-      order.forEach((k, i) => {
-        summaries[k] = delivered[i];
-      });
-    }
+      const summaries: (DeploySummary | undefined)[] = new Array(K);
+      if (delivery === 'one after another') {
+        for (const k of order) summaries[k] = await deliver(k);
+      } else {
+        const delivered = await Promise.all(order.map(deliver));
+        order.forEach((k, i) => {
+          summaries[k] = delivered[i];
+        });
+      }
 
-    // Every delivery either waits for the stack or lost to a newer build; nothing touched the stack.
-    const results = summaries.map((s) => s?.stages[0]);
-    for (const result of results) expect(['waiting', 'superseded']).toContain(result?.outcome);
-    expect(forwardedFor(proxy, 'cloudformation.CreateChangeSet', stage.stack)).toEqual([]);
-    expect(forwardedFor(proxy, 'cloudformation.ExecuteChangeSet', stage.stack)).toEqual([]);
-    expect(artifactKeyOf(await stackOf(world, stage.stack))).toBe(initialKey);
+      // Every delivery either waits for the stack or lost to a newer build; nothing touched the stack.
+      const results = summaries.map((s) => s?.stages[0]);
+      for (const result of results) expect(['waiting', 'superseded']).toContain(result?.outcome);
+      expect(forwardedFor(proxy, 'cloudformation.CreateChangeSet', stage.stack)).toEqual([]);
+      expect(forwardedFor(proxy, 'cloudformation.ExecuteChangeSet', stage.stack)).toEqual([]);
+      expect(artifactKeyOf(await stackOf(world, stage.stack))).toBe(initialKey);
 
-    // The newest build is desired; the history holds exactly the recorded ones, each labelled with its
-    // execution, and never an older execution after a newer one.
-    const history = await parameterHistory(world, stage.ssmParameter);
-    const latest = history.at(-1);
-    expect(latest?.Value).toBe(newest.releaseKey);
-    expect(provenanceOf(latest ?? {}).execution).toBe(newest.execution.executionId);
-    const recordedVersions = history.slice(1);
-    for (const version of recordedVersions) {
-      const execution = provenanceOf(version).execution;
-      expect(version.Labels ?? []).toContain(`exec-${execution}`);
-    }
-    const inHistory = recordedVersions.map((v) => provenanceOf(v).execution);
-    const recorded = builds
-      .filter((_, k) => results[k]?.recorded === 'recorded')
-      .map((b) => b.execution.executionId);
-    const superseded = builds
-      .filter((_, k) => results[k]?.outcome === 'superseded')
-      .map((b) => b.execution.executionId);
-    expect([...inHistory].sort()).toEqual([...recorded].sort());
-    for (const execution of superseded) expect(inHistory).not.toContain(execution);
-    expect(recorded.length + superseded.length).toBe(K);
-    expect(isNonDecreasing(history.map((v) => provenanceOf(v).startedAt))).toBe(true);
-    if (delivery === 'one after another') {
-      expect(inHistory).toEqual(recordedInOrder([...order]).map((k) => builds[k]?.execution.executionId));
-    }
+      // The newest build is desired; the history holds exactly the recorded ones, each labelled with its
+      // execution, and never an older execution after a newer one.
+      const history = await parameterHistory(world, stage.ssmParameter);
+      const latest = history.at(-1);
+      expect(latest?.Value).toBe(newest.releaseKey);
+      expect(provenanceOf(latest ?? {}).execution).toBe(newest.execution.executionId);
+      const recordedVersions = history.slice(1);
+      for (const version of recordedVersions) {
+        const execution = provenanceOf(version).execution;
+        expect(version.Labels ?? []).toContain(`exec-${execution}`);
+      }
+      const inHistory = recordedVersions.map((v) => provenanceOf(v).execution);
+      const recorded = builds
+        .filter((_, k) => results[k]?.recorded === 'recorded')
+        .map((b) => b.execution.executionId);
+      const superseded = builds
+        .filter((_, k) => results[k]?.outcome === 'superseded')
+        .map((b) => b.execution.executionId);
+      expect([...inHistory].sort()).toEqual([...recorded].sort());
+      for (const execution of superseded) expect(inHistory).not.toContain(execution);
+      expect(recorded.length + superseded.length).toBe(K);
+      expect(isNonDecreasing(history.map((v) => provenanceOf(v).startedAt))).toBe(true);
+      if (delivery === 'one after another') {
+        expect(inHistory).toEqual(recordedInOrder([...order]).map((k) => builds[k]?.execution.executionId));
+      }
 
-    // The stack settles: its completion event deploys the newest build, with one ExecuteChangeSet.
-    proxy.makeBusy(stage.stack, 0);
-    const target = await targetOf(world);
-    const settled = await handleStackSettled(
-      runtime,
-      stackStatusEvent('stack-update-complete.json', target, { token: null }),
-    );
+      // The stack settles: its completion event deploys the newest build, with one ExecuteChangeSet.
+      proxy.makeBusy(stage.stack, 0);
+      const target = await targetOf(world);
+      const settled = await handleStackSettled(
+        runtime,
+        stackStatusEvent('stack-update-complete.json', target, { token: null }),
+      );
 
-    expect(settled).toMatchObject({ verdict: 'reconciled', stage: stage.name, outcome: 'deploying' });
-    const stack = await stackOf(world, stage.stack);
-    expect(stack?.StackStatus).toBe('UPDATE_COMPLETE');
-    expect(artifactKeyOf(stack)).toBe(newest.releaseKey);
-    expect(executedChangeSets(proxy, stage.stack).map(changeSetNameOf)).toEqual([
-      `deploy-${stage.name}-v${latest?.Version}`,
-    ]);
-    expect(forwardedFor(proxy, 'cloudformation.ExecuteChangeSet', stage.stack)).toHaveLength(1);
-  });
+      expect(settled).toMatchObject({ verdict: 'reconciled', stage: stage.name, outcome: 'deploying' });
+      const stack = await stackOf(world, stage.stack);
+      expect(stack?.StackStatus).toBe('UPDATE_COMPLETE');
+      expect(artifactKeyOf(stack)).toBe(newest.releaseKey);
+      expect(executedChangeSets(proxy, stage.stack).map(changeSetNameOf)).toEqual([
+        `deploy-${stage.name}-v${latest?.Version}`,
+      ]);
+      expect(forwardedFor(proxy, 'cloudformation.ExecuteChangeSet', stage.stack)).toHaveLength(1);
+    },
+  );
 });
 
 type Reconciler = (runtime: Runtime, world: World) => Promise<unknown>;

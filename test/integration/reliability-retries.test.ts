@@ -38,7 +38,7 @@ import {
   type World,
 } from './helpers/world';
 
-/** Five throttled attempts back off for up to 7.5 s (500 ms base, doubling) per exhausted call. */
+/** Five throttled attempts back off for up to 15 s (1 s base, doubling, jittered) per exhausted call. */
 jest.setTimeout(60_000);
 
 let proxy: AwsProxy;
@@ -77,6 +77,14 @@ const throttleOnly = (...operations: string[]) => {
   proxy.setFaults({ throttle: 1, spare: everyOperationExcept(...operations) });
 };
 
+/** Answer every attempt of these operations with a 503 (backs off faster than throttling), nothing else. */
+const failOnly = (...operations: string[]) => {
+  proxy.setFaults({ serverError: 1, spare: everyOperationExcept(...operations) });
+};
+
+/** How a deploy invocation fails when a stage could not be deployed: thrown, so Lambda retries it. */
+const STAGE_FAILED = /failed for 1 of 1 stage/;
+
 /** Calls of an operation on an SSM parameter (JSON protocol: the name is in the body). */
 const ssmCalls = (operation: string, parameter: string) =>
   proxy.forwarded().filter((c) => c.operation === operation && c.params.Name === parameter);
@@ -88,7 +96,9 @@ describe('retries run out', () => {
     const injectedBefore = proxy.injected().throttle;
     throttleOnly('ssm.PutParameter');
 
-    await expect(handlePipelineEvent(runtime, structuredClone(event))).rejects.toThrow(/Rate exceeded/);
+    await expect(handlePipelineEvent(runtime, structuredClone(event))).rejects.toThrow(
+      /failed for 1 of 1 stage\(s\): Rate exceeded/,
+    );
 
     // The SDK tried MAX_ATTEMPTS times, every one throttled; nothing was recorded or deployed, and the
     // stage's lock was given back.
@@ -124,11 +134,11 @@ describe('retries run out', () => {
     expect((await inbox(world)).map((m) => m.attributes.outcome)).toEqual(['deploying']);
   });
 
-  test('cloudformation.ExecuteChangeSet throttled on every attempt: recorded, not executed; delivered again, executed once and reported once', async () => {
+  test('cloudformation.ExecuteChangeSet failing (503) on every attempt: recorded, not executed; delivered again, executed once and reported once', async () => {
     const { world, stage, initialKey, execution, releaseKey, runtime, event } = await setUp();
-    throttleOnly('cloudformation.ExecuteChangeSet');
+    failOnly('cloudformation.ExecuteChangeSet');
 
-    await expect(handlePipelineEvent(runtime, structuredClone(event))).rejects.toThrow(/Rate exceeded/);
+    await expect(handlePipelineEvent(runtime, structuredClone(event))).rejects.toThrow(STAGE_FAILED);
 
     expect(forwardedFor(proxy, 'cloudformation.ExecuteChangeSet', stage.stack)).toEqual([]);
     expect(await parameterHistory(world, stage.ssmParameter)).toHaveLength(2);
@@ -158,11 +168,11 @@ describe('retries run out', () => {
   // SNS Publish fails after the SDK's retries, so the invocation fails and Lambda retries it. The retry finds
   // the execution recorded ('duplicate') and the stack already on the release ('in-sync'), and stays quiet:
   // the ops team never hears that the build was deployed. Kept asserting the promised behaviour.
-  it.failing('sns.Publish throttled on every attempt after the deploy: the redelivery still tells the ops team', async () => {
+  it.failing('sns.Publish failing (503) on every attempt after the deploy: the redelivery still tells the ops team', async () => {
     const { world, stage, releaseKey, runtime, event } = await setUp();
-    throttleOnly('sns.Publish');
+    failOnly('sns.Publish');
 
-    await expect(handlePipelineEvent(runtime, structuredClone(event))).rejects.toThrow(/Rate exceeded/);
+    await expect(handlePipelineEvent(runtime, structuredClone(event))).rejects.toThrow(STAGE_FAILED);
     // Deployed, but nobody was told.
     expect(artifactKeyOf(await stackOf(world, stage.stack))).toBe(releaseKey);
     expect(await inbox(world)).toEqual([]);
@@ -180,10 +190,10 @@ describe('retries run out', () => {
   // labelled in a second call. When labelling fails and a newer build is recorded before the event is
   // delivered again, the retry is 'superseded' and never labels its version: the history keeps a version
   // whose labels do not name its execution. Kept asserting the promised behaviour.
-  it.failing('ssm.LabelParameterVersion throttled on every attempt, a newer build recorded meanwhile: the older version still gets its labels', async () => {
+  it.failing('ssm.LabelParameterVersion failing (503) on every attempt, a newer build recorded meanwhile: the older version still gets its labels', async () => {
     const { world, stage, execution, runtime, event } = await setUp();
-    throttleOnly('ssm.LabelParameterVersion');
-    await expect(handlePipelineEvent(runtime, structuredClone(event))).rejects.toThrow(/Rate exceeded/);
+    failOnly('ssm.LabelParameterVersion');
+    await expect(handlePipelineEvent(runtime, structuredClone(event))).rejects.toThrow(STAGE_FAILED);
     proxy.setFaults({});
     const newer = newExecution(hoursAfterBase(1));
     await uploadExecutionBuild(world, newer);

@@ -120,7 +120,7 @@ describe('stack status changes', () => {
     for (const absent of ['Reason', 'Root cause', 'Failed release'])
       expect(bodyField(body, absent)).toBeUndefined();
     expect(bodyField(body, 'Next')).toBe(
-      `check it with aws cloudformation describe-stacks --stack-name ${stage.stack} --region ${REGION}. To roll back, make an earlier release desired: aws ssm get-parameter-history --name ${stage.ssmParameter}, then follow "Roll back" in the deployer's README.`,
+      `check it with aws cloudformation describe-stacks --stack-name ${stage.stack} --region ${REGION}. To roll back: npx deployer rollback ${stage.name} (see its history first: npx deployer history ${stage.name}).`,
     );
 
     // Reporting changes nothing.

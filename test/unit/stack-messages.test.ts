@@ -270,7 +270,7 @@ describe('statusMessage: the next step per status', () => {
     expect(next).toBe('Next: nothing.');
   });
 
-  it('UPDATE_COMPLETE: how to check it, and how to roll back through the stage parameter', () => {
+  it('UPDATE_COMPLETE: how to check it, and how to roll back the stage', () => {
     const next = nextOf({
       change: change('stack-update-complete'),
       stage: dev,
@@ -279,7 +279,8 @@ describe('statusMessage: the next step per status', () => {
     expect(next).toContain(
       'aws cloudformation describe-stacks --stack-name orders-api-dev --region us-east-1',
     );
-    expect(next).toContain('aws ssm get-parameter-history --name /deployer/orders-api/dev/artifact');
+    expect(next).toContain('npx deployer rollback dev');
+    expect(next).toContain('npx deployer history dev');
   });
 
   it('an in-progress status: wait for the outcome', () => {

@@ -8,15 +8,15 @@
 import * as cloudformation from '@aws-sdk/client-cloudformation';
 import * as s3 from '@aws-sdk/client-s3';
 import * as sns from '@aws-sdk/client-sns';
-import * as ssm from '@aws-sdk/client-ssm';
 import type { ParameterHistory } from '@aws-sdk/client-ssm';
+import * as ssm from '@aws-sdk/client-ssm';
 import { parse, stringify } from 'yaml';
 import type { AwsProxy, ForwardedCall } from '../../../bin/support/aws-proxy';
 import { type Clients, createClients } from '../../../shared/clients';
 import { parseConfig } from '../../../shared/config';
 import { type Provenance, parseProvenance } from '../../../shared/desired-state';
 import type { Runtime } from '../../../shared/runtime';
-import { RELEASE_PREFIX, REGION, stageOf, type World } from './world';
+import { REGION, RELEASE_PREFIX, stageOf, type World } from './world';
 
 // ---- the proxy ----
 
