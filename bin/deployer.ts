@@ -91,6 +91,12 @@ const short = (key: string | undefined): string => {
   return digest ? `${key.slice(0, key.indexOf(digest))}${digest.slice(0, 12)}…` : key;
 };
 
+/** "v12 1a2b3c4 releases/app/3f9a…", leaving out what is not known. */
+const releaseCell = (version: number | undefined, commit: string | undefined, key: string): string =>
+  [version === undefined ? '' : `v${version}`, commit?.slice(0, 7) ?? '', short(key)]
+    .filter(Boolean)
+    .join(' ');
+
 const table = (header: string[], rows: string[][]): string => {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
@@ -154,14 +160,9 @@ Exit code 0 when every stage shown is in sync, 3 when one is not (or its stack n
               s.stage,
               s.stack,
               s.stackStatus,
-              s.desired
-                ? `v${s.desired.version} ${s.desired.provenance.commit?.slice(0, 7) ?? ''} ${short(s.desired.key)}`.replace(
-                    '  ',
-                    ' ',
-                  )
-                : '-',
+              s.desired ? releaseCell(s.desired.version, s.desired.provenance.commit, s.desired.key) : '-',
               s.live
-                ? `${s.live.release ? `v${s.live.release.version} ` : ''}${s.live.release?.provenance.commit?.slice(0, 7) ?? ''} ${short(s.live.key)}`.trim()
+                ? releaseCell(s.live.release?.version, s.live.release?.provenance.commit, s.live.key)
                 : '-',
               s.inSync ? 'yes' : 'NO',
               s.pendingChangeSet?.name ?? '-',

@@ -18,7 +18,7 @@ import { publish } from './notify';
 import { type ReconcileResult, reconcile } from './reconcile';
 import { latestWithKey, type ReleaseVersion, readHistory } from './release-history';
 import type { Runtime } from './runtime';
-import { describeStack, stackParameterValue } from './stacks';
+import { classifyStatus, describeStack, stackParameterValue } from './stacks';
 import { withStageLock } from './stage-lock';
 
 /** A refusal a person can act on: nothing was changed. */
@@ -69,7 +69,11 @@ export const stageStatus = async (runtime: Runtime, stage: Stage): Promise<Stage
     ...(desired ? { desired } : {}),
     ...(liveKey ? { live: { key: liveKey, ...withRelease(latestWithKey(history, liveKey)) } } : {}),
     ...(pending ? { pendingChangeSet: { name: pending.name, version: pending.version } } : {}),
-    inSync: desired !== undefined && liveKey === desired.key && !stackStatus.endsWith('_IN_PROGRESS'),
+    inSync:
+      desired !== undefined &&
+      !desired.failed &&
+      liveKey === desired.key &&
+      classifyStatus(stackStatus) === 'stable',
   };
 };
 
@@ -87,21 +91,29 @@ export const findRollbackTarget = (history: ReleaseVersion[], to: string): Relea
     target = newestFirst.find((v) => v.key !== current.key && !v.failed);
     if (!target)
       throw new RefusedError('no earlier release that differs from the current one and did not fail');
-  } else if (/^[1-9][0-9]{0,15}$/.test(to)) {
+  } else if (/^[1-9][0-9]{0,15}$/.test(to) && history.some((v) => v.version === Number(to))) {
     target = history.find((v) => v.version === Number(to));
-    if (!target)
-      throw new RefusedError(
-        `no version ${to} in the history (it keeps versions ${history[0]?.version}..${current.version})`,
-      );
   } else if (/^[0-9a-f]{7,64}$/i.test(to)) {
+    // Also a number that is no version here: a commit id may be made of digits only.
     const wanted = to.toLowerCase();
     target = newestFirst.find((v) => v.provenance.commit?.toLowerCase().startsWith(wanted));
-    if (!target) throw new RefusedError(`no release of commit ${to} in the history`);
+    if (!target) {
+      throw new RefusedError(
+        /^\d+$/.test(to)
+          ? `no version and no release of commit ${to} in the history (it keeps versions ${history[0]?.version}..${current.version})`
+          : `no release of commit ${to} in the history`,
+      );
+    }
+  } else if (/^[1-9][0-9]{0,15}$/.test(to)) {
+    throw new RefusedError(
+      `no version ${to} in the history (it keeps versions ${history[0]?.version}..${current.version})`,
+    );
   } else {
     throw new RefusedError(
       `--to takes "previous", a commit id (7 to 64 hex digits) or an SSM version number, not ${JSON.stringify(to.slice(0, 80))}`,
     );
   }
+  if (!target) throw new RefusedError(`no release ${JSON.stringify(to.slice(0, 80))} in the history`);
   if (target.key === current.key)
     throw new RefusedError(`version ${target.version} holds the release already desired (${current.key})`);
   return target;
@@ -236,22 +248,25 @@ const currentPending = async (runtime: Runtime, stage: Stage) => {
       `stack ${stage.stack} changed after change set ${current.name} was made; it is stale (the next reconcile makes a new one)`,
     );
   }
-  return { desired, changeSet: current };
+  return { desired, changeSet: current, stack };
 };
 
 /** Execute the pending change set of an approval stage. */
 export const approve = async (runtime: Runtime, stageName: string, by: string) => {
   const stage = stageOrRefuse(runtime, stageName);
   return withStageLock(runtime.clients.s3, stage, `approve by ${by}`, async () => {
-    const { desired, changeSet } = await currentPending(runtime, stage);
+    const { desired, changeSet, stack } = await currentPending(runtime, stage);
+    const commit = (await readHistory(runtime.clients.ssm, stage)).find((v) => v.version === desired.version)
+      ?.provenance.commit;
     await executeChangeSet(runtime.clients.cfn, changeSet);
+    const creating = !stack || stack.StackStatus === 'REVIEW_IN_PROGRESS';
     const result: ReconcileResult = {
       outcome: 'deploying',
       stage: stage.name,
       stack: stage.stack,
       desired,
       changeSet: changeSet.name,
-      action: 'update',
+      action: creating ? 'create' : 'update',
       fresh: true,
     };
     await publish(
@@ -264,6 +279,7 @@ export const approve = async (runtime: Runtime, stageName: string, by: string) =
           stack: stage.stack,
           reconcile: result,
           trigger: `approval by ${by}`,
+          ...(commit ? { commitId: commit } : {}),
         },
         runtime.settings.region,
       ),
@@ -288,12 +304,19 @@ export const reject = async (
   by: string,
 ): Promise<MoveResult & { changeSet: string }> => {
   const stage = stageOrRefuse(runtime, stageName);
-  const { desired, changeSet } = await withStageLock(
+  const { desired, changeSet, running } = await withStageLock(
     runtime.clients.s3,
     stage,
     `reject by ${by}`,
     async () => {
       const found = await currentPending(runtime, stage);
+      const running = found.stack ? stackParameterValue(found.stack, stage.stackParameter) : undefined;
+      if (!running) {
+        // The first release of a stage: nothing runs that could stay desired instead.
+        throw new RefusedError(
+          `stack ${stage.stack} runs no release yet, so there is nothing to keep instead of version ${found.desired.version}; delete the stack (or leave the change set) to stop this first deploy`,
+        );
+      }
       await deleteChangeSet(runtime.clients.cfn, found.changeSet);
       await runtime.clients.ssm.send(
         new LabelParameterVersionCommand({
@@ -302,17 +325,17 @@ export const reject = async (
           Labels: [rejectedLabel(found.desired.version)],
         }),
       );
-      return found;
+      return { ...found, running };
     },
   );
-  const stack = await describeStack(runtime.clients.cfn, stage.stack);
-  const running = stack ? stackParameterValue(stack, stage.stackParameter) : undefined;
-  if (!running) {
-    throw new RefusedError(
-      `change set ${changeSet.name} was deleted; stack ${stage.stack} runs no release to keep as desired`,
-    );
-  }
-  const provenance: Provenance = { action: 'reject', by, from: String(desired.version), startedAt: now() };
+  const commit = latestWithKey(await readHistory(runtime.clients.ssm, stage), running)?.provenance.commit;
+  const provenance: Provenance = {
+    action: 'reject',
+    by,
+    from: String(desired.version),
+    startedAt: now(),
+    ...(commit ? { commit } : {}),
+  };
   const moved = await moveTo(
     runtime,
     stage,
@@ -347,10 +370,11 @@ export const promote = async (
   if (stack?.StackStatus?.endsWith('_IN_PROGRESS'))
     throw new RefusedError(`stack ${from.stack} is ${stack.StackStatus}; promote once it settles`);
   await assertObjectExists(runtime, from, running);
-  const key = await placeRelease(runtime, from, to, running);
+  const key = promotedKey(from, to, running);
   const current = await readDesired(runtime.clients.ssm, to);
   if (current?.key === key)
     throw new RefusedError(`stage ${to.name} already has ${key} as its desired release`);
+  if (key !== running) await copyRelease(runtime, from, to, running, key);
   const commit = latestWithKey(history, running)?.provenance.commit;
   const provenance: Provenance = {
     action: 'promote',
@@ -362,13 +386,23 @@ export const promote = async (
   return moveTo(runtime, to, key, provenance, `a promotion by ${by} from ${from.name}`);
 };
 
-/** The release's key for the target stage: the same object, or a copy when the stages keep releases apart. */
-const placeRelease = async (runtime: Runtime, from: Stage, to: Stage, key: string): Promise<string> => {
+/** The release's key for the target stage: the same, or its content-named key under the target's prefix. */
+const promotedKey = (from: Stage, to: Stage, key: string): string => {
   if (releaseBucketOf(from) === releaseBucketOf(to) && from.releasePrefix === to.releasePrefix) return key;
   const digest = /([0-9a-f]{64})(\.[a-z0-9]{1,8})?$/.exec(key)?.[1];
   if (!digest)
     throw new RefusedError(`release ${key} is not a content-named release key; it cannot be promoted`);
-  const target = releaseKey(to.releasePrefix, digest, `x${keyExtension(key)}`);
+  return releaseKey(to.releasePrefix, digest, `x${keyExtension(key)}`);
+};
+
+/** Copy a release to the target stage's bucket and prefix (the same bytes, so the same digest). */
+const copyRelease = async (
+  runtime: Runtime,
+  from: Stage,
+  to: Stage,
+  key: string,
+  target: string,
+): Promise<void> => {
   await runtime.clients.s3.send(
     new CopyObjectCommand({
       Bucket: releaseBucketOf(to),
@@ -377,5 +411,4 @@ const placeRelease = async (runtime: Runtime, from: Stage, to: Stage, key: strin
       MetadataDirective: 'COPY',
     }),
   );
-  return target;
 };

@@ -9,6 +9,7 @@ import { type AwsProxy, startAwsProxy } from '../../bin/support/aws-proxy';
 import type { Clients } from '../../shared/clients';
 import { handlePipelineEvent } from '../../shared/deploy';
 import { reconcileAll } from '../../shared/settle';
+import { lockKey } from '../../shared/stage-lock';
 import {
   deliverWithRetries,
   destroyClients,
@@ -22,6 +23,7 @@ import {
   shuffled,
   withRetries,
 } from './helpers/reliability';
+import { configuredStage } from './helpers/stack-events';
 import {
   artifactKeyOf,
   createStackFor,
@@ -115,7 +117,6 @@ describe(`${STAGES.length * BUILDS_PER_STAGE} pipeline events over ${STAGES.leng
       scheduleError = error;
     }
     const injected = proxy.injected();
-    if (process.env.DEBUG_FAULTS) console.error(JSON.stringify({ deliveries: delivery.deliveries, rounds: delivery.retryRounds, total: proxy.total(), forwarded: proxy.forwarded().length }));
     proxy.setFaults({});
 
     // Read the end state back from moto.
@@ -146,6 +147,8 @@ describe(`${STAGES.length * BUILDS_PER_STAGE} pipeline events over ${STAGES.leng
     expect(converged).toBe(STAGES.length);
     expect(lost).toEqual([]);
     expect(doubles).toEqual([]);
+    // No stage is left locked.
+    for (const role of STAGES) expect(await objectExists(w, lockKey(configuredStage(w, role)))).toBe(false);
     // Each stage's history: the newest build last, no execution twice, never older after newer.
     for (const role of STAGES) {
       const history = await parameterHistory(w, stageOf(w, role).ssmParameter);
