@@ -6,7 +6,7 @@
 import { type BuildArtifact, locateBuild, type Release, releaseBuild } from './artifacts';
 import { releaseBucketOf, type Stage, stagesOfPipeline } from './config';
 import { type DeployOutcome, type DeployReport, deployMessage } from './deploy-messages';
-import { type RecordResult, recordDesired } from './desired-state';
+import { labelRecorded, type RecordResult, recordDesired } from './desired-state';
 import { EventValidationError, errorMessage, isPermanent } from './errors';
 import { type PipelineExecution, parsePipelineEvent } from './events';
 import { logger } from './logger';
@@ -130,54 +130,59 @@ const deployStage = async (
   // Recording and reconciling hold the stage's lock: deliveries of the same or other builds for this stage
   // take turns, so none is recorded twice, an older one never lands after a newer one, and only one
   // change set is executed.
-  const { recorded, result } = await withStageLock(
-    runtime.clients.s3,
-    stage,
-    `deploy ${execution.executionId}`,
-    async () => {
-      const recorded = await recordDesired(runtime.clients.ssm, stage, release, execution);
-      if (recorded.outcome === 'superseded') return { recorded, result: undefined };
-      const desired = { parameter: stage.ssmParameter, key: release.key, version: recorded.version };
-      const result = await reconcile(runtime, stage.name, {
-        desired,
-        newlyRecorded: recorded.outcome === 'recorded',
-      });
-      return { recorded, result };
-    },
-  );
-  const released = {
-    ...base,
-    releaseKey: release.key,
-    recorded: recorded.outcome,
-    desiredVersion: recorded.version,
-  };
-  if (recorded.outcome === 'superseded' || !result) {
-    logger.info('a newer execution is already desired; this older one is not recorded', {
+  // Recording, reconciling and reporting hold the stage's lock: deliveries of the same or other builds for
+  // this stage take turns, so none is recorded twice, an older one never lands after a newer one, and only
+  // one change set is executed.
+  return withStageLock(runtime.clients.s3, stage, `deploy ${execution.executionId}`, async () => {
+    const recorded = await recordDesired(runtime.clients.ssm, stage, release, execution);
+    const released = {
       ...base,
-      executionId: execution.executionId,
-      ...(recorded.outcome === 'superseded' ? { newer: recorded.by.execution } : {}),
+      releaseKey: release.key,
+      recorded: recorded.outcome,
+      desiredVersion: recorded.version,
+    };
+    if (recorded.outcome === 'superseded') {
+      logger.info('a newer execution is already desired; this older one is not recorded', {
+        ...base,
+        executionId: execution.executionId,
+        newer: recorded.by.execution,
+      });
+      return { ...released, outcome: 'superseded', notified: false };
+    }
+    const desired = { parameter: stage.ssmParameter, key: release.key, version: recorded.version };
+    const result = await reconcile(runtime, stage.name, {
+      desired,
+      newlyRecorded: recorded.outcome === 'recorded',
     });
-    return { ...released, outcome: 'superseded', notified: false };
-  }
-  logger.info('stage reconciled', { ...released, outcome: result.outcome, changeSet: result.changeSet });
-  const summary = {
-    ...released,
-    outcome: result.outcome,
-    ...(result.changeSet ? { changeSet: result.changeSet } : {}),
-  };
-  // A duplicate delivery says nothing new unless it did something the first one did not get to.
-  const quiet =
-    recorded.outcome === 'duplicate' &&
-    (!result.fresh || ['in-sync', 'waiting', 'blocked'].includes(result.outcome));
-  if (quiet) return { ...summary, notified: false };
-  const notified = await announce(runtime, {
-    outcome: result.outcome,
-    ...base,
-    execution,
-    release,
-    reconcile: result,
+    logger.info('stage reconciled', { ...released, outcome: result.outcome, changeSet: result.changeSet });
+    const summary = {
+      ...released,
+      outcome: result.outcome,
+      ...(result.changeSet ? { changeSet: result.changeSet } : {}),
+    };
+    // A duplicate of a delivery that finished says nothing new, unless it did something the first did not.
+    const quiet =
+      recorded.outcome === 'duplicate' &&
+      recorded.announced &&
+      (!result.fresh || ['in-sync', 'waiting', 'blocked'].includes(result.outcome));
+    if (quiet) return { ...summary, notified: false };
+    const notified = await announce(runtime, {
+      outcome: result.outcome,
+      ...base,
+      execution,
+      release,
+      reconcile: result,
+    });
+    // Labelled last: a version without its execution label is a delivery whose report may not have gone out.
+    await labelRecorded(
+      runtime.clients.ssm,
+      stage,
+      recorded.version,
+      execution.executionId,
+      release.commitId,
+    );
+    return { ...summary, notified };
   });
-  return { ...summary, notified };
 };
 
 const announce = async (runtime: Runtime, report: DeployReport): Promise<boolean> => {

@@ -45,7 +45,7 @@ export type Provenance = z.output<typeof provenanceSchema>;
 
 export type RecordResult =
   | { outcome: 'recorded'; version: number }
-  | { outcome: 'duplicate'; version: number }
+  | { outcome: 'duplicate'; version: number; announced: boolean }
   | { outcome: 'superseded'; version: number; by: Provenance };
 
 /** Parse a version's description; a description written by a person (not JSON) yields no provenance. */
@@ -75,17 +75,8 @@ export const readDesired = async (ssm: SSMClient, stage: Stage): Promise<Desired
 };
 
 /** Whether a desired version carries the label that marks its deploy as failed. */
-export const isFailed = async (ssm: SSMClient, stage: Stage, version: number): Promise<boolean> => {
-  try {
-    const response = await ssm.send(
-      new GetParameterCommand({ Name: `${stage.ssmParameter}:${failedLabel(version)}` }),
-    );
-    return response?.Parameter?.Version === version;
-  } catch (error) {
-    if (isParameterMissing(error) || errorName(error) === 'ParameterVersionLabelNotFound') return false;
-    throw error;
-  }
-};
+export const isFailed = (ssm: SSMClient, stage: Stage, version: number): Promise<boolean> =>
+  hasLabel(ssm, stage, version, failedLabel(version));
 
 /** The newest version's number and provenance, in one call, or undefined for a parameter not yet created. */
 const readLatest = async (ssm: SSMClient, stage: Stage) => {
@@ -114,9 +105,10 @@ export const recordDesired = async (
 ): Promise<RecordResult> => {
   const latest = await readLatest(ssm, stage);
   if (latest?.provenance.execution === execution.executionId) {
-    // A retry after a failed labelling finds the version written but unlabelled: labelling is idempotent.
-    await labelVersion(ssm, stage, latest.version, execution.executionId, latest.provenance.commit);
-    return { outcome: 'duplicate', version: latest.version };
+    // The labels are put on once the ops team was told (see deploy.ts): a version without them is a
+    // delivery that did not finish, and its retry must still report.
+    const announced = await hasLabel(ssm, stage, latest.version, executionLabel(execution.executionId));
+    return { outcome: 'duplicate', version: latest.version, announced };
   }
   if (
     latest?.provenance.startedAt &&
@@ -138,7 +130,6 @@ export const recordDesired = async (
       got: Version,
     });
   }
-  await labelVersion(ssm, stage, Version, execution.executionId, release.commitId);
   return { outcome: 'recorded', version: Version };
 };
 
@@ -197,6 +188,29 @@ const unlabelOldest = async (ssm: SSMClient, stage: Stage): Promise<void> => {
     labels: oldest.Labels,
   });
 };
+
+/** Whether the version carries this label (a label sits on one version at a time). */
+const hasLabel = async (ssm: SSMClient, stage: Stage, version: number, label: string): Promise<boolean> => {
+  try {
+    const response = await ssm.send(new GetParameterCommand({ Name: `${stage.ssmParameter}:${label}` }));
+    return response?.Parameter?.Version === version;
+  } catch (error) {
+    if (isParameterMissing(error) || errorName(error) === 'ParameterVersionLabelNotFound') return false;
+    throw error;
+  }
+};
+
+/**
+ * Label a recorded version with its execution and commit. The deploy path does this last, once the ops
+ * team was told, so the labels also say "this delivery finished".
+ */
+export const labelRecorded = (
+  ssm: SSMClient,
+  stage: Stage,
+  version: number,
+  executionId: string,
+  commitId: string | undefined,
+): Promise<void> => labelVersion(ssm, stage, version, executionId, commitId);
 
 const labelVersion = async (
   ssm: SSMClient,

@@ -5,7 +5,7 @@
  * deployed, so that 61 of them take seconds.
  */
 import { GetParameterHistoryCommand } from '@aws-sdk/client-ssm';
-import { recordDesired } from '../../shared/desired-state';
+import { labelRecorded, recordDesired } from '../../shared/desired-state';
 import { markFailed, type ReleaseVersion, readHistory } from '../../shared/release-history';
 import {
   buildCli,
@@ -71,6 +71,8 @@ beforeAll(async () => {
       },
     );
     expect(result).toEqual({ outcome: 'recorded', version });
+    // The deploy path labels a version once the ops team was told.
+    await labelRecorded(world.clients.ssm, stage, result.version, executionId, commitId);
     recorded.set(version, { executionId, commitId, key });
   }
   await markFailed(world.clients.ssm, stage, FAILED);

@@ -168,7 +168,7 @@ describe('retries run out', () => {
   // SNS Publish fails after the SDK's retries, so the invocation fails and Lambda retries it. The retry finds
   // the execution recorded ('duplicate') and the stack already on the release ('in-sync'), and stays quiet:
   // the ops team never hears that the build was deployed. Kept asserting the promised behaviour.
-  it.failing('sns.Publish failing (503) on every attempt after the deploy: the redelivery still tells the ops team', async () => {
+  it('sns.Publish failing (503) on every attempt after the deploy: the redelivery still tells the ops team', async () => {
     const { world, stage, releaseKey, runtime, event } = await setUp();
     failOnly('sns.Publish');
 

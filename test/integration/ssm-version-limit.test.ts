@@ -4,7 +4,7 @@
  * past version 100, with the newest versions still labelled.
  */
 import { stageNamed } from '../../shared/config';
-import { recordDesired } from '../../shared/desired-state';
+import { labelRecorded, recordDesired } from '../../shared/desired-state';
 import {
   createWorld,
   destroyWorld,
@@ -50,6 +50,14 @@ test('records 105 releases in a row: every write succeeds, 100 versions kept, th
       },
     );
     expect(result).toEqual({ outcome: 'recorded', version: i });
+    // The deploy path labels a version once the ops team was told.
+    await labelRecorded(
+      world.runtime.clients.ssm,
+      stage,
+      i,
+      `00000000-0000-4000-8000-${i.toString().padStart(12, '0')}`,
+      sha.slice(-40),
+    );
   }
   const history = await parameterHistory(world, names.ssmParameter);
   expect(history).toHaveLength(100);

@@ -9,7 +9,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Release } from '../../shared/artifacts';
 import { parseConfig } from '../../shared/config';
-import { parseProvenance, readDesired, recordDesired } from '../../shared/desired-state';
+import { labelRecorded, parseProvenance, readDesired, recordDesired } from '../../shared/desired-state';
 import {
   BUILD_RELEASE_KEY,
   BUILD_SHA256_HEX,
@@ -46,6 +46,8 @@ describe('recordDesired', () => {
     ssmMock.on(DescribeParametersCommand).resolves({ Parameters: [] });
     ssmMock.on(PutParameterCommand).resolves({ Version: 1 });
     const result = await recordDesired(ssm, stage, release, execution);
+    // The deploy path labels the version last, once the ops team was told.
+    await labelRecorded(ssm, stage, result.version, execution.executionId, release.commitId);
     expect(result).toEqual({ outcome: 'recorded', version: 1 });
     expect(ssmMock).toHaveReceivedCommandWith(DescribeParametersCommand, {
       ParameterFilters: [{ Key: 'Name', Option: 'Equals', Values: [PARAMETER] }],
@@ -85,6 +87,8 @@ describe('recordDesired', () => {
     });
     ssmMock.on(PutParameterCommand).resolves({ Version: 5 });
     const result = await recordDesired(ssm, stage, release, execution);
+    // The deploy path labels the version last, once the ops team was told.
+    await labelRecorded(ssm, stage, result.version, execution.executionId, release.commitId);
     expect(result).toEqual({ outcome: 'recorded', version: 5 });
     expect(ssmMock).toHaveReceivedCommandWith(PutParameterCommand, {
       Overwrite: true,
@@ -97,7 +101,9 @@ describe('recordDesired', () => {
     ssmMock.on(DescribeParametersCommand).resolves({ Parameters: [] });
     ssmMock.on(PutParameterCommand).resolves({ Version: 1 });
     const { commitId: _, ...withoutCommit } = release;
-    await recordDesired(ssm, stage, withoutCommit, executionOf('pipeline-succeeded-legacy'));
+    const legacy = executionOf('pipeline-succeeded-legacy');
+    const recorded = await recordDesired(ssm, stage, withoutCommit, legacy);
+    await labelRecorded(ssm, stage, recorded.version, legacy.executionId, undefined);
     expect(ssmMock).toHaveReceivedCommandWith(LabelParameterVersionCommand, {
       Labels: ['exec-7c1d9e2f-3a4b-4c5d-8e6f-0a1b2c3d4e5f'],
     });
@@ -105,29 +111,34 @@ describe('recordDesired', () => {
     expect(JSON.parse(put?.Description ?? '')).not.toHaveProperty('commit');
   });
 
-  it('on a duplicate delivery writes nothing new and re-applies the labels', async () => {
-    ssmMock.on(DescribeParametersCommand).resolves({
-      Parameters: [
-        {
-          Name: PARAMETER,
-          Version: 7,
-          Description: provenance({
-            execution: SAMPLE.executionId,
-            commit: SAMPLE.commitId,
-            startedAt: SAMPLE.startTime,
-          }),
-        },
-      ],
-    });
-    const result = await recordDesired(ssm, stage, release, execution);
-    expect(result).toEqual({ outcome: 'duplicate', version: 7 });
-    expect(ssmMock).not.toHaveReceivedCommand(PutParameterCommand);
-    expect(ssmMock).toHaveReceivedCommandWith(LabelParameterVersionCommand, {
-      Name: PARAMETER,
-      ParameterVersion: 7,
-      Labels: [`exec-${SAMPLE.executionId}`, `commit-${SAMPLE.commitId}`],
-    });
-  });
+  it.each([
+    [true, 7],
+    [false, 6],
+  ])(
+    'on a duplicate delivery writes nothing new, and says whether the first delivery finished (labelled: %s)',
+    async (finished, labelledVersion) => {
+      ssmMock.on(DescribeParametersCommand).resolves({
+        Parameters: [
+          {
+            Name: PARAMETER,
+            Version: 7,
+            Description: provenance({
+              execution: SAMPLE.executionId,
+              commit: SAMPLE.commitId,
+              startedAt: SAMPLE.startTime,
+            }),
+          },
+        ],
+      });
+      ssmMock
+        .on(GetParameterCommand, { Name: `${PARAMETER}:exec-${SAMPLE.executionId}` })
+        .resolves({ Parameter: { Name: PARAMETER, Version: labelledVersion, Value: BUILD_RELEASE_KEY } });
+      const result = await recordDesired(ssm, stage, release, execution);
+      expect(result).toEqual({ outcome: 'duplicate', version: 7, announced: finished });
+      expect(ssmMock).not.toHaveReceivedCommand(PutParameterCommand);
+      expect(ssmMock).not.toHaveReceivedCommand(LabelParameterVersionCommand);
+    },
+  );
 
   it('does not record an older execution arriving after a newer one', async () => {
     const newer = { execution: 'newer-run', commit: 'b'.repeat(40), startedAt: '2026-11-20T11:00:00.000Z' };
@@ -182,13 +193,11 @@ describe('recordDesired', () => {
   });
 
   it('still succeeds when SSM refuses a label (logged, not fatal)', async () => {
-    ssmMock.on(DescribeParametersCommand).resolves({ Parameters: [] });
-    ssmMock.on(PutParameterCommand).resolves({ Version: 1 });
     ssmMock.on(LabelParameterVersionCommand).resolves({ InvalidLabels: [`commit-${SAMPLE.commitId}`] });
-    await expect(recordDesired(ssm, stage, release, execution)).resolves.toEqual({
-      outcome: 'recorded',
-      version: 1,
-    });
+    await expect(
+      labelRecorded(ssm, stage, 1, execution.executionId, release.commitId),
+    ).resolves.toBeUndefined();
+    expect(ssmMock).toHaveReceivedCommandTimes(LabelParameterVersionCommand, 1);
   });
 });
 

@@ -121,6 +121,7 @@ const NASTY_STRINGS = [
   'AWS-x',
   'arn:aws:cloudformation:us-east-1:999999999999:stack/orders-api-dev/6f1c2d3e-4a5b-11ef-9c8d-0a1b2c3d4e5f',
   'arn:aws:s3:::orders-api-artifacts',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a log4j-style lookup, on purpose
   '${jndi:ldap://x}',
   '{executionId}',
   '%2e%2e%2f',
@@ -225,16 +226,28 @@ const mutationOf = (paths: Path[]): fc.Arbitrary<Mutation> => {
 const isRecord = (value: unknown): value is Record<string | number, unknown> =>
   typeof value === 'object' && value !== null;
 
+/**
+ * A plain array or object, as JSON makes them: the only containers mutations descend into (an earlier
+ * mutation may have put a boxed string, a Map or a frozen value there, which are left alone).
+ */
+const isPlainContainer = (value: unknown): value is Record<string | number, unknown> =>
+  isRecord(value) &&
+  !Object.isFrozen(value) &&
+  (Array.isArray(value) || Object.prototype.toString.call(value) === '[object Object]');
+
 /** A copy of `document` with the mutations applied. `__proto__` keys are added as own data properties. */
 const mutate = (document: unknown, mutations: Mutation[]): unknown => {
-  const copy = structuredClone(document);
+  // A JSON copy: the documents are JSON, and its objects belong to this realm (structuredClone's do not).
+  const copy: unknown = JSON.parse(JSON.stringify(document));
   for (const mutation of mutations) {
     const path = mutation.path;
     const parentPath = mutation.op === 'add' ? path : path.slice(0, -1);
     let parent: unknown = copy;
-    for (const step of parentPath) parent = isRecord(parent) ? parent[step] : undefined;
-    if (!isRecord(parent)) continue;
+    for (const step of parentPath) parent = isPlainContainer(parent) ? parent[step] : undefined;
+    if (!isPlainContainer(parent)) continue;
     if (mutation.op === 'add') {
+      // Only objects get new keys (an array with an own "constructor" would break splice, not the product).
+      if (Array.isArray(parent)) continue;
       Object.defineProperty(parent, mutation.key, {
         value: mutation.value,
         enumerable: true,
@@ -783,7 +796,6 @@ const expectValidStackEvent = (event: StackEvent): void => {
     expect(REPORTED_CALLS as readonly string[]).toContain(event.eventName);
     if (event.stackId !== undefined) expect(event.stackId).toMatch(STACK_ARN);
     expect(typeof event.caller.name).toBe('string');
-    expect(event.caller.name.length).toBeGreaterThan(0);
   }
 };
 
