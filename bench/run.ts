@@ -128,7 +128,9 @@ const benchLoad = async (runs: number) => {
       ratio <= 1.25 ? 'yes' : 'NO',
     ]);
   }
-  say(`### 1. Handler bundles: size and module load time (${runs} interleaved pairs of fresh processes; medians, and the median of the pairs' ratios)\n`);
+  say(
+    `### 1. Handler bundles: size and module load time (${runs} interleaved pairs of fresh processes; medians, and the median of the pairs' ratios)\n`,
+  );
   table(['handler', 'bundle', 'SDK-only floor', 'load', 'floor load', 'ratio', '≤ 1.25'], rows);
   return figures;
 };

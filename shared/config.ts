@@ -218,8 +218,23 @@ export const parseConfig = (text: string, source = 'configuration'): DeployerCon
   return validateConfig(raw, source);
 };
 
+/** Keys that would reach an object's prototype instead of naming a pipeline, stage, tag or parameter. */
+const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+const prototypeKeyPath = (value: unknown, path: string[] = []): string[] | undefined => {
+  if (typeof value !== 'object' || value === null) return undefined;
+  for (const key of Object.keys(value)) {
+    if (PROTOTYPE_KEYS.has(key)) return [...path, key];
+    const inner = prototypeKeyPath((value as Record<string, unknown>)[key], [...path, key]);
+    if (inner) return inner;
+  }
+  return undefined;
+};
+
 /** Validate configuration that is already parsed (the JSON compiled from deployer.config.yaml). */
 export const validateConfig = (raw: unknown, source = 'configuration'): DeployerConfig => {
+  const bad = prototypeKeyPath(raw);
+  if (bad) throw new ConfigError(`${source}: ${bad.join('.')}: ${bad.at(-1)} cannot be used as a name`);
   const result = configSchema.safeParse(raw ?? {});
   if (!result.success) throw new ConfigError(formatIssues(source, result.error), { cause: result.error });
   return result.data;

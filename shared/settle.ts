@@ -6,6 +6,7 @@
 import { allStages, type Stage, stageOfStack } from './config';
 import { type DeployReport, deployMessage } from './deploy-messages';
 import { EventValidationError, errorMessage } from './errors';
+import { describeIssues, envelope } from './events';
 import { logger } from './logger';
 import { desiredVersionOfChangeSet } from './names';
 import { publish } from './notify';
@@ -14,7 +15,7 @@ import { type ReconcileResult, reconcile } from './reconcile';
 import { markFailed, readHistory } from './release-history';
 import type { Runtime } from './runtime';
 import { assertSameAccountAndRegion } from './settings';
-import { parseStackEvent } from './stack-events';
+import { assertStacksAreLocal, parseStackEvent } from './stack-events';
 import { isFailureStatus, isFinalStatus } from './stack-messages';
 import { withStageLock } from './stage-lock';
 
@@ -34,7 +35,10 @@ export const handleStackSettled = async (runtime: Runtime, raw: unknown): Promis
   let event: ReturnType<typeof parseStackEvent>;
   try {
     event = parseStackEvent(raw);
-    if (event) assertSameAccountAndRegion(runtime.settings, event);
+    if (event) {
+      assertSameAccountAndRegion(runtime.settings, event);
+      assertStacksAreLocal(event);
+    }
   } catch (error) {
     if (!(error instanceof EventValidationError)) throw error;
     logger.error('rejected stack event', { reason: error.message });
@@ -161,5 +165,17 @@ const isScheduledEvent = (raw: unknown): boolean =>
   (raw as Record<string, unknown>)['detail-type'] === 'Scheduled Event';
 
 /** The reconcile trigger's entry: the schedule reconciles every stage, a stack status change its stage. */
-export const handleReconcileTrigger = async (runtime: Runtime, raw: unknown): Promise<SettleSummary[]> =>
-  isScheduledEvent(raw) ? reconcileAll(runtime) : [await handleStackSettled(runtime, raw)];
+export const handleReconcileTrigger = async (runtime: Runtime, raw: unknown): Promise<SettleSummary[]> => {
+  if (!isScheduledEvent(raw)) return [await handleStackSettled(runtime, raw)];
+  const parsed = envelope.safeParse(raw);
+  try {
+    if (!parsed.success)
+      throw new EventValidationError(`malformed schedule event: ${describeIssues(parsed.error)}`);
+    assertSameAccountAndRegion(runtime.settings, parsed.data);
+  } catch (error) {
+    if (!(error instanceof EventValidationError)) throw error;
+    logger.error('rejected schedule event', { reason: error.message });
+    return [{ verdict: 'rejected', reason: error.message }];
+  }
+  return reconcileAll(runtime);
+};

@@ -34,6 +34,21 @@ export const stackNameOf = (nameOrArn: string): string | undefined => {
   return STACK_ARN.exec(nameOrArn)?.[3];
 };
 
+/**
+ * The stack ARNs an event names must be of the account and region it came from: another account's stack of
+ * the same name is not ours. Checked after the event itself is known to be from the deployer's account.
+ */
+export const assertStacksAreLocal = (event: StackEvent): void => {
+  for (const ref of event.stackRefs) {
+    const match = STACK_ARN.exec(ref);
+    if (match && (match[1] !== event.region || match[2] !== event.account)) {
+      throw new EventValidationError(
+        `the event names a stack of account ${match[2]} in ${match[1]}, not of ${event.account} in ${event.region}`,
+      );
+    }
+  }
+};
+
 const userIdentity = z.looseObject({
   type: z.optional(text(64)),
   arn: z.optional(text(2048)),
@@ -96,6 +111,8 @@ export interface Caller {
 
 export interface StackApiCall {
   kind: 'api-call';
+  /** Every stack name or ARN the event gives. */
+  stackRefs: string[];
   eventName: string;
   stack: string;
   stackId?: string;
@@ -109,6 +126,7 @@ export interface StackApiCall {
 
 export interface StackStatusChange {
   kind: 'status-change';
+  stackRefs: string[];
   stack: string;
   stackId: string;
   status: string;
@@ -135,7 +153,7 @@ const callerOf = (identity: z.output<typeof userIdentity> | undefined): Caller =
     };
   }
   if (type === 'AWSService') return { type, name: identity?.invokedBy ?? 'an AWS service' };
-  const name = identity?.userName ?? identity?.arn?.split('/').at(-1) ?? identity?.invokedBy ?? 'unknown';
+  const name = identity?.userName || identity?.arn?.split('/').at(-1) || identity?.invokedBy || 'unknown';
   return { type, name, ...(identity?.arn ? { arn: identity.arn } : {}) };
 };
 
@@ -157,6 +175,7 @@ export const parseStackEvent = (raw: unknown): StackEvent | undefined => {
       kind: 'status-change',
       stack: stackNameOf(detail['stack-id']) ?? '',
       stackId: detail['stack-id'],
+      stackRefs: [detail['stack-id']],
       status: detail['status-details'].status,
       ...(reason ? { reason } : {}),
       ...(token ? { token } : {}),
@@ -183,6 +202,9 @@ export const parseStackEvent = (raw: unknown): StackEvent | undefined => {
       kind: 'api-call',
       eventName: detail.eventName,
       stack,
+      stackRefs: [detail.requestParameters?.stackName, detail.responseElements?.stackId].filter(
+        (ref): ref is string => typeof ref === 'string',
+      ),
       ...(stackId && STACK_ARN.test(stackId) ? { stackId } : {}),
       ...(changeSet ? { changeSet: changeSet.split('/').at(-2) ?? changeSet } : {}),
       caller: callerOf(detail.userIdentity),
@@ -193,6 +215,6 @@ export const parseStackEvent = (raw: unknown): StackEvent | undefined => {
     };
   }
   throw new EventValidationError(
-    `not a CloudFormation event this deployer handles: detail-type ${JSON.stringify(String(detailType).slice(0, 100))}`,
+    `not a CloudFormation event this deployer handles: detail-type ${typeof detailType === 'string' ? JSON.stringify(detailType.slice(0, 100)) : typeof detailType}`,
   );
 };

@@ -11,7 +11,13 @@ import { latestWithKey, type ReleaseVersion, readHistory } from './release-histo
 import { findRootCause } from './root-cause';
 import type { Runtime } from './runtime';
 import { assertSameAccountAndRegion } from './settings';
-import { parseStackEvent, type StackApiCall, type StackEvent, type StackStatusChange } from './stack-events';
+import {
+  assertStacksAreLocal,
+  parseStackEvent,
+  type StackApiCall,
+  type StackEvent,
+  type StackStatusChange,
+} from './stack-events';
 import { apiCallMessage, isFailureStatus, isFinalStatus, startedBy, statusMessage } from './stack-messages';
 import { describeStack, isStackMissing, stackParameterValue } from './stacks';
 
@@ -27,7 +33,10 @@ export const handleStackNotification = async (runtime: Runtime, raw: unknown): P
   let event: StackEvent | undefined;
   try {
     event = parseStackEvent(raw);
-    if (event) assertSameAccountAndRegion(runtime.settings, event);
+    if (event) {
+      assertSameAccountAndRegion(runtime.settings, event);
+      assertStacksAreLocal(event);
+    }
   } catch (error) {
     if (!(error instanceof EventValidationError)) throw error;
     logger.error('rejected stack event', { reason: error.message });

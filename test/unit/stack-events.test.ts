@@ -49,6 +49,25 @@ const ASSUMED_ROLE_CALLER = {
 };
 const IAM_USER_CALLER = { type: 'IAMUser', name: 'dana', arn: 'arn:aws:iam::123456789012:user/dana' };
 
+/** The parsed event without its list of stack references (checked on its own below). */
+const withoutRefs = (event: ReturnType<typeof parseStackEvent>) => {
+  if (!event) return event;
+  const { stackRefs: _refs, ...rest } = event;
+  return rest;
+};
+
+describe('stack references', () => {
+  it('lists every stack name or ARN the event gives, for the account and region check', () => {
+    expect(parseStackEvent(statusEvent('stack-update-rollback-complete'))?.stackRefs).toEqual([
+      STACK_IDS.prod,
+    ]);
+    expect(parseStackEvent(apiCallEvent('cloudtrail-create-stack'))?.stackRefs).toEqual([
+      'orders-api-dev',
+      STACK_IDS.dev,
+    ]);
+  });
+});
+
 describe('stackNameOf', () => {
   it.each([
     ['orders-api-dev', 'orders-api-dev'],
@@ -82,7 +101,7 @@ describe('stackNameOf', () => {
 
 describe('parseStackEvent: the API call samples', () => {
   it('parses CreateStack by an IAM user', () => {
-    expect(parseStackEvent(apiCallEvent('cloudtrail-create-stack'))).toEqual({
+    expect(withoutRefs(parseStackEvent(apiCallEvent('cloudtrail-create-stack')))).toEqual({
       kind: 'api-call',
       eventName: 'CreateStack',
       stack: 'orders-api-dev',
@@ -95,7 +114,7 @@ describe('parseStackEvent: the API call samples', () => {
   });
 
   it('parses UpdateStack by an assumed role: named by its role and session', () => {
-    expect(parseStackEvent(apiCallEvent('cloudtrail-update-stack'))).toEqual({
+    expect(withoutRefs(parseStackEvent(apiCallEvent('cloudtrail-update-stack')))).toEqual({
       kind: 'api-call',
       eventName: 'UpdateStack',
       stack: 'orders-api-prod',
@@ -108,7 +127,7 @@ describe('parseStackEvent: the API call samples', () => {
   });
 
   it('parses ExecuteChangeSet: the change set named from its ARN, no stack id in an empty response', () => {
-    expect(parseStackEvent(apiCallEvent('cloudtrail-execute-change-set'))).toEqual({
+    expect(withoutRefs(parseStackEvent(apiCallEvent('cloudtrail-execute-change-set')))).toEqual({
       kind: 'api-call',
       eventName: 'ExecuteChangeSet',
       stack: 'orders-api-prod',
@@ -121,7 +140,7 @@ describe('parseStackEvent: the API call samples', () => {
   });
 
   it('parses a refused UpdateStack with its error code and message', () => {
-    expect(parseStackEvent(apiCallEvent('cloudtrail-update-stack-failed'))).toEqual({
+    expect(withoutRefs(parseStackEvent(apiCallEvent('cloudtrail-update-stack-failed')))).toEqual({
       kind: 'api-call',
       eventName: 'UpdateStack',
       stack: 'orders-api-prod',
@@ -137,7 +156,7 @@ describe('parseStackEvent: the API call samples', () => {
   });
 
   it('parses DeleteStack with a null responseElements', () => {
-    expect(parseStackEvent(apiCallEvent('cloudtrail-delete-stack'))).toEqual({
+    expect(withoutRefs(parseStackEvent(apiCallEvent('cloudtrail-delete-stack')))).toEqual({
       kind: 'api-call',
       eventName: 'DeleteStack',
       stack: 'orders-api-dev',
@@ -299,7 +318,7 @@ describe('parseStackEvent: stack names', () => {
 
 describe('parseStackEvent: the status change samples', () => {
   it('parses UPDATE_ROLLBACK_COMPLETE with our change set token', () => {
-    expect(parseStackEvent(statusEvent('stack-update-rollback-complete'))).toEqual({
+    expect(withoutRefs(parseStackEvent(statusEvent('stack-update-rollback-complete')))).toEqual({
       kind: 'status-change',
       stack: 'orders-api-prod',
       stackId: STACK_IDS.prod,
@@ -312,7 +331,7 @@ describe('parseStackEvent: the status change samples', () => {
   });
 
   it('parses UPDATE_ROLLBACK_FAILED with its reason', () => {
-    expect(parseStackEvent(statusEvent('stack-update-rollback-failed'))).toEqual({
+    expect(withoutRefs(parseStackEvent(statusEvent('stack-update-rollback-failed')))).toEqual({
       kind: 'status-change',
       stack: 'orders-api-prod',
       stackId: STACK_IDS.prod,
