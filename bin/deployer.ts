@@ -54,6 +54,14 @@ const regionOf = (env: NodeJS.ProcessEnv): string => {
 const configOf = (env: NodeJS.ProcessEnv) =>
   loadConfigFile(resolve(env.DEPLOYER_CONFIG_FILE ?? 'deployer.config.yaml'));
 
+/** The one stage name a command takes. */
+const oneStage = (args: string[], command: string): string => {
+  const { positionals } = parseArgs({ args, allowPositionals: true, strict: true });
+  const [stageName, ...extra] = positionals;
+  if (!stageName || extra.length > 0) throw new UsageError(`${command} takes exactly one stage name`);
+  return stageName;
+};
+
 /** The runtime for commands; those that change a stage tell the ops team and need the topic. */
 const cliRuntime = (env: NodeJS.ProcessEnv, needsTopic: boolean) => {
   const region = regionOf(env);
@@ -120,9 +128,7 @@ Compares the stage's desired release (its SSM parameter) with what its stack run
 difference through a change set (or leaves it for approval). Prints the outcome as JSON.
 Exit code 3 when the stack needs a person.`,
     async run(args, env) {
-      const { positionals } = parseArgs({ args, allowPositionals: true, strict: true });
-      const [stageName, ...extra] = positionals;
-      if (!stageName || extra.length > 0) throw new UsageError('reconcile takes exactly one stage name');
+      const stageName = oneStage(args, 'reconcile');
       const runtime = cliRuntime(env, false);
       const stage = stageOrRefuse(runtime, stageName);
       const result = await withStageLock(runtime.clients.s3, stage, 'deployer reconcile (cli)', () =>
@@ -256,10 +262,7 @@ release's object is gone from S3. Needs DEPLOYER_TOPIC_ARN.`,
 Executes the stage's pending change set — only if it is the one for the current desired release and the
 stack has not changed since it was made. Needs DEPLOYER_TOPIC_ARN.`,
     async run(args, env) {
-      const { positionals } = parseArgs({ args, allowPositionals: true, strict: true });
-      const [stageName, ...extra] = positionals;
-      if (!stageName || extra.length > 0) throw new UsageError('approve takes exactly one stage name');
-      print(await approve(cliRuntime(env, true), stageName, whoami(env)));
+      print(await approve(cliRuntime(env, true), oneStage(args, 'approve'), whoami(env)));
       return EXIT.ok;
     },
   },
@@ -272,10 +275,7 @@ Deletes the stage's pending change set (only the one for the current desired rel
 release the stack runs now desired again, so the rejected release is not proposed again. Needs
 DEPLOYER_TOPIC_ARN.`,
     async run(args, env) {
-      const { positionals } = parseArgs({ args, allowPositionals: true, strict: true });
-      const [stageName, ...extra] = positionals;
-      if (!stageName || extra.length > 0) throw new UsageError('reject takes exactly one stage name');
-      print(await reject(cliRuntime(env, true), stageName, whoami(env)));
+      print(await reject(cliRuntime(env, true), oneStage(args, 'reject'), whoami(env)));
       return EXIT.ok;
     },
   },

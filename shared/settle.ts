@@ -15,7 +15,7 @@ import { type ReconcileResult, reconcile } from './reconcile';
 import { markFailed, readHistory } from './release-history';
 import type { Runtime } from './runtime';
 import { assertSameAccountAndRegion } from './settings';
-import { assertStacksAreLocal, parseStackEvent } from './stack-events';
+import { acceptStackEvent } from './stack-events';
 import { isFailureStatus, isFinalStatus } from './stack-messages';
 import { withStageLock } from './stage-lock';
 
@@ -32,18 +32,9 @@ export interface SettleSummary {
 
 /** Handle one "CloudFormation Stack Status Change" event. */
 export const handleStackSettled = async (runtime: Runtime, raw: unknown): Promise<SettleSummary> => {
-  let event: ReturnType<typeof parseStackEvent>;
-  try {
-    event = parseStackEvent(raw);
-    if (event) {
-      assertSameAccountAndRegion(runtime.settings, event);
-      assertStacksAreLocal(event);
-    }
-  } catch (error) {
-    if (!(error instanceof EventValidationError)) throw error;
-    logger.error('rejected stack event', { reason: error.message });
-    return { verdict: 'rejected', reason: error.message };
-  }
+  const accepted = acceptStackEvent(runtime.settings, raw);
+  if ('rejected' in accepted) return { verdict: 'rejected', reason: accepted.rejected };
+  const { event } = accepted;
   if (event?.kind !== 'status-change') return { verdict: 'ignored', reason: 'not a stack status change' };
   if (!isFinalStatus(event.status))
     return { verdict: 'ignored', reason: `in-progress status ${event.status}` };

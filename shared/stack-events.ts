@@ -7,6 +7,8 @@
 import * as z from 'zod/mini';
 import { EventValidationError } from './errors';
 import { describeIssues, envelope, shaped, shortText } from './events';
+import { logger } from './logger';
+import { assertSameAccountAndRegion, type Settings } from './settings';
 import './schema';
 
 const STACK_ARN =
@@ -217,4 +219,26 @@ export const parseStackEvent = (raw: unknown): StackEvent | undefined => {
   throw new EventValidationError(
     `not a CloudFormation event this deployer handles: detail-type ${typeof detailType === 'string' ? JSON.stringify(detailType.slice(0, 100)) : typeof detailType}`,
   );
+};
+
+/**
+ * A CloudFormation event the deployer may act on: well-formed, from the deployer's account and region, and
+ * naming only that account's stacks. Otherwise the reason it was rejected (logged once; never retried).
+ */
+export const acceptStackEvent = (
+  settings: Settings,
+  raw: unknown,
+): { event: StackEvent | undefined } | { rejected: string } => {
+  try {
+    const event = parseStackEvent(raw);
+    if (event) {
+      assertSameAccountAndRegion(settings, event);
+      assertStacksAreLocal(event);
+    }
+    return { event };
+  } catch (error) {
+    if (!(error instanceof EventValidationError)) throw error;
+    logger.error('rejected stack event', { reason: error.message });
+    return { rejected: error.message };
+  }
 };

@@ -3,21 +3,13 @@
  * one message each for the ops team — with the root cause, the release and the next step.
  */
 import { type Stage, stageOfStack } from './config';
-import { EventValidationError } from './errors';
 import { logger } from './logger';
 import { desiredVersionOfChangeSet } from './names';
 import { publish } from './notify';
 import { latestWithKey, type ReleaseVersion, readHistory } from './release-history';
 import { findRootCause } from './root-cause';
 import type { Runtime } from './runtime';
-import { assertSameAccountAndRegion } from './settings';
-import {
-  assertStacksAreLocal,
-  parseStackEvent,
-  type StackApiCall,
-  type StackEvent,
-  type StackStatusChange,
-} from './stack-events';
+import { acceptStackEvent, type StackApiCall, type StackEvent, type StackStatusChange } from './stack-events';
 import { apiCallMessage, isFailureStatus, isFinalStatus, startedBy, statusMessage } from './stack-messages';
 import { describeStack, isStackMissing, stackParameterValue } from './stacks';
 
@@ -30,18 +22,9 @@ export interface NotifySummary {
 
 /** Handle one "AWS API Call via CloudTrail" or "CloudFormation Stack Status Change" event. */
 export const handleStackNotification = async (runtime: Runtime, raw: unknown): Promise<NotifySummary> => {
-  let event: StackEvent | undefined;
-  try {
-    event = parseStackEvent(raw);
-    if (event) {
-      assertSameAccountAndRegion(runtime.settings, event);
-      assertStacksAreLocal(event);
-    }
-  } catch (error) {
-    if (!(error instanceof EventValidationError)) throw error;
-    logger.error('rejected stack event', { reason: error.message });
-    return { verdict: 'rejected', reason: error.message };
-  }
+  const accepted = acceptStackEvent(runtime.settings, raw);
+  if ('rejected' in accepted) return { verdict: 'rejected', reason: accepted.rejected };
+  const { event } = accepted;
   if (!event) return ignored('an API call that does not start a stack operation');
   const stage = stageOfStack(runtime.config, event.stack);
   const skip = outOfScope(runtime, event, stage);

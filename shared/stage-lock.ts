@@ -71,12 +71,16 @@ const acquire = async (s3: S3Client, stage: Stage, owner: string): Promise<Lease
   }
 };
 
-/** Take the lease if nobody holds it. */
-const create = async (
+/**
+ * Write the lease under a condition: If-None-Match '*' (nobody holds it) or If-Match the expired lease's
+ * ETag (nobody took it over first). Undefined when another writer won.
+ */
+const putLease = async (
   s3: S3Client,
   bucket: string,
   key: string,
   owner: string,
+  condition: { IfNoneMatch: '*' } | { IfMatch: string },
 ): Promise<Lease | undefined> => {
   try {
     const response = await s3.send(
@@ -84,16 +88,20 @@ const create = async (
         Bucket: bucket,
         Key: key,
         Body: leaseBody(owner, Date.now()),
-        IfNoneMatch: '*',
         ContentType: 'application/json',
+        ...condition,
       }),
     );
     return { bucket, key, etag: response?.ETag };
   } catch (error) {
-    if (isConflict(error)) return undefined;
+    if (isConflict(error) || isMissing(error)) return undefined;
     throw error;
   }
 };
+
+/** Take the lease if nobody holds it. */
+const create = (s3: S3Client, bucket: string, key: string, owner: string): Promise<Lease | undefined> =>
+  putLease(s3, bucket, key, owner, { IfNoneMatch: '*' });
 
 /** When a lease ends; an unreadable lease counts as expired, so a corrupt object cannot block a stage. */
 const leaseExpiry = (body: string | undefined): number => {
@@ -123,22 +131,9 @@ const stealIfExpired = async (
     throw error;
   }
   if (expiresAt > Date.now() || !etag) return undefined;
-  try {
-    const response = await s3.send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: key,
-        Body: leaseBody(owner, Date.now()),
-        IfMatch: etag,
-        ContentType: 'application/json',
-      }),
-    );
-    logger.warn('took over an expired stage lock', { key });
-    return { bucket, key, etag: response?.ETag };
-  } catch (error) {
-    if (isConflict(error) || isMissing(error)) return undefined;
-    throw error;
-  }
+  const lease = await putLease(s3, bucket, key, owner, { IfMatch: etag });
+  if (lease) logger.warn('took over an expired stage lock', { key });
+  return lease;
 };
 
 /** Release the lease, unless it is no longer ours. */
