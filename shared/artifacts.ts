@@ -14,10 +14,10 @@ import {
 } from '@aws-sdk/client-s3';
 import type { Stage } from './config';
 import { releaseBucketOf } from './config';
-import { ArtifactError, errorName } from './errors';
+import { ArtifactError, isMissingObject } from './errors';
 import type { PipelineExecution } from './events';
 import { logger } from './logger';
-import { COMMIT_ID, releaseKey } from './names';
+import { COMMIT_ID, encodeKeyPath, releaseKey } from './names';
 
 /** The object a pipeline execution built. */
 export interface BuildArtifact {
@@ -48,9 +48,6 @@ export interface Release {
 const VERSIONS_SEARCHED = 25;
 /** CopyObject copies at most 5 GB in one call; Lambda packages are far smaller. */
 const MAX_COPY_BYTES = 5 * 1024 ** 3;
-
-const isNotFound = (error: unknown): boolean =>
-  ['NotFound', 'NoSuchKey', 'NoSuchVersion'].includes(errorName(error) ?? '');
 
 /** The build key for an execution: the stage's key template with its placeholders filled in. */
 export const buildKeyFor = (stage: Stage, execution: PipelineExecution): string =>
@@ -87,7 +84,7 @@ export const locateBuild = async (
   try {
     current = await head(s3, bucket, key);
   } catch (error) {
-    if (isNotFound(error))
+    if (isMissingObject(error))
       throw new ArtifactError(`build artifact ${where} does not exist`, { cause: error });
     throw error;
   }
@@ -175,8 +172,9 @@ const hashObject = async (s3: S3Client, build: BuildArtifact): Promise<string> =
   return hash.digest('hex');
 };
 
-const copySource = (build: BuildArtifact): string =>
-  `${build.bucket}/${build.key.split('/').map(encodeURIComponent).join('/')}${build.versionId ? `?versionId=${encodeURIComponent(build.versionId)}` : ''}`;
+/** CopyObject's CopySource: the bucket, the URL-encoded key, and a version when one is pinned. */
+export const copySourceOf = (bucket: string, key: string, versionId?: string): string =>
+  `${bucket}/${encodeKeyPath(key)}${versionId ? `?versionId=${encodeURIComponent(versionId)}` : ''}`;
 
 /**
  * Copy the build to its release key under the stage's release prefix, unless those bytes are released
@@ -197,13 +195,13 @@ export const releaseBuild = async (
     await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
     return { ...release, copied: false };
   } catch (error) {
-    if (!isNotFound(error)) throw error;
+    if (!isMissingObject(error)) throw error;
   }
   await s3.send(
     new CopyObjectCommand({
       Bucket: bucket,
       Key: key,
-      CopySource: copySource(build),
+      CopySource: copySourceOf(build.bucket, build.key, build.versionId),
       // A build that overwrote the key since we looked fails the copy instead of being released under our hash.
       ...(build.etag ? { CopySourceIfMatch: build.etag } : {}),
       MetadataDirective: 'REPLACE',

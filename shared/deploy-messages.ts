@@ -3,8 +3,9 @@
  */
 import type { Release } from './artifacts';
 import type { PipelineExecution } from './events';
-import { composeSubject, fieldLines, type Notification, type Severity, shortCommit } from './notify';
+import { composeSubject, fieldLines, type Notification, publish, type Severity, shortCommit } from './notify';
 import type { ReconcileOutcome, ReconcileResult } from './reconcile';
+import type { Runtime } from './runtime';
 import { consoleLink } from './stacks';
 
 export type DeployOutcome = ReconcileOutcome | 'failed';
@@ -55,6 +56,16 @@ const HEADLINES: Record<DeployOutcome, { word: string; severity: Severity; text:
     text: 'No release is recorded for this stage.',
   },
   failed: { word: 'FAILED', severity: 'error', text: 'The build could not be released.' },
+};
+
+/** Send the ops team the message for a deploy outcome. */
+export const announceDeploy = async (runtime: Runtime, report: DeployReport): Promise<boolean> => {
+  await publish(
+    runtime.clients.sns,
+    runtime.settings.topicArn,
+    deployMessage(report, runtime.settings.region),
+  );
+  return true;
 };
 
 export const severityOf = (outcome: DeployOutcome): Severity => HEADLINES[outcome].severity;

@@ -5,12 +5,11 @@
  */
 import { type BuildArtifact, locateBuild, type Release, releaseBuild } from './artifacts';
 import { releaseBucketOf, type Stage, stagesOfPipeline } from './config';
-import { type DeployOutcome, type DeployReport, deployMessage } from './deploy-messages';
+import { announceDeploy, type DeployOutcome } from './deploy-messages';
 import { labelRecorded, type RecordResult, recordDesired } from './desired-state';
 import { EventValidationError, errorMessage, isPermanent } from './errors';
 import { type PipelineExecution, parsePipelineEvent } from './events';
 import { logger } from './logger';
-import { publish } from './notify';
 import { reconcile } from './reconcile';
 import type { Runtime } from './runtime';
 import { assertSameAccountAndRegion } from './settings';
@@ -124,7 +123,12 @@ const deployStage = async (
       executionId: execution.executionId,
       reason: error.message,
     });
-    const notified = await announce(runtime, { outcome: 'failed', ...base, execution, error: error.message });
+    const notified = await announceDeploy(runtime, {
+      outcome: 'failed',
+      ...base,
+      execution,
+      error: error.message,
+    });
     return { ...base, outcome: 'failed', notified, error: error.message };
   }
   // Recording and reconciling hold the stage's lock: deliveries of the same or other builds for this stage
@@ -166,7 +170,7 @@ const deployStage = async (
       recorded.announced &&
       (!result.fresh || ['in-sync', 'waiting', 'blocked'].includes(result.outcome));
     if (quiet) return { ...summary, notified: false };
-    const notified = await announce(runtime, {
+    const notified = await announceDeploy(runtime, {
       outcome: result.outcome,
       ...base,
       execution,
@@ -183,10 +187,4 @@ const deployStage = async (
     );
     return { ...summary, notified };
   });
-};
-
-const announce = async (runtime: Runtime, report: DeployReport): Promise<boolean> => {
-  const message = deployMessage(report, runtime.settings.region);
-  await publish(runtime.clients.sns, runtime.settings.topicArn, message);
-  return true;
 };

@@ -210,16 +210,16 @@ export const labelRecorded = (
   version: number,
   executionId: string,
   commitId: string | undefined,
-): Promise<void> => labelVersion(ssm, stage, version, executionId, commitId);
+): Promise<void> =>
+  addLabels(ssm, stage, version, [executionLabel(executionId), ...(commitId ? [commitLabel(commitId)] : [])]);
 
-const labelVersion = async (
+/** Put labels on one version of the stage's parameter (each label moves there from any other version). */
+export const addLabels = async (
   ssm: SSMClient,
   stage: Stage,
   version: number,
-  executionId: string,
-  commitId: string | undefined,
+  labels: string[],
 ): Promise<void> => {
-  const labels = [executionLabel(executionId), ...(commitId ? [commitLabel(commitId)] : [])];
   const { InvalidLabels } = await ssm.send(
     new LabelParameterVersionCommand({ Name: stage.ssmParameter, ParameterVersion: version, Labels: labels }),
   );

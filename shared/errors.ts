@@ -52,5 +52,9 @@ export const isPermanent = (error: unknown): error is PermanentError => error in
 export const errorName = (error: unknown): string | undefined =>
   error instanceof Error ? error.name : undefined;
 
+/** S3's ways of saying an object (or the version asked for) is not there. */
+export const isMissingObject = (error: unknown): boolean =>
+  ['NotFound', 'NoSuchKey', 'NoSuchVersion'].includes(errorName(error) ?? '');
+
 export const errorMessage = (error: unknown): string =>
   error instanceof Error ? error.message : String(error);

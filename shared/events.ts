@@ -55,8 +55,6 @@ export const pipelineEventSchema = z.extend(envelope, {
   }),
 });
 
-export type PipelineEvent = z.output<typeof pipelineEventSchema>;
-
 /** What the deployer needs from a pipeline event, in its own words. */
 export interface PipelineExecution {
   pipeline: string;

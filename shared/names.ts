@@ -84,6 +84,9 @@ export const rejectedLabel = (version: number): string => {
   return label('rejected', `v${version}`);
 };
 
+/** An S3 key in a URL path (CopySource, TemplateURL): each segment encoded, the slashes kept. */
+export const encodeKeyPath = (key: string): string => key.split('/').map(encodeURIComponent).join('/');
+
 /** The file extension kept on a release key (".zip", ".jar"), or "" when the source has none we trust. */
 export const keyExtension = (key: string): string => {
   const match = /\.([A-Za-z0-9]{1,8})$/.exec(key);

@@ -7,14 +7,13 @@
 
 import { DescribeChangeSetCommand } from '@aws-sdk/client-cloudformation';
 import { CopyObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
-import { LabelParameterVersionCommand } from '@aws-sdk/client-ssm';
+import { copySourceOf } from './artifacts';
 import { deleteChangeSet, executeChangeSet, pendingChangeSets } from './change-sets';
 import { releaseBucketOf, type Stage, stageNamed } from './config';
-import { type DeployOutcome, deployMessage } from './deploy-messages';
-import { type Provenance, readDesired, writeDesired } from './desired-state';
-import { errorName, PermanentError } from './errors';
+import { announceDeploy } from './deploy-messages';
+import { addLabels, type Provenance, readDesired, writeDesired } from './desired-state';
+import { isMissingObject, PermanentError } from './errors';
 import { changeSetName, keyExtension, rejectedLabel, releaseKey } from './names';
-import { publish } from './notify';
 import { type ReconcileResult, reconcile } from './reconcile';
 import { latestWithKey, type ReleaseVersion, readHistory } from './release-history';
 import type { Runtime } from './runtime';
@@ -123,7 +122,7 @@ const assertObjectExists = async (runtime: Runtime, stage: Stage, key: string): 
   try {
     await runtime.clients.s3.send(new HeadObjectCommand({ Bucket: releaseBucketOf(stage), Key: key }));
   } catch (error) {
-    if (['NotFound', 'NoSuchKey'].includes(errorName(error) ?? '')) {
+    if (isMissingObject(error)) {
       throw new RefusedError(
         `the release object s3://${releaseBucketOf(stage)}/${key} is gone: it cannot be deployed again`,
       );
@@ -162,22 +161,14 @@ const moveTo = async (
       return { version, result };
     },
   );
-  const outcome: DeployOutcome = result.outcome;
-  await publish(
-    runtime.clients.sns,
-    runtime.settings.topicArn,
-    deployMessage(
-      {
-        outcome,
-        stage: stage.name,
-        stack: stage.stack,
-        reconcile: result,
-        trigger,
-        ...(provenance.commit ? { commitId: provenance.commit } : {}),
-      },
-      runtime.settings.region,
-    ),
-  );
+  await announceDeploy(runtime, {
+    outcome: result.outcome,
+    stage: stage.name,
+    stack: stage.stack,
+    reconcile: result,
+    trigger,
+    ...(provenance.commit ? { commitId: provenance.commit } : {}),
+  });
   return {
     stage: stage.name,
     action: provenance.action ?? 'move',
@@ -269,21 +260,14 @@ export const approve = async (runtime: Runtime, stageName: string, by: string) =
       action: creating ? 'create' : 'update',
       fresh: true,
     };
-    await publish(
-      runtime.clients.sns,
-      runtime.settings.topicArn,
-      deployMessage(
-        {
-          outcome: 'deploying',
-          stage: stage.name,
-          stack: stage.stack,
-          reconcile: result,
-          trigger: `approval by ${by}`,
-          ...(commit ? { commitId: commit } : {}),
-        },
-        runtime.settings.region,
-      ),
-    );
+    await announceDeploy(runtime, {
+      outcome: 'deploying',
+      stage: stage.name,
+      stack: stage.stack,
+      reconcile: result,
+      trigger: `approval by ${by}`,
+      ...(commit ? { commitId: commit } : {}),
+    });
     return {
       stage: stage.name,
       action: 'approve',
@@ -318,13 +302,9 @@ export const reject = async (
         );
       }
       await deleteChangeSet(runtime.clients.cfn, found.changeSet);
-      await runtime.clients.ssm.send(
-        new LabelParameterVersionCommand({
-          Name: stage.ssmParameter,
-          ParameterVersion: found.desired.version,
-          Labels: [rejectedLabel(found.desired.version)],
-        }),
-      );
+      await addLabels(runtime.clients.ssm, stage, found.desired.version, [
+        rejectedLabel(found.desired.version),
+      ]);
       return { ...found, running };
     },
   );
@@ -407,7 +387,7 @@ const copyRelease = async (
     new CopyObjectCommand({
       Bucket: releaseBucketOf(to),
       Key: target,
-      CopySource: `${releaseBucketOf(from)}/${key.split('/').map(encodeURIComponent).join('/')}`,
+      CopySource: copySourceOf(releaseBucketOf(from), key),
       MetadataDirective: 'COPY',
     }),
   );

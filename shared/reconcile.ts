@@ -17,7 +17,7 @@ import { type Stage, stageNamed } from './config';
 import { type DesiredState, isFailed, readDesired } from './desired-state';
 import { errorName, PermanentError } from './errors';
 import { logger } from './logger';
-import { changeSetName } from './names';
+import { changeSetName, encodeKeyPath } from './names';
 import type { Runtime } from './runtime';
 import { classifyStatus, deleteStack, describeStack, nextStepFor, stackParameterValue } from './stacks';
 
@@ -136,7 +136,7 @@ const failedRelease = (seen: Omit<ReconcileResult, 'outcome'>, desired: DesiredS
 
 const templateUrlOf = (stage: Stage, region: string): string | undefined =>
   stage.template
-    ? `https://${stage.template.bucket}.s3.${region}.amazonaws.com/${stage.template.key.split('/').map(encodeURIComponent).join('/')}`
+    ? `https://${stage.template.bucket}.s3.${region}.amazonaws.com/${encodeKeyPath(stage.template.key)}`
     : undefined;
 
 const createStack = async (

@@ -2,13 +2,9 @@
  * The stage's deployment history, read from its SSM parameter's version history (all pages): which
  * release each version holds, who recorded it, its labels, and whether it failed.
  */
-import {
-  GetParameterHistoryCommand,
-  LabelParameterVersionCommand,
-  type SSMClient,
-} from '@aws-sdk/client-ssm';
+import { GetParameterHistoryCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import type { Stage } from './config';
-import { type Provenance, parseProvenance } from './desired-state';
+import { addLabels, type Provenance, parseProvenance } from './desired-state';
 import { errorName } from './errors';
 import { failedLabel } from './names';
 
@@ -57,11 +53,5 @@ export const latestWithKey = (history: ReleaseVersion[], key: string): ReleaseVe
 
 /** Mark a desired version as failed, so reconcile does not retry the same broken release in a loop. */
 export const markFailed = async (ssm: SSMClient, stage: Stage, version: number): Promise<void> => {
-  await ssm.send(
-    new LabelParameterVersionCommand({
-      Name: stage.ssmParameter,
-      ParameterVersion: version,
-      Labels: [failedLabel(version)],
-    }),
-  );
+  await addLabels(ssm, stage, version, [failedLabel(version)]);
 };

@@ -4,12 +4,11 @@
  * its desired version as failed first, so the same broken release is not retried in a loop.
  */
 import { allStages, type Stage, stageOfStack } from './config';
-import { type DeployReport, deployMessage } from './deploy-messages';
+import { announceDeploy, type DeployReport } from './deploy-messages';
 import { EventValidationError, errorMessage } from './errors';
 import { describeIssues, envelope } from './events';
 import { logger } from './logger';
 import { desiredVersionOfChangeSet } from './names';
-import { publish } from './notify';
 import { promote, RefusedError } from './operate';
 import { type ReconcileResult, reconcile } from './reconcile';
 import { markFailed, readHistory } from './release-history';
@@ -141,12 +140,7 @@ const announceIfNews = async (runtime: Runtime, stage: Stage, result: ReconcileR
     trigger,
     ...(provenance?.commit ? { commitId: provenance.commit } : {}),
   };
-  await publish(
-    runtime.clients.sns,
-    runtime.settings.topicArn,
-    deployMessage(report, runtime.settings.region),
-  );
-  return true;
+  return announceDeploy(runtime, report);
 };
 
 const isScheduledEvent = (raw: unknown): boolean =>

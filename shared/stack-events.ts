@@ -28,7 +28,6 @@ export const REPORTED_CALLS = [
   'CreateChangeSet',
   'ExecuteChangeSet',
 ] as const;
-export type ReportedCall = (typeof REPORTED_CALLS)[number];
 
 /** A stack name, or the name inside a stack ARN; undefined for anything else. */
 export const stackNameOf = (nameOrArn: string): string | undefined => {
@@ -40,7 +39,7 @@ export const stackNameOf = (nameOrArn: string): string | undefined => {
  * The stack ARNs an event names must be of the account and region it came from: another account's stack of
  * the same name is not ours. Checked after the event itself is known to be from the deployer's account.
  */
-export const assertStacksAreLocal = (event: StackEvent): void => {
+const assertStacksAreLocal = (event: StackEvent): void => {
   for (const ref of event.stackRefs) {
     const match = STACK_ARN.exec(ref);
     if (match && (match[1] !== event.region || match[2] !== event.account)) {

@@ -10,7 +10,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { releaseBucketOf, type Stage } from './config';
-import { DeployerError, errorName } from './errors';
+import { DeployerError, errorName, isMissingObject } from './errors';
 import { logger } from './logger';
 
 /** Longer than the functions' 300-second timeout: a live holder never loses its lease. */
@@ -25,8 +25,6 @@ export const lockKey = (stage: Stage): string => `.deployer/locks/${stage.name}.
 const isConflict = (error: unknown): boolean =>
   ['PreconditionFailed', 'ConditionalRequestConflict'].includes(errorName(error) ?? '') ||
   (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 412;
-
-const isMissing = (error: unknown): boolean => ['NoSuchKey', 'NotFound'].includes(errorName(error) ?? '');
 
 interface Lease {
   bucket: string;
@@ -94,7 +92,7 @@ const putLease = async (
     );
     return { bucket, key, etag: response?.ETag };
   } catch (error) {
-    if (isConflict(error) || isMissing(error)) return undefined;
+    if (isConflict(error) || isMissingObject(error)) return undefined;
     throw error;
   }
 };
@@ -127,7 +125,7 @@ const stealIfExpired = async (
     etag = response.ETag;
     expiresAt = leaseExpiry(await response.Body?.transformToString());
   } catch (error) {
-    if (isMissing(error)) return undefined; // released meanwhile: try to create again
+    if (isMissingObject(error)) return undefined; // released meanwhile: try to create again
     throw error;
   }
   if (expiresAt > Date.now() || !etag) return undefined;
@@ -147,7 +145,7 @@ const release = async (s3: S3Client, lease: Lease): Promise<void> => {
       }),
     );
   } catch (error) {
-    if (isConflict(error) || isMissing(error)) return;
+    if (isConflict(error) || isMissingObject(error)) return;
     throw error;
   }
 };
