@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import { startAwsProxy } from '../bin/support/aws-proxy';
 import {
   createBucket,
+  createLedgerTable,
   createStageStack,
   EXAMPLE_TEMPLATE,
   exampleBuild,
@@ -51,15 +52,16 @@ const table = (header: string[], rows: (string | number)[][]) => {
 
 // ------------------------------------------------------------------ 1. bundle size and load time
 const HANDLERS = [
-  { name: 'deploy', clients: ['cloudformation', 'ssm', 's3', 'sns'] },
-  { name: 'notify', clients: ['cloudformation', 'ssm', 'sns'] },
-  { name: 'reconcile', clients: ['cloudformation', 'ssm', 's3', 'sns'] },
+  { name: 'deploy', clients: ['cloudformation', 'ssm', 's3', 'sns', 'dynamodb'] },
+  { name: 'notify', clients: ['cloudformation', 'ssm', 'sns', 'dynamodb'] },
+  { name: 'reconcile', clients: ['cloudformation', 'ssm', 's3', 'sns', 'dynamodb'] },
 ];
 const CLIENT_CLASSES: Record<string, string> = {
   cloudformation: 'CloudFormationClient',
   ssm: 'SSMClient',
   s3: 'S3Client',
   sns: 'SNSClient',
+  dynamodb: 'DynamoDBClient',
 };
 
 /** A bundle that only loads and constructs the SDK clients a handler uses: the floor of its cold start. */
@@ -93,6 +95,7 @@ const timeRequire = (file: string): number => {
       AWS_REGION: REGION,
       DEPLOYER_ACCOUNT_ID: ACCOUNT,
       DEPLOYER_TOPIC_ARN: `arn:aws:sns:${REGION}:${ACCOUNT}:ops`,
+      DEPLOYER_LEDGER_TABLE: 'bench-ledger',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       LOG_LEVEL: 'SILENT',
     },
@@ -141,6 +144,7 @@ interface World {
   direct: ReturnType<typeof createClients>;
   configFile: string;
   topicArn: string;
+  ledgerTable: string;
 }
 
 const configYaml = (stages: { name: string; pipeline: string }[], bucket: string): string =>
@@ -189,6 +193,8 @@ const makeWorld = async (
     new (await import('@aws-sdk/client-sns')).CreateTopicCommand({ Name: bucket }),
   );
   const topicArn = TopicArn ?? '';
+  const ledgerTable = `${bucket}-ledger`;
+  await createLedgerTable(direct.ddb, ledgerTable);
   const text = configYaml(stages, bucket);
   const config = parseConfig(text, 'bench config');
   const configFile = join(mkdtempSync(join(tmpdir(), 'deployer-bench-')), 'deployer.config.yaml');
@@ -209,11 +215,11 @@ const makeWorld = async (
     });
   }
   const runtime: Runtime = {
-    settings: { region: REGION, accountId: ACCOUNT, topicArn },
+    settings: { region: REGION, accountId: ACCOUNT, topicArn, ledgerTable },
     config,
     clients: createClients(REGION, { AWS_ENDPOINT_URL: proxyEndpoint }),
   };
-  return { runtime, direct, configFile, topicArn };
+  return { runtime, direct, configFile, topicArn, ledgerTable };
 };
 
 const uploadExecution = async (world: World, stageName: string, executionId: string) => {
@@ -278,7 +284,13 @@ const benchProcess = async (world: World, motoEndpoint: string, runs: number) =>
   const envVars = join(dir, 'env.json');
   writeFileSync(
     envVars,
-    JSON.stringify({ Parameters: { DEPLOYER_TOPIC_ARN: world.topicArn, LOG_LEVEL: 'WARN' } }),
+    JSON.stringify({
+      Parameters: {
+        DEPLOYER_TOPIC_ARN: world.topicArn,
+        DEPLOYER_LEDGER_TABLE: world.ledgerTable,
+        LOG_LEVEL: 'WARN',
+      },
+    }),
   );
   const env = {
     ...process.env,

@@ -26,6 +26,7 @@ import {
 import { reconcile } from '../shared/reconcile';
 import { readHistory } from '../shared/release-history';
 import { withStageLock } from '../shared/stage-lock';
+import { cleanText, shown } from '../shared/untrusted';
 import { functionDefinition, readTemplate, TemplateError } from './support/sam-template';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, needsPerson: 3, refused: 4 } as const;
@@ -72,7 +73,13 @@ const cliRuntime = (env: NodeJS.ProcessEnv, needsTopic: boolean) => {
     );
   }
   return {
-    settings: { region, accountId: env.DEPLOYER_ACCOUNT_ID ?? '', topicArn },
+    settings: {
+      region,
+      accountId: env.DEPLOYER_ACCOUNT_ID ?? '',
+      topicArn,
+      // The notification ledger of the deployed stack (its LedgerTableName output); no command needs it yet.
+      ledgerTable: env.DEPLOYER_LEDGER_TABLE ?? '',
+    },
     config: configOf(env),
     clients: createClients(region, env),
   };
@@ -93,15 +100,22 @@ const whoami = (env: NodeJS.ProcessEnv): string => {
   return name.replace(/[^\w.@-]/g, '?').slice(0, 64) || 'unknown';
 };
 
+// Keys, commits, names and times below come from SSM and the stacks, which anyone with access can write:
+// each is shown as data (untrusted.ts), so that none can break a table row or repaint the terminal.
+
 const short = (key: string | undefined): string => {
   if (!key) return '-';
   const digest = /([0-9a-f]{64})/.exec(key)?.[1];
-  return digest ? `${key.slice(0, key.indexOf(digest))}${digest.slice(0, 12)}…` : key;
+  return digest ? `${shown(`${key.slice(0, key.indexOf(digest))}${digest.slice(0, 12)}`)}…` : shown(key);
 };
+
+/** The short form of a commit from the history. */
+const shortCommit = (commit: string | undefined): string | undefined =>
+  commit === undefined ? undefined : shown(commit.slice(0, 7));
 
 /** "v12 1a2b3c4 releases/app/3f9a…", leaving out what is not known. */
 const releaseCell = (version: number | undefined, commit: string | undefined, key: string): string =>
-  [version === undefined ? '' : `v${version}`, commit?.slice(0, 7) ?? '', short(key)]
+  [version === undefined ? '' : `v${version}`, shortCommit(commit) ?? '', short(key)]
     .filter(Boolean)
     .join(' ');
 
@@ -115,8 +129,19 @@ const table = (header: string[], rows: string[][]): string => {
   return [line(header), ...rows.map(line)].join('\n');
 };
 
+/**
+ * JSON escapes C0 controls but writes DEL, C1 controls (8-bit ESC sequences), bidi and other format
+ * characters and line separators as they are: escape those too, so that --json output is the same data and
+ * cannot repaint a terminal either.
+ */
+const terminalSafeJson = (value: unknown): string =>
+  JSON.stringify(value, null, 2).replace(
+    /[\u007f-\u009f\u2028\u2029\p{Cf}]/gu,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+
 const print = (value: unknown): void => {
-  process.stdout.write(`${typeof value === 'string' ? value : JSON.stringify(value, null, 2)}\n`);
+  process.stdout.write(`${typeof value === 'string' ? value : terminalSafeJson(value)}\n`);
 };
 
 const commands: Record<string, Command> = {
@@ -131,10 +156,11 @@ Exit code 3 when the stack needs a person.`,
       const stageName = oneStage(args, 'reconcile');
       const runtime = cliRuntime(env, false);
       const stage = stageOrRefuse(runtime, stageName);
-      const result = await withStageLock(runtime.clients.s3, stage, 'deployer reconcile (cli)', () =>
-        reconcile(runtime, stageName),
+      const result = await withStageLock(runtime.clients.s3, stage, 'deployer reconcile (cli)', (lease) =>
+        reconcile(runtime, stageName, { lease }),
       );
       print(result);
+      if (result.outcome === 'tampered') return EXIT.refused;
       return result.outcome === 'blocked' ? EXIT.needsPerson : EXIT.ok;
     },
   },
@@ -144,7 +170,8 @@ Exit code 3 when the stack needs a person.`,
     usage: `usage: deployer status [stage] [--json]
 
 For each stage (or one): the desired release (SSM) and the live one (the stack's parameter), each with
-its commit, when and by which execution; the stack's status; a pending change set; whether it is in sync.
+its commit, when and by which execution; the stack's status; a pending change set; whether it is in sync;
+who holds the stage's lock, since and until when.
 Exit code 0 when every stage shown is in sync, 3 when one is not (or its stack needs a person).`,
     async run(args, env) {
       const { values, positionals } = parseArgs({
@@ -165,24 +192,34 @@ Exit code 0 when every stage shown is in sync, 3 when one is not (or its stack n
             statuses.map((s) => [
               s.stage,
               s.stack,
-              s.stackStatus,
+              shown(s.stackStatus),
               s.desired ? releaseCell(s.desired.version, s.desired.provenance.commit, s.desired.key) : '-',
               s.live
                 ? releaseCell(s.live.release?.version, s.live.release?.provenance.commit, s.live.key)
                 : '-',
               s.inSync ? 'yes' : 'NO',
-              s.pendingChangeSet?.name ?? '-',
+              s.pendingChangeSet ? shown(s.pendingChangeSet.name) : '-',
             ]),
           ),
         );
         for (const s of statuses) {
           const when = s.desired?.provenance.startedAt ?? s.desired?.modifiedAt;
           const by = s.desired?.provenance.execution
-            ? `execution ${s.desired.provenance.execution}`
+            ? `execution ${shown(s.desired.provenance.execution)}`
             : s.desired?.provenance.action
-              ? `${s.desired.provenance.action} by ${s.desired.provenance.by}`
+              ? `${shown(s.desired.provenance.action)} by ${shown(String(s.desired.provenance.by))}`
               : 'a person';
-          if (s.desired) print(`${s.stage}: desired since ${when ?? '?'} (${by}); ${s.desired.key}`);
+          if (s.desired)
+            print(
+              `${s.stage}: desired since ${when ? shown(when) : '?'} (${by}); ${shown(s.desired.key, 1024)}`,
+            );
+          // The holder is cleaned text from the lock object (readStageLock): quoted, it stays data.
+          const { lock } = s;
+          const ended = lock?.expired ? ', expired: the next writer takes it over' : '';
+          if (lock)
+            print(
+              `${s.stage}: locked by ${JSON.stringify(lock.holder)} since ${lock.since} until ${lock.until}${ended} (${lock.location})`,
+            );
         }
       }
       return statuses.every((s) => s.inSync) ? EXIT.ok : EXIT.needsPerson;
@@ -214,16 +251,16 @@ deploy failed or was rejected.`,
             ['VERSION', 'WHEN', 'COMMIT', 'BY', 'RELEASE', 'STATE', 'LABELS'],
             history.map((v) => [
               String(v.version),
-              (v.provenance.startedAt ?? v.modifiedAt ?? '').replace(/\.\d+Z$/, 'Z'),
-              v.provenance.commit?.slice(0, 7) ?? '-',
+              shown((v.provenance.startedAt ?? v.modifiedAt ?? '-').replace(/\.\d+Z$/, 'Z')),
+              shortCommit(v.provenance.commit) ?? '-',
               v.provenance.execution
-                ? `execution ${v.provenance.execution.slice(0, 8)}`
+                ? `execution ${shown(v.provenance.execution.slice(0, 8))}`
                 : v.provenance.action
-                  ? `${v.provenance.action} by ${v.provenance.by}`
+                  ? `${shown(v.provenance.action)} by ${shown(String(v.provenance.by))}`
                   : 'by hand',
               short(v.key),
               v.failed ? 'FAILED' : v.labels.some((l) => l.startsWith('rejected-')) ? 'rejected' : '',
-              v.labels.join(' '),
+              v.labels.map((label) => shown(label)).join(' '),
             ]),
           ),
         );
@@ -251,6 +288,7 @@ release's object is gone from S3. Needs DEPLOYER_TOPIC_ARN.`,
       if (!stageName || extra.length > 0) throw new UsageError('rollback takes exactly one stage name');
       const result = await rollback(cliRuntime(env, true), stageName, values.to ?? 'previous', whoami(env));
       print(result);
+      if (result.reconcile.outcome === 'tampered') return EXIT.refused;
       return result.reconcile.outcome === 'blocked' ? EXIT.needsPerson : EXIT.ok;
     },
   },
@@ -294,6 +332,7 @@ on its own: promoteTo in deployer.config.yaml.`,
         throw new UsageError('promote takes a source stage and a target stage');
       const result = await promote(cliRuntime(env, true), from, to, whoami(env));
       print(result);
+      if (result.reconcile.outcome === 'tampered') return EXIT.refused;
       return result.reconcile.outcome === 'blocked' ? EXIT.needsPerson : EXIT.ok;
     },
   },
@@ -306,7 +345,7 @@ Reads the function's handler and environment from the template (Globals merged w
 overridden by the env-vars file in SAM's format: {"Parameters": {...}, "<FunctionLogicalId>": {...}}),
 loads its bundle from dist/handlers (npm run build), runs it on the event and prints its logs and result.
 AWS calls go to AWS, or to AWS_ENDPOINT_URL. Variables the template sets from deployed resources (the
-topic ARN) must come from --env-vars.`,
+topic ARN, the ledger table) must come from --env-vars.`,
     async run(args, env) {
       const { values, positionals } = parseArgs({
         args,
@@ -445,14 +484,15 @@ export const run = async (argv: string[], env: NodeJS.ProcessEnv = process.env):
     return await command.run(args, env);
   } catch (error) {
     if (error instanceof RefusedError) {
-      process.stderr.write(`deployer: refused: ${error.message}\n`);
+      process.stderr.write(`deployer: refused: ${cleanText(error.message, 4000)}\n`);
       return EXIT.refused;
     }
     const usageProblem =
       error instanceof UsageError ||
       error instanceof TemplateError ||
       (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    process.stderr.write(`deployer: ${errorMessage(error)}\n`);
+    // Error messages may carry AWS's or the history's text: one clean line.
+    process.stderr.write(`deployer: ${cleanText(errorMessage(error), 4000)}\n`);
     return usageProblem ? EXIT.usage : EXIT.failed;
   }
 };

@@ -13,7 +13,7 @@
  *
  * It prints a timeline with the ops emails as read back from the topic, stops everything, and exits 0.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DescribeChangeSetCommand, UpdateStackCommand } from '@aws-sdk/client-cloudformation';
@@ -22,7 +22,7 @@ import { GetParameterHistoryCommand } from '@aws-sdk/client-ssm';
 import type { handler as DeployHandler } from '../handlers/deploy';
 import type { handler as NotifyHandler } from '../handlers/notify';
 import type { handler as ReconcileHandler } from '../handlers/reconcile';
-import { buildKeyFor } from '../shared/artifacts';
+import { buildKeyFor, fillKey } from '../shared/artifacts';
 import { createClients } from '../shared/clients';
 import { loadConfigFile, type Stage, stagesOfPipeline } from '../shared/config';
 import { type PipelineExecution, parsePipelineEvent } from '../shared/events';
@@ -31,9 +31,11 @@ import { describeStack, stackParameterValue } from '../shared/stacks';
 import { type AwsProxy, startAwsProxy } from './support/aws-proxy';
 import {
   createBucket,
+  createLedgerTable,
   createOpsInbox,
   createStageStack,
   exampleBuild,
+  exampleTemplateWithQueue,
   readInbox,
   uploadBuild,
   uploadTemplate,
@@ -108,6 +110,8 @@ const walkthrough = async (endpoint: string, proxy: AwsProxy): Promise<void> => 
   if (dev.template) await uploadTemplate(clients.s3, dev.template.bucket, dev.template.key);
   const { topicArn, queueUrl } = await createOpsInbox(clients.sns, sqs, 'deployer-ops');
   process.env.DEPLOYER_TOPIC_ARN = topicArn;
+  await createLedgerTable(clients.ddb, 'deployer-ledger');
+  process.env.DEPLOYER_LEDGER_TABLE = 'deployer-ledger';
   const initialKey = `${dev.releasePrefix}initial.zip`;
   await uploadBuild(clients.s3, { bucket, key: initialKey, bytes: exampleBuild('initial') });
   await createStageStack(clients, {
@@ -125,6 +129,7 @@ const walkthrough = async (endpoint: string, proxy: AwsProxy): Promise<void> => 
   });
   say(`   bucket ${bucket}, stage template s3://${bucket}/${dev.template?.key}`);
   say(`   ops topic ${topicArn}, with a queue subscribed as the ops inbox`);
+  say('   notification ledger: DynamoDB table deployer-ledger (each message goes out once)');
   say(
     `   stage ${dev.name}: stack ${dev.stack} runs ${initialKey}; ${dev.ssmParameter} holds it (version 1)`,
   );
@@ -141,11 +146,12 @@ const walkthrough = async (endpoint: string, proxy: AwsProxy): Promise<void> => 
     notify: (await import('../handlers/notify')).handler,
     reconcile: (await import('../handlers/reconcile')).handler,
   };
-  await firstDeploy(story, execution, stages);
-  await stackFinishes(story, '2', 'deploy-dev-v2', 'UPDATE_COMPLETE');
+  const firstRun = await firstDeploy(story, execution, stages);
+  await stackFinishes(story, '2', firstRun, 'UPDATE_COMPLETE');
   await sameEventAgain(story);
   const second = await buildWhileBusy(story, execution);
-  await stackFinishes(story, '5', 'deploy-dev-v2', 'UPDATE_COMPLETE', second);
+  // The update that kept the stack busy was someone else's (a person's, in the console).
+  await stackFinishes(story, '5', `Console-UpdateStack-${randomUUID()}`, 'UPDATE_COMPLETE', second);
   await failedUpdate(story, execution);
   say('');
 };
@@ -177,14 +183,17 @@ const firstDeploy = async (story: Story, execution: PipelineExecution, stages: S
     say(
       `     stack        ${stage.stack} ${stack?.StackStatus ?? 'does not exist'}${live ? `, ${settings?.stackParameter} = ${live}` : ' (created when the change set is executed)'}`,
     );
+    if (stage.token) say(`     run          ${stage.token} (the request token its status events carry)`);
   }
   await showInbox(story, 'the ops inbox', 'full');
+  return summary.stages.find((s) => s.stage === dev.name)?.token ?? '';
 };
 
 /** CloudFormation's "Stack Status Change" event for the dev stack, as AWS would send it. */
 const statusEvent = async (story: Story, status: string, token: string): Promise<unknown> => {
   const stack = await describeStack(story.clients.cfn, story.dev.stack);
   const sample = JSON.parse(readFileSync(join(ROOT, 'events', 'stack-update-complete.json'), 'utf8'));
+  sample.id = randomUUID(); // every event AWS sends has an id of its own
   sample.resources = [stack?.StackId];
   sample.time = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   sample.detail['stack-id'] = stack?.StackId;
@@ -210,7 +219,7 @@ const stackFinishes = async (
     `   notify handler: ${reported.verdict}; reconcile handler: ${settled.map((r) => `${r.stage} ${r.outcome}`).join(', ')}`,
   );
   if (deployedBy) await showStack(story, `now runs the build of ${deployedBy}`);
-  await showInbox(story, 'the ops inbox', step === '2' ? 'full' : 'subjects');
+  await showInbox(story, 'the ops inbox', step === '2' || step === '5' ? 'full' : 'subjects');
 };
 
 const sameEventAgain = async (story: Story) => {
@@ -230,7 +239,7 @@ const sameEventAgain = async (story: Story) => {
 };
 
 /** Another execution of the pipeline, with its own bytes and a later start. */
-const nextExecution = async (story: Story, first: PipelineExecution, n: number) => {
+const nextExecution = async (story: Story, first: PipelineExecution, n: number, template?: string) => {
   const executionId = `${first.executionId.slice(0, -4)}${String(n).padStart(4, '0')}`;
   const event = structuredClone(story.event) as { id: string; detail: Record<string, unknown> };
   event.id = `${event.id.slice(0, -4)}${String(n).padStart(4, '0')}`;
@@ -247,15 +256,25 @@ const nextExecution = async (story: Story, first: PipelineExecution, n: number) 
     bytes: exampleBuild(executionId),
     executionId,
   });
+  const templateKey = story.dev.artifact.templateKey;
+  if (template && templateKey)
+    await uploadTemplate(
+      story.clients.s3,
+      story.dev.artifact.bucket,
+      fillKey(templateKey, execution),
+      template,
+    );
   return { event, executionId };
 };
 
 const buildWhileBusy = async (story: Story, first: PipelineExecution): Promise<string> => {
-  const { event, executionId } = await nextExecution(story, first, 2);
+  // This build also changes the service's template (it adds a queue): the template travels with the code.
+  const { event, executionId } = await nextExecution(story, first, 2, exampleTemplateWithQueue());
   story.proxy.makeBusy(story.dev.stack, 1_000);
   say(
-    `\n4. A second build (execution ${executionId}) succeeds while ${story.dev.stack} is UPDATE_IN_PROGRESS`,
+    `\n4. A second build (execution ${executionId}) succeeds while ${story.dev.stack} is UPDATE_IN_PROGRESS;`,
   );
+  say('   its template, published beside its artifact, adds a queue to the service');
   const summary = await story.deploy(event);
   for (const stage of summary.stages)
     say(`   stage ${stage.stage}: recorded as desired version ${stage.desiredVersion}; ${stage.outcome}`);
@@ -277,7 +296,7 @@ const failedUpdate = async (story: Story, first: PipelineExecution) => {
   await showInbox(story, 'the ops inbox', 'subjects');
   // moto applies every update; CloudFormation would have rolled this one back. Play what AWS would do:
   // the stack events of the failure, the stack back on the release it ran, and the status event.
-  const token = deployed?.changeSet ?? '';
+  const token = deployed?.token ?? '';
   const now = Date.now();
   story.proxy.addStackEvents(dev.stack, [
     {

@@ -3,6 +3,7 @@
  * execution's build is released, recorded as desired for each stage of the pipeline, and deployed.
  */
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -17,6 +18,7 @@ const runtime = loadRuntime(bundledConfig, {
   ssm: SSMClient,
   s3: S3Client,
   sns: SNSClient,
+  ddb: DynamoDBClient,
 });
 
 export const handler = async (event: unknown, context?: Context): Promise<DeploySummary> => {

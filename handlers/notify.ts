@@ -3,6 +3,8 @@
  * Status Change" events. Reports who started what on which stack, and how it ended, to the ops team.
  */
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
@@ -11,7 +13,14 @@ import { logger } from '../shared/logger';
 import { loadRuntime } from '../shared/runtime';
 import { handleStackNotification, type NotifySummary } from '../shared/stack-notify';
 
-const runtime = loadRuntime(bundledConfig, { cfn: CloudFormationClient, ssm: SSMClient, sns: SNSClient });
+const runtime = loadRuntime(bundledConfig, {
+  cfn: CloudFormationClient,
+  ssm: SSMClient,
+  sns: SNSClient,
+  ddb: DynamoDBClient,
+  // Run records: whether an operation's request token is the deployer's own.
+  s3: S3Client,
+});
 
 export const handler = async (event: unknown, context?: Context): Promise<NotifySummary> => {
   if (context) logger.addContext(context);

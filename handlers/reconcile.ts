@@ -3,6 +3,7 @@
  * busy is deployed now) and by a slow schedule (the safety net for a lost event).
  */
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -17,6 +18,7 @@ const runtime = loadRuntime(bundledConfig, {
   ssm: SSMClient,
   s3: S3Client,
   sns: SNSClient,
+  ddb: DynamoDBClient,
 });
 
 export const handler = async (event: unknown, context?: Context): Promise<SettleSummary[]> => {

@@ -12,6 +12,24 @@ const entries = (dir) =>
 
 compileConfig();
 
+// The configuration must stay inside the scope the deployer's IAM grants (bin/support/scope-check.ts).
+await build({
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  logLevel: 'warning',
+  entryPoints: ['bin/support/scope-check.ts'],
+  outfile: 'dist/tools/scope-check.js',
+});
+const { checkScope } = (await import(new URL('../dist/tools/scope-check.js', import.meta.url))).default;
+const problems = checkScope();
+if (problems.length > 0) {
+  process.stderr.write(
+    `deployer.config.yaml reaches outside what the deployer's IAM allows:\n${problems.map((p) => `  ${p}`).join('\n')}\n`,
+  );
+  process.exit(1);
+}
+
 const common = {
   bundle: true,
   platform: 'node',

@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { Stage } from './config';
 import { releaseBucketOf } from './config';
-import { ArtifactError, isMissingObject } from './errors';
+import { ArtifactError, isMissingObject, ReleaseIntegrityError } from './errors';
 import type { PipelineExecution } from './events';
 import { logger } from './logger';
 import { COMMIT_ID, encodeKeyPath, releaseKey } from './names';
@@ -42,6 +42,8 @@ export interface Release {
   commitId?: string;
   /** False when the same bytes were already released under this key. */
   copied: boolean;
+  /** The stage template built with the artifact, released beside it (when the build published one). */
+  template?: { key: string; sha256: string };
 }
 
 /** How many older versions of a fixed build key are searched for this execution's object. */
@@ -51,11 +53,11 @@ const MAX_COPY_BYTES = 5 * 1024 ** 3;
 
 /** The build key for an execution: the stage's key template with its placeholders filled in. */
 export const buildKeyFor = (stage: Stage, execution: PipelineExecution): string =>
-  stage.artifact.key
-    .replaceAll('{executionId}', execution.executionId)
-    .replaceAll('{pipeline}', execution.pipeline);
+  fillKey(stage.artifact.key, execution);
 
-const usesExecutionId = (stage: Stage): boolean => stage.artifact.key.includes('{executionId}');
+/** A configured key with its placeholders filled in for one execution. */
+export const fillKey = (template: string, execution: PipelineExecution): string =>
+  template.replaceAll('{executionId}', execution.executionId).replaceAll('{pipeline}', execution.pipeline);
 
 const head = (s3: S3Client, bucket: string, key: string, versionId?: string) =>
   s3.send(
@@ -72,23 +74,35 @@ const head = (s3: S3Client, bucket: string, key: string, versionId?: string) =>
  * the execution; with a fixed key, the object's metadata must name it, and in a versioned bucket an object
  * overwritten by a later build is still found among the older versions.
  */
-export const locateBuild = async (
+export const locateBuild = (
   s3: S3Client,
   stage: Stage,
   execution: PipelineExecution,
+): Promise<BuildArtifact> => locateObject(s3, stage, execution, stage.artifact.key, 'build artifact');
+
+/**
+ * Find the object this execution uploaded under a configured key: the key itself names the execution when
+ * it holds `{executionId}`; otherwise the object's metadata must (older versions of a versioned bucket are
+ * searched too).
+ */
+export const locateObject = async (
+  s3: S3Client,
+  stage: Stage,
+  execution: PipelineExecution,
+  keyTemplate: string,
+  what: string,
 ): Promise<BuildArtifact> => {
   const bucket = stage.artifact.bucket;
-  const key = buildKeyFor(stage, execution);
+  const key = fillKey(keyTemplate, execution);
   const where = `s3://${bucket}/${key}`;
   let current: HeadObjectCommandOutput;
   try {
     current = await head(s3, bucket, key);
   } catch (error) {
-    if (isMissingObject(error))
-      throw new ArtifactError(`build artifact ${where} does not exist`, { cause: error });
+    if (isMissingObject(error)) throw new ArtifactError(`${what} ${where} does not exist`, { cause: error });
     throw error;
   }
-  if (usesExecutionId(stage) || ownedBy(stage, current, execution))
+  if (keyTemplate.includes('{executionId}') || ownedBy(stage, current, execution))
     return describeBuild(stage, bucket, key, current);
 
   const older = await findOlderVersion(s3, stage, bucket, key, execution);
@@ -96,8 +110,8 @@ export const locateBuild = async (
   const owner = current.Metadata?.[stage.artifact.executionMetadataKey];
   throw new ArtifactError(
     owner
-      ? `build artifact ${where} was uploaded by execution ${owner.slice(0, 100)}, not ${execution.executionId}: a later build overwrote it (enable versioning on the bucket, or put {executionId} in the key)`
-      : `build artifact ${where} has no x-amz-meta-${stage.artifact.executionMetadataKey} metadata naming the execution that built it`,
+      ? `${what} ${where} was uploaded by execution ${owner.slice(0, 100)}, not ${execution.executionId}: a later build overwrote it (enable versioning on the bucket, or put {executionId} in the key)`
+      : `${what} ${where} has no x-amz-meta-${stage.artifact.executionMetadataKey} metadata naming the execution that built it`,
   );
 };
 
@@ -150,15 +164,24 @@ const describeBuild = (
 };
 
 /** The SHA-256 S3 keeps for the whole object, hex; undefined for composite (multipart) checksums. */
-const fullObjectSha256 = (object: HeadObjectCommandOutput): string | undefined => {
-  const checksum = object.ChecksumSHA256;
-  if (!checksum || checksum.includes('-') || object.ChecksumType === 'COMPOSITE') return undefined;
+export const fullObjectSha256 = (object: {
+  ChecksumSHA256?: string | undefined;
+  ChecksumType?: string | undefined;
+}): string | undefined =>
+  object.ChecksumType === 'COMPOSITE' ? undefined : sha256HexOf(object.ChecksumSHA256);
+
+/** A base64 SHA-256 checksum as hex; undefined for none or a composite ("…-3") one. */
+const sha256HexOf = (checksum: string | undefined): string | undefined => {
+  if (!checksum || checksum.includes('-')) return undefined;
   const bytes = Buffer.from(checksum, 'base64');
   return bytes.length === 32 ? bytes.toString('hex') : undefined;
 };
 
 /** Hash the object's bytes as they stream by: constant memory whatever the artifact's size. */
-const hashObject = async (s3: S3Client, build: BuildArtifact): Promise<string> => {
+export const hashObject = async (
+  s3: S3Client,
+  build: Pick<BuildArtifact, 'bucket' | 'key' | 'versionId' | 'etag'>,
+): Promise<string> => {
   const response = await s3.send(
     new GetObjectCommand({
       Bucket: build.bucket,
@@ -190,31 +213,61 @@ export const releaseBuild = async (
   const commitId = build.commitId ?? execution.commitId;
   const bucket = releaseBucketOf(stage);
   const key = releaseKey(stage.releasePrefix, sha256, build.key);
-  const release = { bucket, key, sha256, ...(commitId ? { commitId } : {}) };
+  const copied = await copyToRelease(
+    s3,
+    build,
+    { bucket, key, sha256 },
+    {
+      sha256,
+      pipeline: execution.pipeline,
+      'pipeline-execution-id': execution.executionId,
+      ...(commitId ? { 'commit-id': commitId } : {}),
+    },
+  );
+  return { bucket, key, sha256, ...(commitId ? { commitId } : {}), copied };
+};
+
+/**
+ * Put a build object's bytes under its content-named release key, verified: an object already there counts
+ * only if S3's SHA-256 of it is the digest its key names (anyone who can write the bucket could have replaced
+ * it; it is then replaced again with the build's bytes), and the copy's own checksum must be that digest.
+ * Returns whether a copy was made.
+ */
+export const copyToRelease = async (
+  s3: S3Client,
+  build: BuildArtifact,
+  target: { bucket: string; key: string; sha256: string },
+  metadata: Record<string, string>,
+): Promise<boolean> => {
+  const location = `s3://${target.bucket}/${target.key}`;
   try {
-    await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    return { ...release, copied: false };
+    const existing = await head(s3, target.bucket, target.key);
+    const found = fullObjectSha256(existing);
+    if (found === target.sha256) return false;
+    logger.error('a release object does not hold the bytes its name promises; it is replaced by the build', {
+      location,
+      recorded: target.sha256,
+      found: found ?? 'no SHA-256 checksum',
+    });
   } catch (error) {
     if (!isMissingObject(error)) throw error;
   }
-  await s3.send(
+  const { CopyObjectResult } = await s3.send(
     new CopyObjectCommand({
-      Bucket: bucket,
-      Key: key,
+      Bucket: target.bucket,
+      Key: target.key,
       CopySource: copySourceOf(build.bucket, build.key, build.versionId),
       // A build that overwrote the key since we looked fails the copy instead of being released under our hash.
       ...(build.etag ? { CopySourceIfMatch: build.etag } : {}),
       MetadataDirective: 'REPLACE',
       ChecksumAlgorithm: 'SHA256',
       ...(build.contentType ? { ContentType: build.contentType } : {}),
-      Metadata: {
-        sha256,
-        pipeline: execution.pipeline,
-        'pipeline-execution-id': execution.executionId,
-        ...(commitId ? { 'commit-id': commitId } : {}),
-        source: `s3://${build.bucket}/${build.key}`.slice(0, 1024),
-      },
+      Metadata: { ...metadata, source: `s3://${build.bucket}/${build.key}`.slice(0, 1024) },
     }),
   );
-  return { ...release, copied: true };
+  const copiedSha = sha256HexOf(CopyObjectResult?.ChecksumSHA256);
+  if (copiedSha !== target.sha256) {
+    throw new ReleaseIntegrityError(location, target.sha256, copiedSha ?? 'no SHA-256 checksum');
+  }
+  return true;
 };

@@ -6,6 +6,7 @@
  * A handler names the client classes it needs, so its bundle carries (and its cold start loads) only those.
  */
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SSMClient } from '@aws-sdk/client-ssm';
@@ -16,6 +17,7 @@ export interface Clients {
   readonly ssm: SSMClient;
   readonly s3: S3Client;
   readonly sns: SNSClient;
+  readonly ddb: DynamoDBClient;
 }
 
 type ClientConfig = {
@@ -32,6 +34,7 @@ export interface ClientClasses {
   ssm?: new (config: ClientConfig) => SSMClient;
   s3?: new (config: ClientConfig) => S3Client;
   sns?: new (config: ClientConfig) => SNSClient;
+  ddb?: new (config: ClientConfig) => DynamoDBClient;
 }
 
 /** Attempts per call, the first included: the standard strategy backs off exponentially with jitter. */
@@ -64,10 +67,37 @@ export const makeClients = (region: string, env: NodeJS.ProcessEnv, classes: Cli
     },
     // Emulators serve buckets by path, not by virtual host name.
     get s3() {
-      return client('s3', { ...common, forcePathStyle: Boolean(endpoint) });
+      const fresh = !made.s3;
+      const s3 = client('s3', { ...common, forcePathStyle: Boolean(endpoint) });
+      if (fresh) pinBucketOwner(s3, env.DEPLOYER_ACCOUNT_ID);
+      return s3;
     },
     get sns() {
       return client('sns');
     },
+    get ddb() {
+      return client('ddb');
+    },
   };
+};
+
+/**
+ * Every S3 request names the account that must own its bucket (and a copy's source bucket): a bucket of the
+ * same name in another account — after a deletion, or a typo — answers 403 instead of receiving or serving
+ * the deployer's releases and locks.
+ */
+const pinBucketOwner = (s3: S3Client, account: string | undefined): void => {
+  if (!account || !/^\d{12}$/.test(account)) return;
+  s3.middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request as { headers?: Record<string, string> };
+      if (request.headers) {
+        request.headers['x-amz-expected-bucket-owner'] = account;
+        if (request.headers['x-amz-copy-source'])
+          request.headers['x-amz-source-expected-bucket-owner'] = account;
+      }
+      return next(args);
+    },
+    { step: 'build', name: 'deployerExpectedBucketOwner' },
+  );
 };

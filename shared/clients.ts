@@ -1,8 +1,9 @@
 /**
- * All four SDK clients, for the command line, the benchmark and the tests. Handlers name only the clients
+ * All five SDK clients, for the command line, the benchmark and the tests. Handlers name only the clients
  * they use (see client-factory.ts), to keep the others out of their bundles.
  */
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -16,6 +17,7 @@ export const ALL_CLIENTS: ClientClasses = {
   ssm: SSMClient,
   s3: S3Client,
   sns: SNSClient,
+  ddb: DynamoDBClient,
 };
 
 export const createClients = (region: string, env: NodeJS.ProcessEnv = process.env): Clients =>

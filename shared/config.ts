@@ -26,14 +26,19 @@ const text = (pattern: RegExp, what: string) =>
   z.string({ error: `must be a string: ${what}` }).check(z.regex(pattern, what));
 const flag = (value: boolean) => z._default(z.boolean(), value);
 
+/** A build's key in the artifact bucket: a fixed key, or a template with {executionId} and {pipeline}. */
+const buildKey = text(S3_KEY_TEXT, 'an S3 key (no leading "/", no "..")').check(
+  z.refine(
+    (key) => [...key.matchAll(KEY_PLACEHOLDERS)].every((m) => KNOWN_PLACEHOLDERS.has(m[1] ?? '')),
+    'may use only the placeholders {executionId} and {pipeline}',
+  ),
+);
+
 const artifactSource = z.strictObject({
   bucket: text(S3_BUCKET, 'an S3 bucket name'),
-  key: text(S3_KEY_TEXT, 'an S3 key (no leading "/", no "..")').check(
-    z.refine(
-      (key) => [...key.matchAll(KEY_PLACEHOLDERS)].every((m) => KNOWN_PLACEHOLDERS.has(m[1] ?? '')),
-      'may use only the placeholders {executionId} and {pipeline}',
-    ),
-  ),
+  key: buildKey,
+  /** Where the build publishes the stage template it was built with; released and deployed with the code. */
+  templateKey: z.optional(buildKey),
   executionMetadataKey: z._default(
     text(/^[a-z0-9-]{1,64}$/, 'an S3 metadata key (lowercase letters, digits, "-")'),
     'pipeline-execution-id',

@@ -7,8 +7,9 @@ import { composeSubject, fieldLines, type Notification, publish, type Severity, 
 import type { ReconcileOutcome, ReconcileResult } from './reconcile';
 import type { Runtime } from './runtime';
 import { consoleLink } from './stacks';
+import { quoted, shown } from './untrusted';
 
-export type DeployOutcome = ReconcileOutcome | 'failed';
+export type DeployOutcome = ReconcileOutcome | 'failed' | 'locked';
 
 export interface DeployReport {
   outcome: DeployOutcome;
@@ -24,6 +25,8 @@ export interface DeployReport {
   reconcile?: ReconcileResult;
   /** Why the deploy failed before reaching the stack (artifact missing, …). */
   error?: string;
+  /** The stage's lock that did not come free: who holds it, since and until when, and where it is. */
+  lock?: { holder: string; since: string; until: string; location: string };
 }
 
 const HEADLINES: Record<DeployOutcome, { word: string; severity: Severity; text: string }> = {
@@ -45,6 +48,11 @@ const HEADLINES: Record<DeployOutcome, { word: string; severity: Severity; text:
     severity: 'error',
     text: 'The release cannot be deployed: the stack needs a person first.',
   },
+  tampered: {
+    word: 'REFUSED',
+    severity: 'error',
+    text: 'The release was NOT deployed: its bytes do not match the digest recorded when it was released. Someone changed the object after the deployer released it.',
+  },
   recreating: {
     word: 'RECREATING',
     severity: 'warning',
@@ -56,6 +64,11 @@ const HEADLINES: Record<DeployOutcome, { word: string; severity: Severity; text:
     text: 'No release is recorded for this stage.',
   },
   failed: { word: 'FAILED', severity: 'error', text: 'The build could not be released.' },
+  locked: {
+    word: 'LOCKED',
+    severity: 'warning',
+    text: "The stage's lock is held by another writer and did not come free in time: nothing was changed, and the event will be delivered again.",
+  },
 };
 
 /** Send the ops team the message for a deploy outcome. */
@@ -73,6 +86,10 @@ export const severityOf = (outcome: DeployOutcome): Severity => HEADLINES[outcom
 const releaseLocation = (release: Release | undefined): string | undefined =>
   release ? `s3://${release.bucket}/${release.key}` : undefined;
 
+/** A name or id that may have come from outside (the SSM history, a stack parameter, S3 metadata). */
+const shownOrNot = (value: string | undefined): string | undefined =>
+  value === undefined ? undefined : shown(value);
+
 /** The message for one stage's deploy outcome. */
 export const deployMessage = (report: DeployReport, region: string): Notification => {
   const headline = HEADLINES[report.outcome];
@@ -86,20 +103,27 @@ export const deployMessage = (report: DeployReport, region: string): Notificatio
     '',
     ...fieldLines([
       ['Stage', report.stage],
-      ['Stack', `${report.stack}${status ? ` (${status})` : ''}`],
-      ['Release', releaseKey],
-      ['Commit', commit],
+      ['Stack', `${report.stack}${status ? ` (${shown(status)})` : ''}`],
+      ['Release', shownOrNot(releaseKey)],
+      ['Commit', shownOrNot(commit)],
       [
         'Pipeline',
         report.execution
-          ? `${report.execution.pipeline}, execution ${report.execution.executionId}`
+          ? `${shown(report.execution.pipeline)}, execution ${shown(report.execution.executionId)}`
           : undefined,
       ],
       ['Triggered by', report.trigger],
       ['Desired', rec?.desired ? `${rec.desired.parameter} version ${rec.desired.version}` : undefined],
-      ['Running', rec?.live],
-      ['Change set', rec?.changeSet],
+      ['Running', shownOrNot(rec?.live)],
+      ['Template', rec?.template ? `${shown(rec.template)} (pinned by SHA-256, verified)` : undefined],
+      ['Change set', shownOrNot(rec?.changeSet)],
       ['Reason', report.error ?? rec?.reason],
+      [
+        'Locked by',
+        report.lock
+          ? `${quoted(report.lock.holder)} since ${report.lock.since} until ${report.lock.until} (${report.lock.location})`
+          : undefined,
+      ],
       ['Time', new Date().toISOString()],
       ['Region', region],
       ['Console', rec?.stackId ? consoleLink(region, rec.stackId) : undefined],
@@ -108,8 +132,9 @@ export const deployMessage = (report: DeployReport, region: string): Notificatio
   if (rec?.changes?.length) {
     lines.push('', 'Planned changes:');
     for (const change of rec.changes) {
+      // What DescribeChangeSet says: AWS's words, but not lines of ours.
       lines.push(
-        `  ${change.action} ${change.logicalId} (${change.type}), replacement: ${change.replacement}`,
+        `  ${shown(change.action)} ${shown(change.logicalId)} (${shown(change.type)}), replacement: ${shown(change.replacement)}`,
       );
     }
   }
@@ -141,11 +166,15 @@ const nextStep = (report: DeployReport, region: string): string | undefined => {
     case 'deploying':
       return `watch it with aws cloudformation describe-stacks ${where} --query "Stacks[0].StackStatus"`;
     case 'pending-approval':
-      return `review the planned changes above, then approve with: npx deployer approve ${report.stage} — or reject with: npx deployer reject ${report.stage} (from the deployer's repository, with AWS_REGION=${region} and DEPLOYER_TOPIC_ARN set). The raw change set: aws cloudformation describe-change-set ${where} --change-set-name ${rec?.changeSet}`;
+      return `review the planned changes above, then approve with: npx deployer approve ${report.stage} — or reject with: npx deployer reject ${report.stage} (from the deployer's repository, with AWS_REGION=${region} and DEPLOYER_TOPIC_ARN set). The raw change set: aws cloudformation describe-change-set ${where} --change-set-name ${shownOrNot(rec?.changeSet)}`;
     case 'blocked':
       return rec?.nextStep;
     case 'failed':
       return 'fix the build so that it uploads its artifact as the README describes, then run the pipeline again.';
+    case 'locked':
+      return report.lock
+        ? `the lock ends at ${report.lock.until} by S3's clock, and the next delivery takes it over then. If no deploy, reconcile or CLI move of stage ${report.stage} is running, delete ${report.lock.location} to free it now.`
+        : undefined;
     default:
       return undefined;
   }

@@ -9,11 +9,15 @@ import { announceDeploy, type DeployOutcome } from './deploy-messages';
 import { labelRecorded, type RecordResult, recordDesired } from './desired-state';
 import { EventValidationError, errorMessage, isPermanent } from './errors';
 import { type PipelineExecution, parsePipelineEvent } from './events';
+import { reportLockedStage } from './locked-stage';
 import { logger } from './logger';
+import { announceDeployOnce, ledgerKeys } from './notification-ledger';
 import { reconcile } from './reconcile';
+import { pinConfiguredTemplate, releaseBuildTemplate } from './release-templates';
 import type { Runtime } from './runtime';
 import { assertSameAccountAndRegion } from './settings';
-import { withStageLock } from './stage-lock';
+import { describeStack } from './stacks';
+import { type HeldLease, withStageLock } from './stage-lock';
 
 export type EventVerdict = 'deployed' | 'ignored' | 'rejected';
 
@@ -25,6 +29,8 @@ export interface StageSummary {
   releaseKey?: string;
   desiredVersion?: number;
   changeSet?: string;
+  /** The request token of the deployer's run, when it made or executed a change set. */
+  token?: string;
   notified: boolean;
   error?: string;
 }
@@ -59,7 +65,7 @@ export const handlePipelineEvent = async (runtime: Runtime, raw: unknown): Promi
     logger.info('pipeline is not in the configuration; ignored', ids);
     return { verdict: 'ignored', reason: 'pipeline not configured', ...ids, stages: [] };
   }
-  const releases = new Map<string, Promise<Release>>();
+  const releases = new Map<string, Promise<unknown>>();
   const settled = await Promise.allSettled(
     stages.map((stage) => deployStage(runtime, stage, execution, releases)),
   );
@@ -87,30 +93,56 @@ export const handlePipelineEvent = async (runtime: Runtime, raw: unknown): Promi
   return { verdict: 'deployed', ...ids, stages: summaries };
 };
 
+/**
+ * The configured template is the template of a stage's first release, and of the release that creates a
+ * stack that does not exist yet; an existing stack keeps its own template until a build brings one.
+ */
+const firstTemplate = async (runtime: Runtime, stage: Stage, firstVersion: boolean) => {
+  if (!stage.template) return undefined;
+  if (!firstVersion && (await describeStack(runtime.clients.cfn, stage.stack))) return undefined;
+  return pinConfiguredTemplate(runtime.clients.s3, stage);
+};
+
 /** Release the build once per invocation for stages that share a source and a release location. */
-const releaseOnce = (
+const releaseOnce = async (
   runtime: Runtime,
   stage: Stage,
   execution: PipelineExecution,
-  releases: Map<string, Promise<Release>>,
+  releases: Map<string, Promise<unknown>>,
 ): Promise<Release> => {
-  const id = JSON.stringify([stage.artifact, releaseBucketOf(stage), stage.releasePrefix]);
-  let release = releases.get(id);
-  if (!release) {
-    const { s3 } = runtime.clients;
-    release = locateBuild(s3, stage, execution).then((build: BuildArtifact) =>
-      releaseBuild(s3, stage, build, execution),
-    );
-    releases.set(id, release);
-  }
-  return release;
+  const { s3 } = runtime.clients;
+  const { bucket, key, executionMetadataKey, commitMetadataKey, templateKey } = stage.artifact;
+  const where = [releaseBucketOf(stage), stage.releasePrefix];
+  // The artifact and the template the build published beside it are released together; stages that share a
+  // source and a release location share each release (a stage may publish a template where another does not).
+  const [artifact, template] = await Promise.all([
+    once(releases, ['artifact', bucket, key, executionMetadataKey, commitMetadataKey, ...where], () =>
+      locateBuild(s3, stage, execution).then((build: BuildArtifact) =>
+        releaseBuild(s3, stage, build, execution),
+      ),
+    ),
+    once(releases, ['template', bucket, templateKey ?? '', executionMetadataKey, ...where], () =>
+      releaseBuildTemplate(s3, stage, execution),
+    ),
+  ]);
+  return template ? { ...artifact, template } : artifact;
+};
+
+/** The promise made for this id in this invocation, or a new one. */
+const once = <T>(cache: Map<string, Promise<unknown>>, id: string[], make: () => Promise<T>): Promise<T> => {
+  const key = JSON.stringify(id);
+  const found = cache.get(key) as Promise<T> | undefined;
+  if (found) return found;
+  const made = make();
+  cache.set(key, made);
+  return made;
 };
 
 const deployStage = async (
   runtime: Runtime,
   stage: Stage,
   execution: PipelineExecution,
-  releases: Map<string, Promise<Release>>,
+  releases: Map<string, Promise<unknown>>,
 ): Promise<StageSummary> => {
   const base = { stage: stage.name, stack: stage.stack };
   let release: Release;
@@ -123,7 +155,9 @@ const deployStage = async (
       executionId: execution.executionId,
       reason: error.message,
     });
-    const notified = await announceDeploy(runtime, {
+    // Nothing is recorded for a build that cannot be released: the ledger keeps a redelivery quiet.
+    const key = ledgerKeys.deployOutcome(stage.name, execution.executionId, 'failed');
+    const notified = await announceDeployOnce(runtime, key, {
       outcome: 'failed',
       ...base,
       execution,
@@ -131,60 +165,82 @@ const deployStage = async (
     });
     return { ...base, outcome: 'failed', notified, error: error.message };
   }
-  // Recording and reconciling hold the stage's lock: deliveries of the same or other builds for this stage
-  // take turns, so none is recorded twice, an older one never lands after a newer one, and only one
-  // change set is executed.
   // Recording, reconciling and reporting hold the stage's lock: deliveries of the same or other builds for
   // this stage take turns, so none is recorded twice, an older one never lands after a newer one, and only
   // one change set is executed.
-  return withStageLock(runtime.clients.s3, stage, `deploy ${execution.executionId}`, async () => {
-    const recorded = await recordDesired(runtime.clients.ssm, stage, release, execution);
-    const released = {
-      ...base,
-      releaseKey: release.key,
-      recorded: recorded.outcome,
-      desiredVersion: recorded.version,
-    };
-    if (recorded.outcome === 'superseded') {
-      logger.info('a newer execution is already desired; this older one is not recorded', {
-        ...base,
-        executionId: execution.executionId,
-        newer: recorded.by.execution,
-      });
-      return { ...released, outcome: 'superseded', notified: false };
-    }
-    const desired = { parameter: stage.ssmParameter, key: release.key, version: recorded.version };
-    const result = await reconcile(runtime, stage.name, {
-      desired,
-      newlyRecorded: recorded.outcome === 'recorded',
-    });
-    logger.info('stage reconciled', { ...released, outcome: result.outcome, changeSet: result.changeSet });
-    const summary = {
-      ...released,
-      outcome: result.outcome,
-      ...(result.changeSet ? { changeSet: result.changeSet } : {}),
-    };
-    // A duplicate of a delivery that finished says nothing new, unless it did something the first did not.
-    const quiet =
-      recorded.outcome === 'duplicate' &&
-      recorded.announced &&
-      (!result.fresh || ['in-sync', 'waiting', 'blocked'].includes(result.outcome));
-    if (quiet) return { ...summary, notified: false };
-    const notified = await announceDeploy(runtime, {
-      outcome: result.outcome,
-      ...base,
-      execution,
-      release,
-      reconcile: result,
-    });
-    // Labelled last: a version without its execution label is a delivery whose report may not have gone out.
-    await labelRecorded(
-      runtime.clients.ssm,
+  return withStageLock(runtime.clients.s3, stage, `deploy ${execution.executionId}`, (lease) =>
+    recordAndReconcile(runtime, stage, execution, release, base, lease),
+  ).catch(async (error: unknown) => {
+    await reportLockedStage(
+      runtime,
       stage,
-      recorded.version,
-      execution.executionId,
-      release.commitId,
+      error,
+      `pipeline ${execution.pipeline} execution ${execution.executionId}`,
     );
-    return { ...summary, notified };
+    throw error;
   });
+};
+
+/** Under the stage's lock: record the release as desired, reconcile, report, label. */
+const recordAndReconcile = async (
+  runtime: Runtime,
+  stage: Stage,
+  execution: PipelineExecution,
+  release: Release,
+  base: { stage: string; stack: string },
+  lease: HeldLease,
+): Promise<StageSummary> => {
+  const recorded = await recordDesired(runtime.clients.ssm, stage, release, execution, (first) =>
+    firstTemplate(runtime, stage, first),
+  );
+  const released = {
+    ...base,
+    releaseKey: release.key,
+    recorded: recorded.outcome,
+    desiredVersion: recorded.version,
+  };
+  if (recorded.outcome === 'superseded') {
+    logger.info('a newer execution is already desired; this older one is not recorded', {
+      ...base,
+      executionId: execution.executionId,
+      newer: recorded.by.execution,
+    });
+    return { ...released, outcome: 'superseded', notified: false };
+  }
+  const desired = {
+    parameter: stage.ssmParameter,
+    key: release.key,
+    version: recorded.version,
+    provenance: recorded.provenance,
+  };
+  const result = await reconcile(runtime, stage.name, {
+    desired,
+    newlyRecorded: recorded.outcome === 'recorded',
+    // The release was copied (or found) and checked against its digest moments ago, in this invocation.
+    artifactVerified: true,
+    lease,
+  });
+  logger.info('stage reconciled', { ...released, outcome: result.outcome, changeSet: result.changeSet });
+  const summary = {
+    ...released,
+    outcome: result.outcome,
+    ...(result.changeSet ? { changeSet: result.changeSet } : {}),
+    ...(result.token ? { token: result.token } : {}),
+  };
+  // A duplicate of a delivery that finished says nothing new, unless it did something the first did not.
+  const quiet =
+    recorded.outcome === 'duplicate' &&
+    recorded.announced &&
+    (!result.fresh || ['in-sync', 'waiting', 'blocked'].includes(result.outcome));
+  if (quiet) return { ...summary, notified: false };
+  const notified = await announceDeploy(runtime, {
+    outcome: result.outcome,
+    ...base,
+    execution,
+    release,
+    reconcile: result,
+  });
+  // Labelled last: a version without its execution label is a delivery whose report may not have gone out.
+  await labelRecorded(runtime.clients.ssm, stage, recorded.version, execution.executionId, release.commitId);
+  return { ...summary, notified };
 };

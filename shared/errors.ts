@@ -46,6 +46,27 @@ export class ArtifactError extends PermanentError {
   }
 }
 
+/**
+ * A release object does not hold the bytes the deployer recorded for it (anyone who can write the bucket can
+ * replace an object), or is gone. Nothing is deployed from it.
+ */
+export class ReleaseIntegrityError extends PermanentError {
+  readonly location: string;
+  readonly recorded: string;
+  readonly found: string;
+  constructor(location: string, recorded: string, found: string) {
+    super(
+      found === 'missing'
+        ? `release object ${location} is missing: it cannot be verified against its recorded SHA-256 ${recorded}`
+        : `release object ${location} does not match its recorded SHA-256: recorded ${recorded}, found ${found}`,
+    );
+    this.name = 'ReleaseIntegrityError';
+    this.location = location;
+    this.recorded = recorded;
+    this.found = found;
+  }
+}
+
 export const isPermanent = (error: unknown): error is PermanentError => error instanceof PermanentError;
 
 /** The `name` of an SDK exception (ServiceException sets it to the AWS error code), or undefined. */

@@ -13,6 +13,13 @@ const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
 const isoTime = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time' });
 /** A string of at most `max` characters. */
 export const shortText = (max: number) => z.string().check(z.maxLength(max));
+/**
+ * Free text that only reaches messages (reasons, error messages, commit messages, caller names): accepted up
+ * to the size of a whole EventBridge event (256 KB), and shortened for display with a visible marker
+ * (untrusted.ts). Rejecting it for its length would lose the event, and with it the email.
+ */
+export const EVENT_TEXT_LIMIT = 256 * 1024;
+export const freeText = () => shortText(EVENT_TEXT_LIMIT);
 /** A string matching `pattern`, with a message saying what it must be. */
 export const shaped = (pattern: RegExp, what: string) => z.string().check(z.regex(pattern, what));
 
@@ -29,13 +36,13 @@ export const envelope = z.looseObject({
 });
 
 const executionTrigger = z.looseObject({
-  'trigger-type': z.optional(shortText(64)),
-  'trigger-detail': z.optional(shortText(1024)),
+  'trigger-type': z.optional(freeText()),
+  'trigger-detail': z.optional(freeText()),
   'commit-id': z.optional(shaped(COMMIT_ID, 'must be a git commit id (7 to 64 hex digits)')),
-  'branch-name': z.optional(shortText(256)),
-  'full-repository-name': z.optional(shortText(256)),
-  'author-display-name': z.optional(shortText(256)),
-  'commit-message': z.optional(shortText(4096)),
+  'branch-name': z.optional(freeText()),
+  'full-repository-name': z.optional(freeText()),
+  'author-display-name': z.optional(freeText()),
+  'commit-message': z.optional(freeText()),
 });
 
 export const PIPELINE_DETAIL_TYPE = 'CodePipeline Pipeline Execution State Change';

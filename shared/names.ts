@@ -99,3 +99,31 @@ export const keyExtension = (key: string): string => {
  */
 export const releaseKey = (prefix: string, sha256Hex: string, sourceKey: string): string =>
   `${prefix}${assertMatches('SHA-256 digest', sha256Hex, SHA256_HEX)}${keyExtension(sourceKey)}`;
+
+/** Where a released template lives: content-named like the artifact, beside the stage's releases. */
+export const templateReleaseKey = (prefix: string, sha256Hex: string): string =>
+  `${prefix}templates/${assertMatches('SHA-256 digest', sha256Hex, SHA256_HEX)}.template`;
+
+/** The SHA-256 a content-named release key carries ("<prefix><sha256><ext>"), or undefined for any other key. */
+export const digestOfReleaseKey = (key: string): string | undefined =>
+  /(?:^|\/)([0-9a-f]{64})(?:\.[a-z0-9]{1,8})?$/.exec(key)?.[1];
+
+export const isSha256Hex = (value: string): boolean => SHA256_HEX.test(value);
+
+/** Run tokens: the change set prefix, the version and 24 hex digits of randomness. */
+const RUN_TOKEN = /^deploy-([a-z][a-z0-9-]{0,31})-v([1-9][0-9]{0,15})-([0-9a-f]{24})$/;
+
+/**
+ * The request token of one deployer operation on a stage's stack (a change set's ClientToken and its
+ * execution's ClientRequestToken): readable ("deploy-dev-v12-…") but unpredictable, so nobody can make
+ * their own operation look like the deployer's. The version in it is for people; the deployer believes only
+ * its run record (shared/runs.ts).
+ */
+export const runToken = (stage: string, version: number, random: string): string => {
+  if (!Number.isSafeInteger(version) || version < 1)
+    throw new DeployerError(`invalid desired version ${version}`);
+  return assertMatches('run token', `${changeSetPrefix(stage)}${version}-${random}`, RUN_TOKEN);
+};
+
+/** The stage a well-formed run token names, or undefined for any other token. */
+export const stageOfRunToken = (token: string): string | undefined => RUN_TOKEN.exec(token)?.[1];

@@ -3,6 +3,9 @@
  * message attributes that subscription filter policies can route on (stage, stack, outcome, severity).
  */
 import { type MessageAttributeValue, PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import { logger } from './logger';
+import { guardWrite, isAmbiguous } from './single-writes';
+import { cleanText, TEXT_LIMIT } from './untrusted';
 
 export type Severity = 'info' | 'warning' | 'error';
 
@@ -55,11 +58,17 @@ export const composeSubject = (
 /** The short form of a commit id, as git prints it. */
 export const shortCommit = (commit: string | undefined): string | undefined => commit?.slice(0, 7);
 
-/** Aligned "Label: value" lines, skipping values that are not known. */
+/** Long enough for any field we compose around a quoted value; anything beyond is cut with a marker. */
+const FIELD_LIMIT = 4 * TEXT_LIMIT;
+
+/**
+ * Aligned "Label: value" lines, skipping values that are not known. Each value is one cleaned line: callers
+ * quote what came from outside (see untrusted.ts), and this keeps a value they missed from adding lines.
+ */
 export const fieldLines = (fields: [string, string | undefined][]): string[] => {
   const known = fields.filter((f): f is [string, string] => f[1] !== undefined && f[1] !== '');
   const width = Math.max(0, ...known.map(([label]) => label.length)) + 2;
-  return known.map(([label, value]) => `${`${label}:`.padEnd(width)}${value}`);
+  return known.map(([label, value]) => `${`${label}:`.padEnd(width)}${cleanText(value, FIELD_LIMIT)}`);
 };
 
 /** Attribute values for filter policies: bounded, printable. */
@@ -68,20 +77,36 @@ const attributeValue = (value: string): MessageAttributeValue => ({
   StringValue: value.replace(/[^\x20-\x7e]/g, '?').slice(0, 256) || '-',
 });
 
+/**
+ * Publish a message, once. SNS has no way to ask whether a message went out, so a publish whose answer was
+ * lost (a 500, a reset connection, a timeout) counts as sent: the SDK does not repeat it, and no retry of
+ * the event repeats it either. Throttling and 503s, which prove nothing was sent, are retried as usual.
+ */
 export const publish = async (
   sns: SNSClient,
   topicArn: string,
   notification: Notification,
 ): Promise<string | undefined> => {
-  const { MessageId } = await sns.send(
-    new PublishCommand({
-      TopicArn: topicArn,
-      Subject: toSubject(notification.subject),
-      Message: notification.body,
-      MessageAttributes: Object.fromEntries(
-        Object.entries(notification.attributes).map(([name, value]) => [name, attributeValue(value)]),
+  try {
+    const { MessageId } = await sns.send(
+      guardWrite(
+        new PublishCommand({
+          TopicArn: topicArn,
+          Subject: toSubject(notification.subject),
+          Message: notification.body,
+          MessageAttributes: Object.fromEntries(
+            Object.entries(notification.attributes).map(([name, value]) => [name, attributeValue(value)]),
+          ),
+        }),
       ),
-    }),
-  );
-  return MessageId;
+    );
+    return MessageId;
+  } catch (error) {
+    if (!isAmbiguous(error)) throw error;
+    logger.warn('the answer to a publish was lost; it counts as sent (a second copy would be a duplicate)', {
+      subject: toSubject(notification.subject),
+      error: error.failure as Error,
+    });
+    return undefined;
+  }
 };

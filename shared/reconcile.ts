@@ -2,24 +2,26 @@
  * Reconcile(stage): compare what the stage should run (SSM) with what its stack runs, and move the stack
  * towards the desired release through a change set. Every trigger calls this with just a stage name; it is
  * safe to call twice, and does nothing on a busy stack (the event that ends the busy state calls it again).
+ * The release is verified (bytes against recorded digests) before anything is created, recreated or executed.
  */
 import type { Stack } from '@aws-sdk/client-cloudformation';
-import {
-  awaitChangeSet,
-  type ChangeSetRef,
-  createChangeSet,
-  deleteChangeSet,
-  executeChangeSet,
-  type PlannedChange,
-  pendingChangeSets,
-} from './change-sets';
+import { executeRun, type Fence, prepareChangeSet } from './change-set-runs';
+import { deleteChangeSet, type PlannedChange, pendingChangeSets } from './change-sets';
 import { type Stage, stageNamed } from './config';
-import { type DesiredState, isFailed, readDesired } from './desired-state';
-import { errorName, PermanentError } from './errors';
+import type { DesiredState } from './desired-state';
+import { PermanentError, ReleaseIntegrityError } from './errors';
 import { logger } from './logger';
-import { changeSetName, encodeKeyPath } from './names';
+import { changeSetName } from './names';
+import { isFailed, readDesired } from './release-history';
+import { readApplied } from './runs';
 import type { Runtime } from './runtime';
 import { classifyStatus, deleteStack, describeStack, nextStepFor, stackParameterValue } from './stacks';
+import {
+  pinnedTemplateKey,
+  UnverifiableReleaseError,
+  type VerifiedRelease,
+  verifyRelease,
+} from './verified-release';
 
 export type ReconcileOutcome =
   /** A change set was executed now: the stack is updating (or being created) towards the desired release. */
@@ -34,6 +36,8 @@ export type ReconcileOutcome =
   | 'waiting'
   /** The stack is in a state only a person can resolve. */
   | 'blocked'
+  /** The release's bytes do not match what was recorded for it: nothing was deployed. */
+  | 'tampered'
   /** A stack whose creation failed is being deleted, to be created again from the desired release. */
   | 'recreating'
   /** Nothing was ever recorded as desired for this stage. */
@@ -49,6 +53,10 @@ export interface ReconcileResult {
   /** The release key the stack ran when reconcile looked. */
   live?: string;
   changeSet?: string;
+  /** The run's request token, when a change set of the deployer's was made or executed. */
+  token?: string;
+  /** The pinned template the change set deploys (its release key), when the release pins one. */
+  template?: string;
   /** 'create' when the stack did not exist and is being created. */
   action?: 'create' | 'update';
   changes?: PlannedChange[];
@@ -59,11 +67,17 @@ export interface ReconcileResult {
 }
 
 export interface ReconcileOptions {
-  /** The desired state when the caller has just written it: saves reading it back. */
+  /** The desired state when the caller has just written or read it: saves reading it back. */
   desired?: DesiredState;
   /** The desired version was created by this very call: it cannot have been marked failed yet. */
   newlyRecorded?: boolean;
+  /** The caller verified the artifact's bytes moments ago (the deploy path's copy). */
+  artifactVerified?: boolean;
+  /** The stage lock the caller holds: confirmed right before a change set is executed. */
+  lease?: Fence;
 }
+
+type Seen = Omit<ReconcileResult, 'outcome'>;
 
 /** Reconcile one stage by name. */
 export const reconcile = async (
@@ -75,17 +89,28 @@ export const reconcile = async (
   if (!stage)
     throw new PermanentError(`no stage named ${JSON.stringify(stageName.slice(0, 64))} in the configuration`);
   const base = { stage: stage.name, stack: stage.stack, fresh: true };
-  const desired = options.desired ?? (await readDesired(runtime.clients.ssm, stage));
+  const read = options.desired ? undefined : await readDesired(runtime.clients.ssm, stage);
+  const desired = options.desired ?? read;
   if (!desired) return { ...base, outcome: 'nothing-desired' };
+  const failed = async () =>
+    read
+      ? read.failed
+      : !options.newlyRecorded && (await isFailed(runtime.clients.ssm, stage, desired.version));
 
-  const stack = await describeStack(runtime.clients.cfn, stage.stack);
+  const [stack, applied] = await Promise.all([
+    describeStack(runtime.clients.cfn, stage.stack),
+    readApplied(runtime.clients.s3, stage),
+  ]);
   // REVIEW_IN_PROGRESS: the stack exists only as the target of CREATE change sets; nothing ends that state
   // by itself, so it is created like a missing stack (replacing an outdated pending CREATE change set).
   if (!stack || stack.StackStatus === 'REVIEW_IN_PROGRESS') {
-    if (!options.newlyRecorded && (await isFailed(runtime.clients.ssm, stage, desired.version))) {
-      return failedRelease({ ...base, desired }, desired);
-    }
-    return createStack(runtime, stage, desired, stack);
+    const seen = {
+      ...base,
+      desired,
+      ...(stack ? { stackId: stack.StackId, stackStatus: stack.StackStatus } : {}),
+    };
+    if (await failed()) return failedRelease(seen, desired);
+    return deployRelease(runtime, stage, desired, undefined, seen, options, stack !== undefined);
   }
 
   const status = stack.StackStatus ?? 'UNKNOWN';
@@ -94,13 +119,8 @@ export const reconcile = async (
   const condition = classifyStatus(status);
   if (condition === 'busy') return { ...seen, outcome: 'waiting' };
   if (status === 'ROLLBACK_COMPLETE' && stage.onFailedCreate === 'recreate') {
-    if (await isFailed(runtime.clients.ssm, stage, desired.version)) return failedRelease(seen, desired);
-    await deleteStack(runtime.clients.cfn, stage, `recreate-${changeSetName(stage.name, desired.version)}`);
-    return {
-      ...seen,
-      outcome: 'recreating',
-      reason: `stack ${stage.stack} failed to create (ROLLBACK_COMPLETE); it is being deleted, and is created again from ${desired.key} when the deletion completes`,
-    };
+    if (await failed()) return failedRelease(seen, desired);
+    return recreate(runtime, stage, desired, seen, options);
   }
   if (condition === 'needs-person') {
     return {
@@ -118,15 +138,16 @@ export const reconcile = async (
       nextStep: `Add a ${stage.stackParameter} parameter to the stack's template, or set stackParameter for stage ${stage.name} in the configuration.`,
     };
   }
-  if (live === desired.key) return { ...seen, outcome: 'in-sync' };
-  if (!options.newlyRecorded && (await isFailed(runtime.clients.ssm, stage, desired.version))) {
-    return failedRelease(seen, desired);
-  }
-  return applyChangeSet(runtime, stage, desired, stack, seen);
+  // A release that changes only the template keeps the artifact key: the template it pins must be applied too.
+  const template = desired.provenance.template;
+  if (live === desired.key && (!template || applied?.template === template))
+    return { ...seen, outcome: 'in-sync' };
+  if (await failed()) return failedRelease(seen, desired);
+  return deployRelease(runtime, stage, desired, stack, seen, options, false);
 };
 
 /** Its deploy already failed and rolled back: retrying the same release would fail the same way. */
-const failedRelease = (seen: Omit<ReconcileResult, 'outcome'>, desired: DesiredState): ReconcileResult => ({
+const failedRelease = (seen: Seen, desired: DesiredState): ReconcileResult => ({
   ...seen,
   outcome: 'blocked',
   fresh: false,
@@ -134,107 +155,107 @@ const failedRelease = (seen: Omit<ReconcileResult, 'outcome'>, desired: DesiredS
   nextStep: 'Push a new build, or roll back to an earlier release; the failed release is not retried.',
 });
 
-const templateUrlOf = (stage: Stage, region: string): string | undefined =>
-  stage.template
-    ? `https://${stage.template.bucket}.s3.${region}.amazonaws.com/${encodeKeyPath(stage.template.key)}`
-    : undefined;
-
-const createStack = async (
+/** Verify the release; a mismatch or an unverifiable version is reported instead of deployed. */
+const verified = async (
   runtime: Runtime,
   stage: Stage,
   desired: DesiredState,
-  reviewing: Stack | undefined,
-): Promise<ReconcileResult> => {
-  const base = {
-    stage: stage.name,
-    stack: stage.stack,
-    desired,
-    fresh: true,
-    ...(reviewing ? { stackId: reviewing.StackId, stackStatus: reviewing.StackStatus } : {}),
-  };
-  const templateUrl = templateUrlOf(stage, runtime.settings.region);
-  if (!templateUrl) {
-    return {
-      ...base,
-      outcome: 'blocked',
-      reason: `stack ${stage.stack} does not exist and stage ${stage.name} names no template to create it from`,
-      nextStep: `Add template (bucket and key) to stage ${stage.name} in the configuration, or create the stack.`,
-    };
+  seen: Seen,
+  options: ReconcileOptions,
+  creating: boolean,
+): Promise<VerifiedRelease | ReconcileResult> => {
+  try {
+    return await verifyRelease(runtime.clients.s3, stage, desired, {
+      creating,
+      region: runtime.settings.region,
+      ...(options.artifactVerified ? { artifactVerified: true } : {}),
+    });
+  } catch (error) {
+    if (error instanceof ReleaseIntegrityError) {
+      logger.error('release does not match its recorded digest; nothing deployed', {
+        stage: stage.name,
+        reason: error.message,
+      });
+      return {
+        ...seen,
+        outcome: 'tampered',
+        reason: error.message,
+        nextStep: `Find out who changed ${error.location} (S3 server access logs or CloudTrail data events). Then push a new build, or roll back to a release that verifies; the deployer will not deploy these bytes.`,
+      };
+    }
+    if (error instanceof UnverifiableReleaseError) {
+      return {
+        ...seen,
+        outcome: 'blocked',
+        reason: error.message,
+        nextStep: error.nextStep,
+      };
+    }
+    throw error;
   }
-  return applyChangeSet(runtime, stage, desired, undefined, base, {
-    templateUrl,
-    reviewing: reviewing !== undefined,
-  });
 };
 
-const applyChangeSet = async (
+const isResult = (value: VerifiedRelease | ReconcileResult): value is ReconcileResult => 'outcome' in value;
+
+const deployRelease = async (
   runtime: Runtime,
   stage: Stage,
   desired: DesiredState,
   stack: Stack | undefined,
-  seen: Omit<ReconcileResult, 'outcome'>,
-  create?: { templateUrl: string; reviewing: boolean },
+  seen: Seen,
+  options: ReconcileOptions,
+  reviewing: boolean,
 ): Promise<ReconcileResult> => {
-  const { cfn } = runtime.clients;
-  const name = changeSetName(stage.name, desired.version);
-  const result = { ...seen, changeSet: name, action: stack ? ('update' as const) : ('create' as const) };
-
-  if (stage.requiresApproval && (stack || create?.reviewing)) {
+  const release = await verified(runtime, stage, desired, seen, options, stack === undefined);
+  if (isResult(release)) return release;
+  const templateKey = pinnedTemplateKey(stage, desired);
+  const result = {
+    ...seen,
+    changeSet: changeSetName(stage.name, desired.version),
+    action: stack ? ('update' as const) : ('create' as const),
+    ...(templateKey ? { template: templateKey } : {}),
+  };
+  if (stage.requiresApproval && (stack || reviewing)) {
     const waiting = await discardStalePending(runtime, stage, desired.version);
     if (waiting) return { ...result, outcome: 'pending-approval', fresh: false };
   }
-  const created = await createChangeSet(cfn, {
-    stage,
-    name,
-    artifactKey: desired.key,
-    stack,
-    ...(create ? { templateUrl: create.templateUrl } : {}),
-  });
-  if (created.result === 'empty') {
-    return { ...result, outcome: 'no-change', reason: 'CloudFormation found nothing to change' };
-  }
-  // A change set found, not made, was made by another reconcile, which reported it.
-  const made = { ...result, fresh: created.result === 'created' };
-  const state = await awaitChangeSet(cfn, created.ref, runtime.config.settings.changeSetTimeoutSeconds);
-  if (state.status === 'empty') {
-    await deleteChangeSet(cfn, created.ref);
-    return { ...made, outcome: 'no-change', reason: state.reason };
-  }
-  if (state.status === 'failed') {
+  const run = await prepareChangeSet(runtime, stage, desired, stack, release);
+  if (run.outcome === 'empty') return { ...result, outcome: 'no-change', reason: run.reason };
+  if (run.outcome === 'failed') {
     return {
-      ...made,
+      ...result,
       outcome: 'blocked',
-      reason: `change set ${name} failed: ${state.reason}`,
+      token: run.token,
+      // A failed change set found again (an earlier run's) was reported when it failed.
+      fresh: run.fresh,
+      reason: `change set ${run.changeSet} failed: ${run.reason}`,
       nextStep: `Read the reason above, fix the template or parameters, then deploy a new build (the failed change set stays on the stack for inspection).`,
     };
   }
-  if (stage.requiresApproval) return { ...made, outcome: 'pending-approval', changes: state.changes };
-  return execute(runtime, stage, created.ref, { ...made, changes: state.changes });
+  const made = { ...result, token: run.token, changes: run.changes, fresh: run.fresh };
+  if (stage.requiresApproval) return { ...made, outcome: 'pending-approval' };
+  const executed = await executeRun(runtime, stage, run.ref, run.record, options.lease);
+  return executed === 'executed'
+    ? { ...made, outcome: 'deploying', fresh: true }
+    : { ...made, outcome: 'waiting', fresh: false };
 };
 
-const execute = async (
+/** A stack whose creation failed: verify the release it will be created from, then delete it. */
+const recreate = async (
   runtime: Runtime,
   stage: Stage,
-  ref: ChangeSetRef,
-  result: Omit<ReconcileResult, 'outcome'>,
+  desired: DesiredState,
+  seen: Seen,
+  options: ReconcileOptions,
 ): Promise<ReconcileResult> => {
-  try {
-    await executeChangeSet(runtime.clients.cfn, ref);
-    return { ...result, outcome: 'deploying', fresh: true };
-  } catch (error) {
-    // Another reconcile executed it first, or the stack started changing since: its end reconciles again.
-    if (
-      errorName(error) === 'InvalidChangeSetStatusException' ||
-      errorName(error) === 'InvalidChangeSetStatus'
-    ) {
-      logger.info('change set already executed or obsolete; waiting for the stack', {
-        stage: stage.name,
-        changeSet: ref.name,
-      });
-      return { ...result, outcome: 'waiting', fresh: false };
-    }
-    throw error;
-  }
+  const release = await verified(runtime, stage, desired, seen, options, true);
+  if (isResult(release)) return release;
+  await deleteStack(runtime.clients.cfn, stage, `recreate-${changeSetName(stage.name, desired.version)}`);
+  return {
+    ...seen,
+    outcome: 'recreating',
+    reason: `stack ${stage.stack} failed to create (ROLLBACK_COMPLETE); it is being deleted, and is created again from ${desired.key} when the deletion completes`,
+  };
 };
 
 /**

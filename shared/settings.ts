@@ -11,6 +11,8 @@ export interface Settings {
   accountId: string;
   /** The SNS topic that receives the ops notifications. */
   topicArn: string;
+  /** The DynamoDB table of the notification ledger: which messages went out (shared/notification-ledger.ts). */
+  ledgerTable: string;
   /** A configuration file to use instead of the bundled deployer.config.yaml (local runs, tests). */
   configFile?: string;
   /** The deployer's own IAM roles: their API calls are already reported as deploy outcomes. */
@@ -20,6 +22,7 @@ export interface Settings {
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
 const ACCOUNT = /^\d{12}$/;
 const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/;
+const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 
 const required = (env: NodeJS.ProcessEnv, name: string, pattern: RegExp, what: string): string => {
   const value = env[name];
@@ -65,6 +68,7 @@ export const readSettings = (env: NodeJS.ProcessEnv = process.env): Settings => 
     region: required(env, 'AWS_REGION', REGION, 'an AWS region such as eu-west-1'),
     accountId: required(env, 'DEPLOYER_ACCOUNT_ID', ACCOUNT, 'a 12-digit AWS account id'),
     topicArn: required(env, 'DEPLOYER_TOPIC_ARN', TOPIC_ARN, 'an SNS topic ARN'),
+    ledgerTable: required(env, 'DEPLOYER_LEDGER_TABLE', TABLE_NAME, 'a DynamoDB table name'),
     ...(configFile ? { configFile } : {}),
     ...(ownRoles ? { ownRoles } : {}),
   };

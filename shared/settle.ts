@@ -3,15 +3,20 @@
  * recorded while the stack was busy is deployed now. A deploy of ours that ended rolled back or failed marks
  * its desired version as failed first, so the same broken release is not retried in a loop.
  */
+import { randomUUID } from 'node:crypto';
+import { sendDueDigests } from './api-call-storm';
 import { allStages, type Stage, stageOfStack } from './config';
-import { announceDeploy, type DeployReport } from './deploy-messages';
+import type { DeployReport } from './deploy-messages';
 import { EventValidationError, errorMessage } from './errors';
 import { describeIssues, envelope } from './events';
+import { reportLockedStage } from './locked-stage';
 import { logger } from './logger';
-import { desiredVersionOfChangeSet } from './names';
-import { promote, RefusedError } from './operate';
+import { announceDeployOnce, eventIdOf, ledgerKeys } from './notification-ledger';
+import { promote } from './promote';
 import { type ReconcileResult, reconcile } from './reconcile';
+import { RefusedError } from './refusals';
 import { markFailed, readHistory } from './release-history';
+import { ownRun, settleRun } from './runs';
 import type { Runtime } from './runtime';
 import { assertSameAccountAndRegion } from './settings';
 import { acceptStackEvent } from './stack-events';
@@ -40,9 +45,11 @@ export const handleStackSettled = async (runtime: Runtime, raw: unknown): Promis
   const stage = stageOfStack(runtime.config, event.stack);
   if (!stage) return { verdict: 'ignored', reason: 'not the stack of a configured stage' };
 
-  const ours = event.token ? desiredVersionOfChangeSet(stage.name, event.token) : undefined;
-  const failed = ours !== undefined && isFailureStatus(event.status) ? ours : undefined;
-  const result = await withStageLock(runtime.clients.s3, stage, `settle ${event.status}`, async () => {
+  const eventId = eventIdOf(raw);
+  // Ours only by the deployer's own record of the token (never by how the token looks), and acted on once.
+  const run = await ownRun(runtime.clients.s3, stage, event.token, eventId);
+  const failed = run && isFailureStatus(event.status) ? run.version : undefined;
+  const result = await withStageLock(runtime.clients.s3, stage, `settle ${event.status}`, async (lease) => {
     if (failed !== undefined) {
       await markFailed(runtime.clients.ssm, stage, failed);
       logger.warn('release failed to deploy; marked so it is not retried', {
@@ -50,14 +57,20 @@ export const handleStackSettled = async (runtime: Runtime, raw: unknown): Promis
         version: failed,
       });
     }
-    return reconcile(runtime, stage.name);
+    return reconcile(runtime, stage.name, { lease });
+  }).catch(async (error: unknown) => {
+    await reportLockedStage(runtime, stage, error, `stack ${event.stack} reached ${event.status}`);
+    throw error;
   });
-  const promoted = await autoPromote(runtime, stage, event.status, ours);
+  const promoted = run ? await autoPromote(runtime, stage, event.status, run.version) : [];
+  // Settled last: a redelivery of an event whose handling broke off acts again (each step is idempotent).
+  if (run && run.state !== 'settled') await settleRun(runtime.clients.s3, stage, run, eventId, event.status);
   const notified = await announceIfNews(
     runtime,
     stage,
     result,
     `stack ${event.stack} reached ${event.status}`,
+    eventId,
   );
   return {
     verdict: 'reconciled',
@@ -69,18 +82,18 @@ export const handleStackSettled = async (runtime: Runtime, raw: unknown): Promis
   };
 };
 
-/** When a deploy of ours completes, hand its release to the stages configured to receive it. */
+/** When a deploy of ours completes, hand the release it deployed to the stages configured to receive it. */
 const autoPromote = async (
   runtime: Runtime,
   stage: Stage,
   status: string,
-  ours: number | undefined,
+  version: number,
 ): Promise<string[]> => {
-  if (ours === undefined || !['UPDATE_COMPLETE', 'CREATE_COMPLETE'].includes(status)) return [];
+  if (!['UPDATE_COMPLETE', 'CREATE_COMPLETE'].includes(status)) return [];
   const promoted: string[] = [];
   for (const target of stage.promoteTo) {
     try {
-      await promote(runtime, stage.name, target, `auto-promotion of ${stage.name}`);
+      await promote(runtime, stage.name, target, `auto-promotion of ${stage.name}`, { version });
       promoted.push(target);
     } catch (error) {
       if (!(error instanceof RefusedError)) throw error;
@@ -90,15 +103,24 @@ const autoPromote = async (
   return promoted;
 };
 
-/** The scheduled safety net: reconcile every configured stage, one failure not stopping the others. */
-export const reconcileAll = async (runtime: Runtime): Promise<SettleSummary[]> => {
+/**
+ * The scheduled safety net: reconcile every configured stage, one failure not stopping the others. What it
+ * announces is announced once per schedule event (a run without one, by a test or a person, is its own).
+ */
+export const reconcileAll = async (
+  runtime: Runtime,
+  eventId: string = randomUUID(),
+): Promise<SettleSummary[]> => {
   const stages = allStages(runtime.config);
   const settled = await Promise.allSettled(
     stages.map(async (stage): Promise<SettleSummary> => {
-      const result = await withStageLock(runtime.clients.s3, stage, 'schedule', () =>
-        reconcile(runtime, stage.name),
-      );
-      const notified = await announceIfNews(runtime, stage, result, 'the scheduled reconcile');
+      const result = await withStageLock(runtime.clients.s3, stage, 'schedule', (lease) =>
+        reconcile(runtime, stage.name, { lease }),
+      ).catch(async (error: unknown) => {
+        await reportLockedStage(runtime, stage, error, 'the scheduled reconcile');
+        throw error;
+      });
+      const notified = await announceIfNews(runtime, stage, result, 'the scheduled reconcile', eventId);
       return { verdict: 'reconciled', stage: stage.name, outcome: result.outcome, notified };
     }),
   );
@@ -126,7 +148,13 @@ const isNews = (result: ReconcileResult): boolean =>
   (['deploying', 'pending-approval', 'no-change', 'recreating'].includes(result.outcome) ||
     (result.outcome === 'blocked' && result.changeSet !== undefined));
 
-const announceIfNews = async (runtime: Runtime, stage: Stage, result: ReconcileResult, trigger: string) => {
+const announceIfNews = async (
+  runtime: Runtime,
+  stage: Stage,
+  result: ReconcileResult,
+  trigger: string,
+  eventId: string,
+) => {
   if (!isNews(result)) return false;
   const desired = result.desired;
   const provenance = desired
@@ -140,7 +168,9 @@ const announceIfNews = async (runtime: Runtime, stage: Stage, result: ReconcileR
     trigger,
     ...(provenance?.commit ? { commitId: provenance.commit } : {}),
   };
-  return announceDeploy(runtime, report);
+  // A redelivered trigger that finds the same news says nothing new.
+  const key = ledgerKeys.settled(eventId, stage.name, result.outcome, result.desired?.version);
+  return announceDeployOnce(runtime, key, report);
 };
 
 const isScheduledEvent = (raw: unknown): boolean =>
@@ -162,5 +192,10 @@ export const handleReconcileTrigger = async (runtime: Runtime, raw: unknown): Pr
     logger.error('rejected schedule event', { reason: error.message });
     return [{ verdict: 'rejected', reason: error.message }];
   }
-  return reconcileAll(runtime);
+  // The sweep of API-call digests rides on the schedule: digests of windows that closed without a later call.
+  const [summaries] = await Promise.all([
+    reconcileAll(runtime, parsed.data.id),
+    sendDueDigests(runtime, parsed.data.time),
+  ]);
+  return summaries;
 };

@@ -1,12 +1,13 @@
 /**
  * Schemas for the CloudFormation events the notify and reconcile triggers accept: "AWS API Call via
  * CloudTrail" (who started what) and "CloudFormation Stack Status Change" (how it ended). Every string
- * that later reaches AWS or a message is bounded and shaped here.
+ * that later reaches AWS is bounded and shaped here; free text that only reaches messages is bounded by
+ * the event's own size and shortened where it is shown, so that no event is lost to its length.
  */
 
 import * as z from 'zod/mini';
 import { EventValidationError } from './errors';
-import { describeIssues, envelope, shaped, shortText } from './events';
+import { describeIssues, envelope, freeText, shaped, shortText } from './events';
 import { logger } from './logger';
 import { assertSameAccountAndRegion, type Settings } from './settings';
 import './schema';
@@ -14,6 +15,9 @@ import './schema';
 const STACK_ARN =
   /^arn:aws[a-z-]*:cloudformation:([a-z0-9-]+):(\d{12}):stack\/([a-zA-Z][-a-zA-Z0-9]{0,127})\/[-a-zA-Z0-9]{1,64}$/;
 const STACK_NAME = /^[a-zA-Z][-a-zA-Z0-9]{0,127}$/;
+/** A change set's ARN names its account, region and own name, but not its stack. */
+const CHANGE_SET_ARN =
+  /^arn:aws[a-z-]*:cloudformation:([a-z0-9-]+):(\d{12}):changeSet\/([a-zA-Z][-a-zA-Z0-9]{0,127})\/[-a-zA-Z0-9]{1,64}$/;
 const STATUS = /^[A-Z_]{1,64}$/;
 const text = shortText;
 
@@ -36,33 +40,38 @@ export const stackNameOf = (nameOrArn: string): string | undefined => {
 };
 
 /**
- * The stack ARNs an event names must be of the account and region it came from: another account's stack of
- * the same name is not ours. Checked after the event itself is known to be from the deployer's account.
+ * The stack and change set ARNs an event names must be of the account and region it came from: another
+ * account's stack of the same name is not ours. Checked after the event itself is known to be from the
+ * deployer's account.
  */
-const assertStacksAreLocal = (event: StackEvent): void => {
-  for (const ref of event.stackRefs) {
-    const match = STACK_ARN.exec(ref);
+const assertStacksAreLocal = (event: StackEvent | ChangeSetCall): void => {
+  const refs: [string, RegExp][] = event.stackRefs.map((ref) => [ref, STACK_ARN]);
+  if (event.kind !== 'status-change' && event.changeSetArn) refs.push([event.changeSetArn, CHANGE_SET_ARN]);
+  for (const [ref, pattern] of refs) {
+    const match = pattern.exec(ref);
     if (match && (match[1] !== event.region || match[2] !== event.account)) {
+      const what = pattern === STACK_ARN ? 'stack' : 'change set';
       throw new EventValidationError(
-        `the event names a stack of account ${match[2]} in ${match[1]}, not of ${event.account} in ${event.region}`,
+        `the event names a ${what} of account ${match[2]} in ${match[1]}, not of ${event.account} in ${event.region}`,
       );
     }
   }
 };
 
+// Who called only reaches messages (and a comparison with the deployer's own role names): free text.
 const userIdentity = z.looseObject({
-  type: z.optional(text(64)),
-  arn: z.optional(text(2048)),
-  userName: z.optional(text(256)),
-  invokedBy: z.optional(text(256)),
-  principalId: z.optional(text(256)),
+  type: z.optional(freeText()),
+  arn: z.optional(freeText()),
+  userName: z.optional(freeText()),
+  invokedBy: z.optional(freeText()),
+  principalId: z.optional(freeText()),
   sessionContext: z.optional(
     z.looseObject({
       sessionIssuer: z.optional(
         z.looseObject({
-          type: z.optional(text(64)),
-          arn: z.optional(text(2048)),
-          userName: z.optional(text(256)),
+          type: z.optional(freeText()),
+          arn: z.optional(freeText()),
+          userName: z.optional(freeText()),
         }),
       ),
     }),
@@ -82,8 +91,8 @@ const apiCallSchema = z.extend(envelope, {
       z.nullable(z.looseObject({ stackName: z.optional(text(2048)), changeSetName: z.optional(text(2048)) })),
     ),
     responseElements: z.optional(z.nullable(z.looseObject({ stackId: z.optional(text(2048)) }))),
-    errorCode: z.optional(text(256)),
-    errorMessage: z.optional(text(4096)),
+    errorCode: z.optional(freeText()),
+    errorMessage: z.optional(freeText()),
   }),
 });
 
@@ -94,7 +103,7 @@ const statusChangeSchema = z.extend(envelope, {
     'stack-id': shaped(STACK_ARN, 'must be a CloudFormation stack ARN'),
     'status-details': z.looseObject({
       status: shaped(STATUS, 'must be a stack status such as UPDATE_COMPLETE'),
-      'status-reason': z.optional(text(4096)),
+      'status-reason': z.optional(freeText()),
     }),
     'client-request-token': z.optional(text(256)),
   }),
@@ -108,6 +117,8 @@ export interface Caller {
   arn?: string;
   /** The IAM role, for assumed-role callers. */
   role?: string;
+  /** The role session, for assumed-role callers that have one. */
+  session?: string;
 }
 
 export interface StackApiCall {
@@ -118,11 +129,22 @@ export interface StackApiCall {
   stack: string;
   stackId?: string;
   changeSet?: string;
+  /** The change set's ARN, when the call named the change set by it. */
+  changeSetArn?: string;
   caller: Caller;
   time: string;
   region: string;
   account: string;
   error?: { code: string; message: string };
+}
+
+/**
+ * An API call that names its stack only through a change set ARN (ExecuteChangeSet with the ARN alone): the
+ * ARN does not contain the stack's name, so the notify trigger looks it up (see withStack).
+ */
+export interface ChangeSetCall extends Omit<StackApiCall, 'kind' | 'stack' | 'stackId' | 'changeSetArn'> {
+  kind: 'change-set-call';
+  changeSetArn: string;
 }
 
 export interface StackStatusChange {
@@ -139,6 +161,8 @@ export interface StackStatusChange {
 }
 
 export type StackEvent = StackApiCall | StackStatusChange;
+/** What an event says before the notify trigger has named the stack of a call by change set ARN. */
+export type ParsedStackEvent = StackEvent | ChangeSetCall;
 
 const callerOf = (identity: z.output<typeof userIdentity> | undefined): Caller => {
   const type = identity?.type ?? 'Unknown';
@@ -150,6 +174,7 @@ const callerOf = (identity: z.output<typeof userIdentity> | undefined): Caller =
       type,
       name: session ? `${role} (session ${session})` : role,
       role,
+      ...(session ? { session } : {}),
       ...(issuer?.arn ? { arn: issuer.arn } : {}),
     };
   }
@@ -163,7 +188,7 @@ const fail = (what: string, error: z.core.$ZodError): never => {
 };
 
 /** Validate a CloudFormation event of either kind; undefined for an API call we do not report. */
-export const parseStackEvent = (raw: unknown): StackEvent | undefined => {
+export const parseStackEvent = (raw: unknown): ParsedStackEvent | undefined => {
   const detailType =
     typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>)['detail-type'] : undefined;
   if (detailType === STATUS_CHANGE_DETAIL_TYPE) {
@@ -192,27 +217,34 @@ export const parseStackEvent = (raw: unknown): StackEvent | undefined => {
     if (!(REPORTED_CALLS as readonly string[]).includes(detail.eventName)) return undefined;
     const stackRef = detail.requestParameters?.stackName ?? detail.responseElements?.stackId;
     const stack = stackRef ? stackNameOf(stackRef) : undefined;
-    if (!stack) {
-      throw new EventValidationError(
-        `CloudTrail ${detail.eventName} event names no valid stack (requestParameters.stackName)`,
-      );
-    }
-    const stackId = detail.responseElements?.stackId;
     const changeSet = detail.requestParameters?.changeSetName;
-    return {
-      kind: 'api-call',
+    const changeSetArn = changeSet && CHANGE_SET_ARN.test(changeSet) ? changeSet : undefined;
+    const common = {
       eventName: detail.eventName,
-      stack,
-      stackRefs: [detail.requestParameters?.stackName, detail.responseElements?.stackId].filter(
-        (ref): ref is string => typeof ref === 'string',
-      ),
-      ...(stackId && STACK_ARN.test(stackId) ? { stackId } : {}),
       ...(changeSet ? { changeSet: changeSet.split('/').at(-2) ?? changeSet } : {}),
       caller: callerOf(detail.userIdentity),
       time: detail.eventTime,
       region: detail.awsRegion,
       account,
       ...(detail.errorCode ? { error: { code: detail.errorCode, message: detail.errorMessage ?? '' } } : {}),
+    };
+    // ExecuteChangeSet may name the change set by its ARN alone: the notify trigger looks up the stack.
+    if (!stackRef && changeSetArn) return { kind: 'change-set-call', ...common, stackRefs: [], changeSetArn };
+    if (!stack) {
+      throw new EventValidationError(
+        `CloudTrail ${detail.eventName} event names no valid stack (requestParameters.stackName)`,
+      );
+    }
+    const stackId = detail.responseElements?.stackId;
+    return {
+      kind: 'api-call',
+      ...common,
+      stack,
+      stackRefs: [detail.requestParameters?.stackName, detail.responseElements?.stackId].filter(
+        (ref): ref is string => typeof ref === 'string',
+      ),
+      ...(stackId && STACK_ARN.test(stackId) ? { stackId } : {}),
+      ...(changeSetArn ? { changeSetArn } : {}),
     };
   }
   throw new EventValidationError(
@@ -227,7 +259,7 @@ export const parseStackEvent = (raw: unknown): StackEvent | undefined => {
 export const acceptStackEvent = (
   settings: Settings,
   raw: unknown,
-): { event: StackEvent | undefined } | { rejected: string } => {
+): { event: ParsedStackEvent | undefined } | { rejected: string } => {
   try {
     const event = parseStackEvent(raw);
     if (event) {
@@ -236,8 +268,44 @@ export const acceptStackEvent = (
     }
     return { event };
   } catch (error) {
-    if (!(error instanceof EventValidationError)) throw error;
-    logger.error('rejected stack event', { reason: error.message });
-    return { rejected: error.message };
+    return rejection(error);
+  }
+};
+
+const rejection = (error: unknown): { rejected: string } => {
+  if (!(error instanceof EventValidationError)) throw error;
+  logger.error('rejected stack event', { reason: error.message });
+  return { rejected: error.message };
+};
+
+/** What DescribeChangeSet says about the change set of a call. */
+export interface ChangeSetOwner {
+  ChangeSetId?: string | undefined;
+  StackId?: string | undefined;
+  StackName?: string | undefined;
+}
+
+/**
+ * The call of a change set named by ARN, with the stack DescribeChangeSet gave for it: a valid stack name,
+ * and the ARN of that stack in the call's account and region. Otherwise the reason it was rejected.
+ */
+export const withStack = (
+  call: ChangeSetCall,
+  owner: ChangeSetOwner,
+): { event: StackApiCall } | { rejected: string } => {
+  try {
+    const stackId = owner.StackId ?? '';
+    const stack = STACK_ARN.test(stackId) ? stackNameOf(stackId) : undefined;
+    if (!stack || owner.StackName !== stack || owner.ChangeSetId !== call.changeSetArn) {
+      throw new EventValidationError(
+        `change set ${call.changeSet ?? call.changeSetArn} does not name a valid stack (DescribeChangeSet)`,
+      );
+    }
+    const { kind: _kind, ...rest } = call;
+    const event: StackApiCall = { ...rest, kind: 'api-call', stack, stackId, stackRefs: [stackId] };
+    assertStacksAreLocal(event);
+    return { event };
+  } catch (error) {
+    return rejection(error);
   }
 };

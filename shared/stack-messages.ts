@@ -6,8 +6,9 @@ import type { Stage } from './config';
 import { composeSubject, fieldLines, type Notification, type Severity, shortCommit } from './notify';
 import type { ReleaseVersion } from './release-history';
 import type { RootCause } from './root-cause';
-import type { StackApiCall, StackStatusChange } from './stack-events';
+import type { Caller, StackApiCall, StackStatusChange } from './stack-events';
 import { classifyStatus, consoleLink, nextStepFor } from './stacks';
+import { quoted, shown } from './untrusted';
 
 const HEADLINES: Record<string, string> = {
   CREATE_COMPLETE: 'The stack was created.',
@@ -38,10 +39,10 @@ export const statusSeverity = (status: string): Severity => (isFailureStatus(sta
 /** Who started the operation, from the client request token the status event carries. */
 export const startedBy = (token: string | undefined, ourChangeSet: boolean): string => {
   if (!token) return 'not recorded in the event (see the API call message for this stack)';
-  const shown = token.replace(/[^\x21-\x7e]/g, '?').slice(0, 128);
-  if (ourChangeSet) return `the deployer (change set ${shown})`;
-  if (shown.startsWith('Console-')) return `a person in the AWS console (${shown})`;
-  return `a client with request token ${shown}`;
+  const name = shown(token, 128);
+  if (ourChangeSet) return `the deployer (run ${name})`;
+  if (token.startsWith('Console-')) return `a person in the AWS console (${name})`;
+  return `a client with request token ${name}`;
 };
 
 /** "2026-11-20 10:17:05 UTC", whatever offset the event's time was written with. */
@@ -79,18 +80,20 @@ export const statusMessage = (report: StatusReport): Notification => {
       ['Stage', stage?.name ?? '(not a configured stage)'],
       ['Stack', change.stack],
       ['Status', change.status],
-      ['Reason', change.reason],
+      ['Reason', change.reason === undefined ? undefined : quoted(change.reason)],
       [
         'Root cause',
-        cause ? `${cause.logicalId} (${cause.type}) ${cause.status}: ${cause.reason}` : undefined,
+        cause
+          ? `${shown(cause.logicalId)} (${shown(cause.type)}) ${shown(cause.status)}: ${quoted(cause.reason)}`
+          : undefined,
       ],
       ['Started by', report.startedBy],
       [
         failed ? 'Failed release' : 'Release',
-        release ? `${release.key} (desired version ${release.version})` : undefined,
+        release ? `${shown(release.key)} (desired version ${release.version})` : undefined,
       ],
-      ['Commit', commit],
-      ['Running now', report.running],
+      ['Commit', commit === undefined ? undefined : shown(commit)],
+      ['Running now', report.running === undefined ? undefined : shown(report.running)],
       ['When', `${utc(change.time)} (${change.region})`],
       ['Console', consoleLink(change.region, change.stackId)],
     ]),
@@ -120,7 +123,7 @@ const statusNextStep = ({ change, stage, release, running, ours }: StatusReport)
   }
   switch (change.status) {
     case 'UPDATE_ROLLBACK_COMPLETE':
-      return `the stack runs ${running ?? 'its previous release'} again. Fix the root cause and push a new build${ours && release ? `; release ${release.key} is marked failed and will not be retried` : ''}.`;
+      return `the stack runs ${running === undefined ? 'its previous release' : shown(running)} again. Fix the root cause and push a new build${ours && release ? `; release ${shown(release.key)} is marked failed and will not be retried` : ''}.`;
     case 'DELETE_COMPLETE':
       return stage
         ? `stage ${stage.name} is still configured, so the deployer creates the stack again from its desired release (unless that release failed). To retire the stage, remove it from deployer.config.yaml.`
@@ -132,9 +135,14 @@ const statusNextStep = ({ change, stage, release, running, ours }: StatusReport)
   }
 };
 
+/** The caller as a person reads it: role and session, or user or service, each shown as data. */
+const callerText = ({ name, role, session }: Caller): string =>
+  role !== undefined && session !== undefined ? `${shown(role)} (session ${shown(session)})` : shown(name);
+
 /** The message for an API call that starts a stack operation. */
 export const apiCallMessage = (call: StackApiCall, stage: Stage | undefined): Notification => {
   const refused = call.error !== undefined;
+  const caller = callerText(call.caller);
   const subject = composeSubject(stage?.name, call.stack, [
     call.eventName,
     refused ? 'REFUSED' : undefined,
@@ -143,16 +151,19 @@ export const apiCallMessage = (call: StackApiCall, stage: Stage | undefined): No
   ]);
   const lines = [
     refused
-      ? `${call.caller.name} called ${call.eventName} on ${call.stack}, and AWS refused it.`
-      : `${call.caller.name} called ${call.eventName} on ${call.stack}.`,
+      ? `${caller} called ${call.eventName} on ${call.stack}, and AWS refused it.`
+      : `${caller} called ${call.eventName} on ${call.stack}.`,
     '',
     ...fieldLines([
       ['Stage', stage?.name ?? '(not a configured stage)'],
       ['Stack', call.stack],
-      ['Call', call.changeSet ? `${call.eventName} (change set ${call.changeSet})` : call.eventName],
-      ['Caller', `${call.caller.name} (${call.caller.type})`],
-      ['Caller ARN', call.caller.arn],
-      ['Result', refused ? `refused: ${call.error?.code}: ${call.error?.message}` : 'accepted'],
+      ['Call', call.changeSet ? `${call.eventName} (change set ${shown(call.changeSet)})` : call.eventName],
+      ['Caller', `${caller} (${shown(call.caller.type)})`],
+      ['Caller ARN', call.caller.arn === undefined ? undefined : shown(call.caller.arn, 2048)],
+      [
+        'Result',
+        call.error ? `refused: ${shown(call.error.code)}: ${quoted(call.error.message)}` : 'accepted',
+      ],
       ['When', `${utc(call.time)} (${call.region})`],
       ['Console', call.stackId ? consoleLink(call.region, call.stackId) : undefined],
     ]),

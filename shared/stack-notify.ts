@@ -2,14 +2,27 @@
  * The notify trigger: CloudTrail API calls that start stack operations, and stack status changes, become
  * one message each for the ops team — with the root cause, the release and the next step.
  */
+import {
+  DescribeChangeSetCommand,
+  type DescribeChangeSetCommandOutput,
+} from '@aws-sdk/client-cloudformation';
+import { reportApiCall, unsentReason } from './api-call-storm';
 import { type Stage, stageOfStack } from './config';
+import { errorName } from './errors';
 import { logger } from './logger';
-import { desiredVersionOfChangeSet } from './names';
-import { publish } from './notify';
+import { eventIdOf, ledgerKeys, sendOnce } from './notification-ledger';
 import { latestWithKey, type ReleaseVersion, readHistory } from './release-history';
 import { findRootCause } from './root-cause';
+import { ownRun } from './runs';
 import type { Runtime } from './runtime';
-import { acceptStackEvent, type StackApiCall, type StackEvent, type StackStatusChange } from './stack-events';
+import {
+  acceptStackEvent,
+  type ChangeSetCall,
+  type StackApiCall,
+  type StackEvent,
+  type StackStatusChange,
+  withStack,
+} from './stack-events';
 import { apiCallMessage, isFailureStatus, isFinalStatus, startedBy, statusMessage } from './stack-messages';
 import { describeStack, isStackMissing, stackParameterValue } from './stacks';
 
@@ -24,16 +37,26 @@ export interface NotifySummary {
 export const handleStackNotification = async (runtime: Runtime, raw: unknown): Promise<NotifySummary> => {
   const accepted = acceptStackEvent(runtime.settings, raw);
   if ('rejected' in accepted) return { verdict: 'rejected', reason: accepted.rejected };
-  const { event } = accepted;
-  if (!event) return ignored('an API call that does not start a stack operation');
+  if (!accepted.event) return ignored('an API call that does not start a stack operation');
+  const named =
+    accepted.event.kind === 'change-set-call'
+      ? await nameStack(runtime, accepted.event)
+      : { event: accepted.event };
+  if (!('event' in named)) return named;
+  const { event } = named;
   const stage = stageOfStack(runtime.config, event.stack);
   const skip = outOfScope(runtime, event, stage);
   if (skip) return ignored(skip, event.stack);
   const message =
     event.kind === 'api-call'
       ? apiCallMessage(event, stage)
-      : statusMessage(await statusReport(runtime, event, stage));
-  await publish(runtime.clients.sns, runtime.settings.topicArn, message);
+      : statusMessage(await statusReport(runtime, event, stage, eventIdOf(raw)));
+  const eventId = eventIdOf(raw);
+  const sent =
+    event.kind === 'api-call'
+      ? await reportApiCall(runtime, event, eventId, message)
+      : await sendOnce(runtime, ledgerKeys.stackEvent(eventId), message);
+  if (sent !== 'sent') return ignored(unsentReason(sent), event.stack);
   logger.info('stack event reported', { stack: event.stack, kind: event.kind, subject: message.subject });
   return { verdict: 'notified', stack: event.stack, subject: message.subject };
 };
@@ -53,7 +76,38 @@ const outOfScope = (runtime: Runtime, event: StackEvent, stage: Stage | undefine
   return undefined;
 };
 
-const apiCallOutOfScope = (runtime: Runtime, call: StackApiCall): string | undefined => {
+/**
+ * The call of a change set named by its ARN alone, with its stack: DescribeChangeSet with the ARN answers with
+ * the stack's name and id. Calls that are not reported anyway are left alone, without the lookup.
+ */
+const nameStack = async (
+  runtime: Runtime,
+  call: ChangeSetCall,
+): Promise<{ event: StackApiCall } | NotifySummary> => {
+  const skip = apiCallOutOfScope(runtime, call);
+  if (skip) return ignored(skip);
+  let owner: DescribeChangeSetCommandOutput;
+  try {
+    owner = await runtime.clients.cfn.send(
+      new DescribeChangeSetCommand({ ChangeSetName: call.changeSetArn }),
+    );
+  } catch (error) {
+    // Gone already (deleted with its stack, or never there): nothing names the stack any more.
+    if (isChangeSetMissing(error) || isStackMissing(error)) {
+      return ignored(
+        `change set ${call.changeSet ?? call.changeSetArn} no longer exists: its stack is unknown`,
+      );
+    }
+    throw error;
+  }
+  const named = withStack(call, owner);
+  return 'rejected' in named ? { verdict: 'rejected', reason: named.rejected } : named;
+};
+
+const isChangeSetMissing = (error: unknown): boolean =>
+  ['ChangeSetNotFoundException', 'ChangeSetNotFound'].includes(errorName(error) ?? '');
+
+const apiCallOutOfScope = (runtime: Runtime, call: StackApiCall | ChangeSetCall): string | undefined => {
   if (!runtime.config.notifications.apiCalls) return 'API call reports are off';
   const role = call.caller.role;
   if (!call.error && role && runtime.settings.ownRoles?.includes(role)) {
@@ -63,10 +117,14 @@ const apiCallOutOfScope = (runtime: Runtime, call: StackApiCall): string | undef
 };
 
 /** Everything the status message says beyond the event: root cause, release, what runs now. */
-const statusReport = async (runtime: Runtime, change: StackStatusChange, stage: Stage | undefined) => {
-  const { cfn, ssm } = runtime.clients;
-  const ourVersion = stage && change.token ? desiredVersionOfChangeSet(stage.name, change.token) : undefined;
-  const [stack, history, rootCause] = await Promise.all([
+const statusReport = async (
+  runtime: Runtime,
+  change: StackStatusChange,
+  stage: Stage | undefined,
+  eventId: string,
+) => {
+  const { cfn, ssm, s3 } = runtime.clients;
+  const [stack, history, rootCause, run] = await Promise.all([
     describeStack(cfn, change.stackId),
     stage ? readHistory(ssm, stage) : Promise.resolve([] as ReleaseVersion[]),
     isFailureStatus(change.status)
@@ -76,7 +134,10 @@ const statusReport = async (runtime: Runtime, change: StackStatusChange, stage: 
           throw error;
         })
       : Promise.resolve(undefined),
+    // Ours only by the deployer's own record of the token, never by how the token looks.
+    stage ? ownRun(s3, stage, change.token, eventId) : Promise.resolve(undefined),
   ]);
+  const ourVersion = run?.version;
   // A deleted stack still answers DescribeStacks by its id, with the parameters it last had: it runs nothing.
   const running =
     stage && stack && stack.StackStatus !== 'DELETE_COMPLETE'

@@ -1,8 +1,9 @@
 /**
  * An HTTP proxy on 127.0.0.1 between the AWS SDK and the emulator. It names and counts every AWS
  * operation that passes (the benchmark's call counts), and can inject the faults AWS produces: throttling,
- * 5xx answers and dropped connections at a configured rate, and a stack that looks busy for a number of
- * reads. Used by the benchmark and the fault tests; never by the product.
+ * 5xx answers and dropped connections at a configured rate, answers lost after the emulator acted (per
+ * operation, at a rate or for the next N calls), and a stack that looks busy for a number of reads. Used by
+ * the benchmark and the fault tests; never by the product.
  */
 import {
   createServer,
@@ -19,11 +20,33 @@ export interface Faults {
   serverError?: number;
   /** Share of requests whose connection is dropped before they reach the emulator. */
   drop?: number;
-  /** Operations never faulted (e.g. the test's own set-up calls), as "service.Operation". */
+  /** Operations never faulted by the rates above (e.g. the test's own set-up calls), as "service.Operation". */
   spare?: string[];
+  /**
+   * Answers lost after the emulator acted, per operation ("s3.PutObject", "ssm.PutParameter"): the request
+   * reaches the emulator, which acts, and the caller gets a 500 or a reset connection instead of its
+   * answer. Applies to the calls the faults above let through; `spare` does not apply (name only the
+   * operations to lose).
+   */
+  lost?: Record<string, LostAnswers>;
   /** A deterministic source of chance, for repeatable runs. */
   random?: () => number;
 }
+
+/** How the caller learns nothing of what the emulator did: a 500 instead of its answer, or a reset connection. */
+export type LostAs = 'serverError' | 'reset';
+
+export interface LostAnswers {
+  /** Share of this operation's calls (0..1) whose answer is lost. */
+  rate?: number;
+  /** Lose the answers of this operation's next N calls, before any rate applies (deterministic tests). */
+  next?: number;
+  /** A 500 (the default), a reset connection, or either, drawn per call. */
+  as?: LostAs | 'either';
+}
+
+/** The kinds of fault `injected()` counts. */
+export type FaultKind = 'throttle' | 'serverError' | 'drop' | 'lost';
 
 export interface SimulatedStackEvent {
   logicalId: string;
@@ -36,8 +59,11 @@ export interface SimulatedStackEvent {
 
 export interface ForwardedCall {
   operation: string;
+  /** What the emulator answered, whether or not the caller got it. */
   status: number;
   params: Record<string, unknown>;
+  /** The caller never got this answer (a `lost` fault): how it was lost. */
+  lost?: LostAs;
 }
 
 export interface AwsProxy {
@@ -50,9 +76,10 @@ export interface AwsProxy {
    * query-protocol calls (CloudFormation, SNS), the JSON body of JSON-protocol ones (SSM), the path for S3.
    */
   forwarded(): ForwardedCall[];
-  /** Faults injected per kind since the last reset. */
-  injected(): Record<'throttle' | 'serverError' | 'drop', number>;
+  /** Faults injected per kind since the last reset (`lost`: answers lost after the emulator acted). */
+  injected(): Record<FaultKind, number>;
   reset(): void;
+  /** Replace the faults; the `lost.next` counts start afresh. */
   setFaults(faults: Faults): void;
   /**
    * Add stack events (as CloudFormation would have recorded them) to DescribeStackEvents answers for this
@@ -147,11 +174,47 @@ const throttleAnswer = (
   };
 };
 
+/** An internal error in the service's own protocol, as AWS answers when it failed after the request arrived. */
+const serverErrorAnswer = (
+  service: string,
+  jsonProtocol: boolean,
+): { status: number; type: string; body: string } => {
+  if (jsonProtocol) {
+    return {
+      status: 500,
+      type: 'application/x-amz-json-1.1',
+      body: JSON.stringify({ __type: 'InternalServerError', message: 'Internal server error' }),
+    };
+  }
+  if (service === 's3') {
+    return {
+      status: 500,
+      type: 'application/xml',
+      body: '<Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message><RequestId>proxy</RequestId></Error>',
+    };
+  }
+  return {
+    status: 500,
+    type: 'text/xml',
+    body: '<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code><Message>Internal failure</Message></Error><RequestId>proxy</RequestId></ErrorResponse>',
+  };
+};
+
+const answerWith = (res: ServerResponse, answer: { status: number; type: string; body: string }): void => {
+  res.writeHead(answer.status, {
+    'content-type': answer.type,
+    'content-length': Buffer.byteLength(answer.body),
+  });
+  res.end(answer.body);
+};
+
 export const startAwsProxy = async (target: string): Promise<AwsProxy> => {
   const upstream = new URL(target);
   let counts: Record<string, number> = {};
-  let injected = { throttle: 0, serverError: 0, drop: 0 };
+  let injected: Record<FaultKind, number> = { throttle: 0, serverError: 0, drop: 0, lost: 0 };
   let faults: Faults = {};
+  /** Per operation, how many of its next answers are still to be lost (`LostAnswers.next`). */
+  let lostLeft = new Map<string, number>();
   let forwardedCalls: ForwardedCall[] = [];
   const busy = new Map<string, { reads: number; status: string }>();
   const extraEvents = new Map<string, SimulatedStackEvent[]>();
@@ -165,7 +228,32 @@ export const startAwsProxy = async (target: string): Promise<AwsProxy> => {
     return undefined;
   };
 
-  const forward = (req: IncomingMessage, body: Buffer, res: ServerResponse, operation: string) => {
+  /** Whether this call's answer is to be lost, and how. */
+  const lossOf = (operation: string): LostAs | undefined => {
+    const rule = faults.lost?.[operation];
+    if (!rule) return undefined;
+    const chance = faults.random ?? Math.random;
+    const left = lostLeft.get(operation) ?? 0;
+    if (left > 0) lostLeft.set(operation, left - 1);
+    else if (!(chance() < (rule.rate ?? 0))) return undefined;
+    if (rule.as === 'either') return chance() < 0.5 ? 'serverError' : 'reset';
+    return rule.as ?? 'serverError';
+  };
+
+  /** The emulator acted; the caller gets a 500 or a dead connection instead of its answer. */
+  const loseAnswer = (req: IncomingMessage, res: ServerResponse, operation: string, how: LostAs) => {
+    if (how === 'reset') return req.socket.destroy();
+    const service = operation.split('.')[0] ?? '';
+    answerWith(res, serverErrorAnswer(service, typeof req.headers['x-amz-target'] === 'string'));
+  };
+
+  const forward = (
+    req: IncomingMessage,
+    body: Buffer,
+    res: ServerResponse,
+    operation: string,
+    lost: LostAs | undefined,
+  ) => {
     const upstreamRequest = httpRequest(
       {
         host: upstream.hostname,
@@ -183,7 +271,13 @@ export const startAwsProxy = async (target: string): Promise<AwsProxy> => {
             payload = Buffer.from(rewriteBusy(payload.toString('utf8'), paramsOf(req, body)));
           if (operation === 'cloudformation.DescribeStackEvents')
             payload = Buffer.from(addEvents(payload.toString('utf8'), paramsOf(req, body)));
-          forwardedCalls.push({ operation, status: answer.statusCode ?? 0, params: paramsOf(req, body) });
+          forwardedCalls.push({
+            operation,
+            status: answer.statusCode ?? 0,
+            params: paramsOf(req, body),
+            ...(lost ? { lost } : {}),
+          });
+          if (lost) return loseAnswer(req, res, operation, lost);
           const headers = { ...answer.headers, 'content-length': String(payload.length) };
           res.writeHead(answer.statusCode ?? 502, headers);
           res.end(payload);
@@ -234,17 +328,16 @@ export const startAwsProxy = async (target: string): Promise<AwsProxy> => {
         if (kind === 'drop') return req.socket.destroy();
         if (kind) {
           const service = operation.split('.')[0] ?? '';
-          const answer =
+          return answerWith(
+            res,
             kind === 'throttle'
               ? throttleAnswer(service, typeof req.headers['x-amz-target'] === 'string')
-              : { status: 503, type: 'text/plain', body: 'Service Unavailable' };
-          res.writeHead(answer.status, {
-            'content-type': answer.type,
-            'content-length': Buffer.byteLength(answer.body),
-          });
-          return res.end(answer.body);
+              : { status: 503, type: 'text/plain', body: 'Service Unavailable' },
+          );
         }
-        forward(req, body, res, operation);
+        const lost = lossOf(operation);
+        if (lost) injected.lost += 1;
+        forward(req, body, res, operation, lost);
       },
       () => res.destroy(),
     );
@@ -261,10 +354,13 @@ export const startAwsProxy = async (target: string): Promise<AwsProxy> => {
     reset: () => {
       counts = {};
       forwardedCalls = [];
-      injected = { throttle: 0, serverError: 0, drop: 0 };
+      injected = { throttle: 0, serverError: 0, drop: 0, lost: 0 };
     },
     setFaults: (next) => {
       faults = next;
+      lostLeft = new Map(
+        Object.entries(next.lost ?? {}).map(([operation, rule]) => [operation, rule.next ?? 0]),
+      );
     },
     addStackEvents: (stackName, events) => {
       extraEvents.set(stackName, events);

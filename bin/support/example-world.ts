@@ -1,11 +1,13 @@
 /**
  * Sets up the example service's surroundings on an emulator (or a sandbox account): the artifact bucket
  * with the stage template, builds uploaded the way a buildspec uploads them, the ops topic with a queue
- * subscribed to read the "emails" back, and a first stack. Shared by `npm start` and the integration tests.
+ * subscribed to read the "emails" back, the notification ledger's table, and a first stack. Shared by
+ * `npm start` and the integration tests.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
+import { CreateTableCommand, type DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, type SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import {
@@ -29,9 +31,21 @@ export const createBucket = async (s3: S3Client, bucket: string): Promise<void> 
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
 };
 
-export const uploadTemplate = async (s3: S3Client, bucket: string, key: string): Promise<void> => {
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: readFileSync(EXAMPLE_TEMPLATE) }));
+export const uploadTemplate = async (
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  body: string | Buffer = readFileSync(EXAMPLE_TEMPLATE),
+): Promise<void> => {
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ChecksumAlgorithm: 'SHA256' }));
 };
+
+/** The example template as a later build changes it: the service gains a queue. */
+export const exampleTemplateWithQueue = (): string =>
+  readFileSync(EXAMPLE_TEMPLATE, 'utf8').replace(
+    '\nResources:\n',
+    '\nResources:\n  Queue:\n    Type: AWS::SQS::Queue\n    Properties:\n      MessageRetentionPeriod: 1209600\n\n',
+  );
 
 /** Upload a build as a buildspec would: with its SHA-256 checksum and metadata naming the execution and commit. */
 export const uploadBuild = async (
@@ -63,6 +77,25 @@ export const createOpsInbox = async (sns: SNSClient, sqs: SQSClient, name: strin
   );
   await sns.send(new SubscribeCommand({ TopicArn, Protocol: 'sqs', Endpoint: Attributes?.QueueArn }));
   return { topicArn: TopicArn, queueUrl: QueueUrl };
+};
+
+/** The notification ledger's table, as template.yaml's LedgerTable makes it: key `id`, TTL on `expiresAt`. */
+export const createLedgerTable = async (ddb: DynamoDBClient, name: string): Promise<void> => {
+  await ddb.send(
+    new CreateTableCommand({
+      TableName: name,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      SSESpecification: { Enabled: true },
+    }),
+  );
+  await ddb.send(
+    new UpdateTimeToLiveCommand({
+      TableName: name,
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+    }),
+  );
 };
 
 export interface ReceivedNotification {

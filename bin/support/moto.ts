@@ -13,7 +13,8 @@ export interface Emulator {
 }
 
 const INSTALL_HINT = 'moto is not installed. Install its server with: pip install "moto[server]"';
-const READY_TIMEOUT_MS = 30_000;
+/** Generous: on a loaded machine python takes its time to import moto; a missing moto fails at once anyway. */
+const READY_TIMEOUT_MS = 180_000;
 
 const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {

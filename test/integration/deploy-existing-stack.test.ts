@@ -286,7 +286,10 @@ describe('pipeline succeeded, stage stack exists', () => {
     if (!settings) throw new Error('stage missing from the configuration');
     const { s3, ssm } = world.clients;
     const release = await releaseBuild(s3, settings, await locateBuild(s3, settings, parsed), parsed);
-    expect(await recordDesired(ssm, settings, release, parsed)).toEqual({ outcome: 'recorded', version: 2 });
+    expect(await recordDesired(ssm, settings, release, parsed)).toMatchObject({
+      outcome: 'recorded',
+      version: 2,
+    });
     expect(artifactKeyOf(await stackOf(world, stage.stack))).toBe(initialKey);
 
     const summary = await deploy(world, execution);

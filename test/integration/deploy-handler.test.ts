@@ -28,7 +28,12 @@ import {
 
 jest.setTimeout(60_000);
 
-const HANDLER_ENV = ['DEPLOYER_ACCOUNT_ID', 'DEPLOYER_TOPIC_ARN', 'DEPLOYER_CONFIG_FILE'] as const;
+const HANDLER_ENV = [
+  'DEPLOYER_ACCOUNT_ID',
+  'DEPLOYER_TOPIC_ARN',
+  'DEPLOYER_LEDGER_TABLE',
+  'DEPLOYER_CONFIG_FILE',
+] as const;
 
 let world: World;
 let configDir: string;
@@ -45,6 +50,7 @@ beforeAll(async () => {
   Object.assign(process.env, {
     DEPLOYER_ACCOUNT_ID: ACCOUNT,
     DEPLOYER_TOPIC_ARN: world.topicArn,
+    DEPLOYER_LEDGER_TABLE: world.ledgerTable,
     DEPLOYER_CONFIG_FILE: configFile,
   });
   jest.isolateModules(() => {

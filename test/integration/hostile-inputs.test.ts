@@ -19,6 +19,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as CfnModule from '@aws-sdk/client-cloudformation';
+import type * as DdbModule from '@aws-sdk/client-dynamodb';
 import type * as S3Module from '@aws-sdk/client-s3';
 import { ListObjectsV2Command, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
 import type * as SnsModule from '@aws-sdk/client-sns';
@@ -99,6 +100,7 @@ interface PipelineEventShape {
 const HANDLER_ENV = [
   'DEPLOYER_ACCOUNT_ID',
   'DEPLOYER_TOPIC_ARN',
+  'DEPLOYER_LEDGER_TABLE',
   'DEPLOYER_CONFIG_FILE',
   'DEPLOYER_ROLE_NAMES',
 ];
@@ -111,11 +113,12 @@ let handlers: Record<HandlerName, (event: unknown) => Promise<Verdict[]>>;
 const sent: string[] = [];
 
 /** Load the three handler modules in a fresh module registry, as Lambda would, with the world's environment. */
-const loadHandlers = (configFile: string, topicArn: string): void => {
+const loadHandlers = (configFile: string, topicArn: string, ledgerTable: string): void => {
   for (const name of HANDLER_ENV) savedEnv.set(name, process.env[name]);
   Object.assign(process.env, {
     DEPLOYER_ACCOUNT_ID: ACCOUNT,
     DEPLOYER_TOPIC_ARN: topicArn,
+    DEPLOYER_LEDGER_TABLE: ledgerTable,
     DEPLOYER_CONFIG_FILE: configFile,
   });
   delete process.env.DEPLOYER_ROLE_NAMES;
@@ -133,6 +136,7 @@ const loadHandlers = (configFile: string, topicArn: string): void => {
   record((require('@aws-sdk/client-s3') as typeof S3Module).S3Client.prototype);
   record((require('@aws-sdk/client-sns') as typeof SnsModule).SNSClient.prototype);
   record((require('@aws-sdk/client-ssm') as typeof SsmModule).SSMClient.prototype);
+  record((require('@aws-sdk/client-dynamodb') as typeof DdbModule).DynamoDBClient.prototype);
   const deploy = (require('../../handlers/deploy') as typeof DeployHandlerModule).handler;
   const notify = (require('../../handlers/notify') as typeof NotifyHandlerModule).handler;
   const reconcile = (require('../../handlers/reconcile') as typeof ReconcileHandlerModule).handler;
@@ -151,7 +155,7 @@ beforeAll(async () => {
   configDir = mkdtempSync(join(tmpdir(), 'deployer-hostile-'));
   const configFile = join(configDir, 'deployer.config.yaml');
   writeFileSync(configFile, world.configText);
-  loadHandlers(configFile, world.topicArn);
+  loadHandlers(configFile, world.topicArn, world.ledgerTable);
   const target = await targetOf(world, 'dev');
   ctx = {
     world,
@@ -379,7 +383,8 @@ describe('controls: valid events through the same handlers do write, and the sna
   test('notify: a final status of the stage stack is reported', async () => {
     const result = await run('notify', ctx.status());
     expect(result.summaries?.[0]?.verdict).toBe('notified');
-    expect(result.writeCommands).toEqual(['PublishCommand']);
+    // The ledger's claim, the message, the ledger's "sent".
+    expect(result.writeCommands).toEqual(['PutItemCommand', 'PublishCommand', 'UpdateItemCommand']);
     expect(result.messages).toHaveLength(1);
   });
 

@@ -3,11 +3,13 @@
  * loads them: settings from the environment at module load, the configuration from DEPLOYER_CONFIG_FILE.
  * Each is invoked once with an event AWS would send; the state is read back from moto.
  */
+
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as NotifyHandlerModule from '../../handlers/notify';
 import type * as ReconcileHandlerModule from '../../handlers/reconcile';
+import { runTokenOf } from './helpers/runs';
 import { recordRelease, scheduleEvent, stackStatusEvent, targetOf } from './helpers/stack-events';
 import {
   ACCOUNT,
@@ -30,7 +32,12 @@ import {
 
 jest.setTimeout(60_000);
 
-const HANDLER_ENV = ['DEPLOYER_ACCOUNT_ID', 'DEPLOYER_TOPIC_ARN', 'DEPLOYER_CONFIG_FILE'] as const;
+const HANDLER_ENV = [
+  'DEPLOYER_ACCOUNT_ID',
+  'DEPLOYER_TOPIC_ARN',
+  'DEPLOYER_LEDGER_TABLE',
+  'DEPLOYER_CONFIG_FILE',
+] as const;
 
 let world: World;
 let configDir: string;
@@ -58,6 +65,7 @@ beforeAll(async () => {
   Object.assign(process.env, {
     DEPLOYER_ACCOUNT_ID: ACCOUNT,
     DEPLOYER_TOPIC_ARN: world.topicArn,
+    DEPLOYER_LEDGER_TABLE: world.ledgerTable,
     DEPLOYER_CONFIG_FILE: configFile,
   });
   jest.isolateModules(() => {
@@ -79,7 +87,7 @@ afterAll(() => {
 describe('handlers/notify.ts handler', () => {
   test("reports the UPDATE_COMPLETE of the deployer's change set on the configured topic", async () => {
     const stage = stageOf(world);
-    const token = `deploy-${stage.name}-v2`;
+    const token = await runTokenOf(world, 'dev', 2);
 
     const summary = await notify(
       stackStatusEvent('stack-update-complete.json', await targetOf(world), { token }),
@@ -91,7 +99,7 @@ describe('handlers/notify.ts handler', () => {
     expect(messages.map((m) => m.subject)).toEqual([subject]);
     expect(messages[0]?.attributes).toMatchObject({ kind: 'stack-status', stage: stage.name });
     expect(bodyField(messages[0]?.body ?? '', 'Release')).toBe(`${firstKey} (desired version 2)`);
-    expect(bodyField(messages[0]?.body ?? '', 'Started by')).toBe(`the deployer (change set ${token})`);
+    expect(bodyField(messages[0]?.body ?? '', 'Started by')).toBe(`the deployer (run ${token})`);
   });
 });
 
@@ -100,7 +108,7 @@ describe('handlers/reconcile.ts handler', () => {
     const stage = stageOf(world);
     const second = newExecution(hoursAfterBase(1));
     const { release, recorded } = await recordRelease(world, second);
-    expect(recorded).toEqual({ outcome: 'recorded', version: 3 });
+    expect(recorded).toMatchObject({ outcome: 'recorded', version: 3 });
 
     const summaries = await reconcile(scheduleEvent());
 

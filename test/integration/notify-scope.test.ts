@@ -207,7 +207,7 @@ describe('API calls', () => {
       `[${stage.name}] ${dev.stack} UpdateStack REFUSED by PlatformOps (session kim@example.com)`,
     ]);
     expect(bodyField(messages[0]?.body ?? '', 'Result')).toBe(
-      'refused: ValidationError: No updates are to be performed.',
+      'refused: ValidationError: "No updates are to be performed."',
     );
   });
 

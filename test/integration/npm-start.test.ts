@@ -2,58 +2,37 @@
  * `npm start` end to end: the bundled walkthrough (dist/bin/start.js, built by scripts/build.mjs) starts
  * its own moto, deploys the example event, prints what happened, and stops moto again.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exampleBuild } from '../../bin/support/example-world';
 import { loadConfigFile, stagesOfPipeline } from '../../shared/config';
 import { parsePipelineEvent } from '../../shared/events';
+import { CLI_TEST_TIMEOUT_MS, cleanEnv, runProcess, withBuildLock } from '../support/checkout-build';
 import { EXAMPLE_EVENT_FILE, sha256Hex } from './helpers/world';
+
+/** A bound for a loaded machine, not a speed requirement: a build, or the whole walkthrough on moto. */
+const RUN_TIMEOUT_MS = 300_000;
+jest.setTimeout(CLI_TEST_TIMEOUT_MS);
 
 const ROOT = join(__dirname, '..', '..');
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Run a command in the repository with a clean environment: no emulator or deployer settings leak in. */
-const run = (command: string, args: string[], timeoutMs: number): Promise<Run> =>
-  new Promise((resolve, reject) => {
-    const env = Object.fromEntries(
-      Object.entries(process.env).filter(
-        ([name]) => !name.startsWith('AWS_') && !name.startsWith('DEPLOYER_') && name !== 'LOG_LEVEL',
-      ),
-    );
-    const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
+const run = (command: string, args: string[], timeoutMs: number) =>
+  runProcess(command, args, cleanEnv(), timeoutMs);
 
 describe('npm start', () => {
   test('builds, walks through a deploy on its own moto, and leaves nothing running', async () => {
-    const build = await run(process.execPath, ['scripts/build.mjs'], 60_000);
+    // The checkout's build lock, from the build until the walkthrough ends: no other test file's build
+    // rewrites dist/ while this one loads its bundles from there.
+    const { build, start } = await withBuildLock(async () => {
+      const build = await run(process.execPath, ['scripts/build.mjs'], RUN_TIMEOUT_MS);
+      if (build.code !== 0) return { build, start: undefined };
+      return { build, start: await run(process.execPath, ['dist/bin/start.js'], RUN_TIMEOUT_MS) };
+    });
     // stderr rides along so that a failure shows why.
     expect({ code: build.code, stderr: build.stderr }).toMatchObject({ code: 0 });
+    if (!start) throw new Error('the build failed, so the walkthrough did not run');
 
-    const start = await run(process.execPath, ['dist/bin/start.js'], 90_000);
     const output = start.stdout;
     expect({ code: start.code, signal: start.signal, stderr: start.stderr }).toMatchObject({ code: 0 });
     expect(start.stderr).not.toContain('npm start failed');
@@ -89,5 +68,5 @@ describe('npm start', () => {
     const endpoint = /on moto at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
     expect(endpoint).toBeDefined();
     await expect(fetch(`${endpoint}/moto-api/data.json`)).rejects.toThrow();
-  }, 120_000);
+  });
 });

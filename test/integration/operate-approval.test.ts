@@ -9,6 +9,7 @@ import { approve, RefusedError, reject } from '../../shared/operate';
 import { reconcile } from '../../shared/reconcile';
 import {
   buildCli,
+  CLI_TEST_TIMEOUT_MS,
   type CliWorld,
   jsonOf,
   provenanceOf,
@@ -41,7 +42,7 @@ import {
   type World,
 } from './helpers/world';
 
-jest.setTimeout(120_000);
+jest.setTimeout(CLI_TEST_TIMEOUT_MS);
 
 let cli: string;
 const cleanups: (() => void)[] = [];
@@ -196,6 +197,8 @@ describe('reject', () => {
       action: 'reject',
       by: 'tester',
       from: '2',
+      artifact: /([0-9a-f]{64})\.zip$/.exec(w.initialKey)?.[1],
+      write: expect.stringMatching(/^[0-9a-f]{24}$/),
       startedAt: expect.any(String),
     });
     // The stack was not touched.
@@ -298,7 +301,7 @@ describe('refusals change nothing and tell nobody', () => {
     // would deploy an outdated release.
     const b = newExecution(hoursAfterBase(1));
     const { recorded } = await recordRelease(w.world, b, 'prod');
-    expect(recorded).toEqual({ outcome: 'recorded', version: 3 });
+    expect(recorded).toMatchObject({ outcome: 'recorded', version: 3 });
     expect(await pendingOf(w.world, w.prod)).toEqual([`deploy-${w.prod.name}-v2`]);
     const message = `no pending change set for the current desired release (version 3, deploy-${w.prod.name}-v3); deploy-${w.prod.name}-v2 is for an older release and will not be executed`;
 

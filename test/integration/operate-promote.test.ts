@@ -4,12 +4,14 @@
  * with `promoteTo: [prod]` hands its release on when a deploy of its own completes (the stack's
  * UPDATE_COMPLETE status event with the deployer's change set token, through handleStackSettled).
  */
+
 import { type MoveResult, promote, RefusedError } from '../../shared/operate';
 import { reconcile } from '../../shared/reconcile';
 import type { Runtime } from '../../shared/runtime';
 import { handleStackSettled } from '../../shared/settle';
 import {
   buildCli,
+  CLI_TEST_TIMEOUT_MS,
   type CliWorld,
   configWith,
   jsonOf,
@@ -19,6 +21,7 @@ import {
   snapshotStage,
   writeConfigFile,
 } from './helpers/operate';
+import { runTokenOf } from './helpers/runs';
 import { consoleToken, recordRelease, stackStatusEvent, targetOf } from './helpers/stack-events';
 import {
   artifactKeyOf,
@@ -39,7 +42,7 @@ import {
   type World,
 } from './helpers/world';
 
-jest.setTimeout(120_000);
+jest.setTimeout(CLI_TEST_TIMEOUT_MS);
 
 let cli: string;
 const cleanups: (() => void)[] = [];
@@ -87,7 +90,7 @@ const promoteWorld = async (
   const dev = stageOf(world, 'dev');
   const execution = newExecution(hoursAfterBase(0));
   const { release, recorded } = await recordRelease(world, execution, 'dev');
-  expect(recorded).toEqual({ outcome: 'recorded', version: 2 });
+  expect(recorded).toMatchObject({ outcome: 'recorded', version: 2 });
   expect((await reconcile(runtime, dev.name)).outcome).toBe('deploying');
   expect(artifactKeyOf(await stackOf(world, dev.stack))).toBe(release.key);
   await inbox(world);
@@ -114,6 +117,9 @@ const expectPromoted = async (w: PromoteWorld, by: string) => {
     from: w.dev.name,
     commit: w.a.commitId,
     startedAt: expect.any(String),
+    // The release it promotes, by the digest of its bytes (checked before it was promoted).
+    artifact: /([0-9a-f]{64})\.zip$/.exec(w.a.key)?.[1],
+    write: expect.stringMatching(/^[0-9a-f]{24}$/),
   });
 };
 
@@ -259,9 +265,11 @@ describe('auto-promotion (promoteTo)', () => {
     expect(foreign.promoted).toBeUndefined();
     expect(await parameterHistory(w.world, w.prod.ssmParameter)).toHaveLength(1);
 
+    // The deployer's own run: its token, as the status event of its change set carries it.
+    const token = await runTokenOf(w.world, 'dev', 2);
     const summary = await handleStackSettled(
       w.runtime,
-      stackStatusEvent('stack-update-complete.json', target, { token: `deploy-${w.dev.name}-v2` }),
+      stackStatusEvent('stack-update-complete.json', target, { token }),
     );
 
     expect(summary).toEqual({
@@ -286,7 +294,7 @@ describe('auto-promotion (promoteTo)', () => {
     // The same event delivered again: prod already desires the release; nothing new, nobody told.
     const again = await handleStackSettled(
       w.runtime,
-      stackStatusEvent('stack-update-complete.json', target, { token: `deploy-${w.dev.name}-v2` }),
+      stackStatusEvent('stack-update-complete.json', target, { token }),
     );
     expect(again.promoted).toBeUndefined();
     expect(await parameterHistory(w.world, w.prod.ssmParameter)).toHaveLength(2);
@@ -299,7 +307,7 @@ describe('auto-promotion (promoteTo)', () => {
     const summary = await handleStackSettled(
       w.runtime,
       stackStatusEvent('stack-update-rollback-complete.json', await targetOf(w.world, 'dev'), {
-        token: `deploy-${w.dev.name}-v2`,
+        token: await runTokenOf(w.world, 'dev', 2),
       }),
     );
 

@@ -7,6 +7,7 @@
 import { rollback } from '../../shared/operate';
 import {
   buildCli,
+  CLI_TEST_TIMEOUT_MS,
   type CliWorld,
   deleteObject,
   jsonOf,
@@ -37,7 +38,7 @@ import {
   type World,
 } from './helpers/world';
 
-jest.setTimeout(120_000);
+jest.setTimeout(CLI_TEST_TIMEOUT_MS);
 
 let cli: string;
 const cleanups: (() => void)[] = [];
@@ -104,6 +105,9 @@ const expectRolledBack = async (
     from: expected.from,
     startedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
     ...(expected.commit ? { commit: expected.commit } : {}),
+    // The version describes its own value (the artifact's digest), and carries a token of its write.
+    artifact: /([0-9a-f]{64})\.zip$/.exec(expected.key)?.[1],
+    write: expect.stringMatching(/^[0-9a-f]{24}$/),
   });
   expect(Date.now() - Date.parse(provenance.startedAt ?? '')).toBeLessThan(120_000);
   const changeSets = await changeSetsOf(world, stage.stack);
@@ -197,6 +201,8 @@ describe('rollback by each selector', () => {
       by: 'tester',
       from: '1',
       startedAt: expect.any(String),
+      artifact: /([0-9a-f]{64})\.zip$/.exec(w.initialKey)?.[1],
+      write: expect.stringMatching(/^[0-9a-f]{24}$/),
     });
     const messages = await inbox(w.world);
     expect(messages).toHaveLength(1);

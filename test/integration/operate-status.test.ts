@@ -5,8 +5,10 @@
  * (an approval stage) with a release waiting for approval, and test whose stack does not exist.
  */
 import { type StageStatus, stageStatus } from '../../shared/operate';
+import { lockKey, withStageLock } from '../../shared/stage-lock';
 import {
   buildCli,
+  CLI_TEST_TIMEOUT_MS,
   type CliWorld,
   jsonOf,
   linesOf,
@@ -28,7 +30,10 @@ import {
   type World,
 } from './helpers/world';
 
-jest.setTimeout(120_000);
+/** A content-named key as the status table prints it: the digest's first 12 digits and an ellipsis. */
+const shortKey = (key: string): string => key.replace(/([0-9a-f]{12})[0-9a-f]{52}\.zip$/, '$1…');
+
+jest.setTimeout(CLI_TEST_TIMEOUT_MS);
 
 let world: World;
 let env: CliWorld;
@@ -201,13 +206,13 @@ describe('deployer status (the command line)', () => {
         prod.stack,
         'CREATE_COMPLETE',
         release,
-        expect.stringMatching(/^v1 +releases\/app\/initial-/),
+        expect.stringMatching(/^v1 +releases\/app\/[0-9a-f]{12}/),
         'NO',
         `deploy-${prod.name}-v2`,
       ],
       [stage.name, stage.stack, 'DOES_NOT_EXIST', `v1 ${commit} releases/app/${digest}…`, '-', 'NO', '-'],
     ]);
-    expect(rows[1]?.[4]?.replace(/ +/, ' ')).toBe(`v1 ${initialKeys.prod}`);
+    expect(rows[1]?.[4]?.replace(/ +/, ' ')).toBe(`v1 ${shortKey(initialKeys.prod)}`);
 
     // Below the table: since when and by whom each desired release is desired.
     expect(lines.slice(4)).toEqual([
@@ -224,7 +229,7 @@ describe('deployer status (the command line)', () => {
     const { prod } = names();
     const result = await runCli(env, ['status', prod.name]);
     const [header = '', row = ''] = linesOf(result);
-    expect(cellsOf(header, row)[4]).toBe(`v1 ${initialKeys.prod}`);
+    expect(cellsOf(header, row)[4]).toBe(`v1 ${shortKey(initialKeys.prod)}`);
   });
 
   test('an unknown stage is refused (exit 4); extra arguments are a usage error (exit 2)', async () => {
@@ -243,5 +248,29 @@ describe('deployer status (the command line)', () => {
     const after = await Promise.all(Object.values(names()).map((s) => stageStatus(world.runtime, s)));
     expect(after).toEqual(before);
     expect(await inbox(world)).toEqual([]);
+  });
+
+  test('a locked stage: who holds the lock, since and until when, and where (the table, and --json)', async () => {
+    const { dev } = names();
+    const location = `s3://${world.bucket}/${lockKey(dev)}`;
+    const [text, json] = await withStageLock(world.runtime.clients.s3, dev, 'deploy 1234', () =>
+      Promise.all([runCli(env, ['status', dev.name]), runCli(env, ['status', dev.name, '--json'])]),
+    );
+
+    const iso = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ';
+    expect(linesOf(text).at(-1)).toMatch(
+      new RegExp(
+        `^${dev.name}: locked by "deploy 1234" since ${iso} until ${iso} \\(${location.replace(/\./g, '\\.')}\\)$`,
+      ),
+    );
+    expect(jsonOf<StageStatus[]>(json)[0]?.lock).toEqual({
+      holder: 'deploy 1234',
+      since: expect.stringMatching(new RegExp(`^${iso}$`)),
+      until: expect.stringMatching(new RegExp(`^${iso}$`)),
+      expired: false,
+      location,
+    });
+    // Released again: no lock shown.
+    expect((await stageStatus(world.runtime, dev)).lock).toBeUndefined();
   });
 });

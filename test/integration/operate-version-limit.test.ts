@@ -8,6 +8,7 @@ import { promote, rollback } from '../../shared/operate';
 import type { ReleaseVersion } from '../../shared/release-history';
 import {
   buildCli,
+  CLI_TEST_TIMEOUT_MS,
   type CliWorld,
   fakeReleaseKey,
   jsonOf,
@@ -35,7 +36,7 @@ import {
   type World,
 } from './helpers/world';
 
-jest.setTimeout(180_000);
+jest.setTimeout(CLI_TEST_TIMEOUT_MS);
 
 let world: World;
 let env: CliWorld;

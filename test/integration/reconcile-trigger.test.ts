@@ -54,7 +54,7 @@ describe('a stack that was busy settles', () => {
     // ... and while its update runs, build B is recorded as desired (the deploy path found the stack busy).
     const second = newExecution(hoursAfterBase(1));
     const { release: releaseB, recorded } = await recordRelease(world, second);
-    expect(recorded).toEqual({ outcome: 'recorded', version: 3 });
+    expect(recorded).toMatchObject({ outcome: 'recorded', version: 3 });
     expect(releaseB.key).not.toBe(keyA);
     expect(artifactKeyOf(await stackOf(world, stage.stack))).toBe(keyA);
     const target = await targetOf(world);
@@ -173,7 +173,7 @@ describe('the schedule', () => {
     // dev's newer release was recorded, but its deploy never happened (a lost event, a crash).
     const execution = newExecution(hoursAfterBase(0));
     const { release, recorded } = await recordRelease(world, execution, 'dev');
-    expect(recorded).toEqual({ outcome: 'recorded', version: 2 });
+    expect(recorded).toMatchObject({ outcome: 'recorded', version: 2 });
     expect(artifactKeyOf(await stackOf(world, dev.stack))).toBe(devInitial);
 
     const summaries = await handleReconcileTrigger(world.runtime, scheduleEvent());

@@ -49,7 +49,7 @@ test('records 105 releases in a row: every write succeeds, 100 versions kept, th
         eventId: `event-${i}`,
       },
     );
-    expect(result).toEqual({ outcome: 'recorded', version: i });
+    expect(result).toMatchObject({ outcome: 'recorded', version: i });
     // The deploy path labels a version once the ops team was told.
     await labelRecorded(
       world.runtime.clients.ssm,

@@ -4,8 +4,10 @@
  * `failed-v<N>` and does not try the same release again. moto never rolls back, so the rollback is
  * played by putting the stack back on its earlier release before the event is fed.
  */
+
 import { handleReconcileTrigger, handleStackSettled } from '../../shared/settle';
 import { handleStackNotification } from '../../shared/stack-notify';
+import { runTokenOf } from './helpers/runs';
 import {
   consoleToken,
   deleteStageStack,
@@ -64,12 +66,13 @@ describe('a deploy of ours rolled back (UPDATE_ROLLBACK_COMPLETE)', () => {
     const { world, stage, initialKey, execution, releaseKey } = await deployedWorld();
     await rollBackStackTo(world, 'dev', initialKey);
     const target = await targetOf(world);
-    const token = `deploy-${stage.name}-v2`;
+    // The request token of the deployer's own run, as the status event of its change set carries it.
+    const token = await runTokenOf(world, 'dev', 2);
     const event = stackStatusEvent('stack-update-rollback-complete.json', target, { token });
     // moto records the stack's own events only: no resource failed, so there is no root cause to find.
     expect((await stackEventsOf(world, stage.stack)).length).toBeGreaterThan(0);
     const changeSetsBefore = await changeSetsOf(world, stage.stack);
-    expect(changeSetsBefore.map((c) => c.ChangeSetName)).toEqual([token]);
+    expect(changeSetsBefore.map((c) => c.ChangeSetName)).toEqual([`deploy-${stage.name}-v2`]);
 
     // The notify trigger.
     const notified = await handleStackNotification(world.runtime, event);
@@ -89,7 +92,7 @@ describe('a deploy of ours rolled back (UPDATE_ROLLBACK_COMPLETE)', () => {
     });
     const body = message?.body ?? '';
     expect(body.split('\n')[0]).toBe('The stack update FAILED and was rolled back.');
-    expect(bodyField(body, 'Started by')).toBe(`the deployer (change set ${token})`);
+    expect(bodyField(body, 'Started by')).toBe(`the deployer (run ${token})`);
     expect(bodyField(body, 'Failed release')).toBe(`${releaseKey} (desired version 2)`);
     expect(bodyField(body, 'Release')).toBeUndefined();
     expect(bodyField(body, 'Commit')).toBe(execution.commitId);
@@ -184,7 +187,7 @@ describe('a stack creation of ours rolled back (ROLLBACK_COMPLETE)', () => {
     expect(created.stages[0]).toMatchObject({ outcome: 'deploying', desiredVersion: 1 });
     await inbox(world);
     const target = await targetOf(world);
-    const token = `deploy-${stage.name}-v1`;
+    const token = await runTokenOf(world, 'dev', 1);
 
     // The creation "rolled back": the reconcile trigger marks version 1 failed.
     const rolledBack = await handleStackSettled(

@@ -6,6 +6,7 @@
 
 import { handleStackNotification } from '../../shared/stack-notify';
 import { consoleLink } from '../../shared/stacks';
+import { runTokenOf } from './helpers/runs';
 import {
   ACCESS_KEY_ID,
   cloudTrailEvent,
@@ -81,7 +82,7 @@ const everything = (message: { subject: string; body: string; attributes: Record
 describe('stack status changes', () => {
   test("UPDATE_COMPLETE of the deployer's change set: subject, body lines and attributes", async () => {
     const { world, stage, target, execution, releaseKey } = await deployedWorld();
-    const token = `deploy-${stage.name}-v2`;
+    const token = await runTokenOf(world, 'dev', 2);
     const event = stackStatusEvent('stack-update-complete.json', target, {
       token,
       time: '2026-11-20T10:17:05Z',
@@ -109,7 +110,7 @@ describe('stack status changes', () => {
     expect(bodyField(body, 'Stage')).toBe(stage.name);
     expect(bodyField(body, 'Stack')).toBe(stage.stack);
     expect(bodyField(body, 'Status')).toBe('UPDATE_COMPLETE');
-    expect(bodyField(body, 'Started by')).toBe(`the deployer (change set ${token})`);
+    expect(bodyField(body, 'Started by')).toBe(`the deployer (run ${token})`);
     expect(bodyField(body, 'Release')).toBe(`${releaseKey} (desired version 2)`);
     expect(bodyField(body, 'Commit')).toBe(execution.commitId);
     expect(bodyField(body, 'Running now')).toBe(releaseKey);
@@ -231,7 +232,7 @@ describe('CloudTrail API calls', () => {
     const body = message.body;
     expect(body.split('\n')[0]).toBe(`dana called UpdateStack on ${stage.stack}, and AWS refused it.`);
     expect(bodyField(body, 'Result')).toBe(
-      `refused: ValidationError: Stack:${target.stackId} is in UPDATE_ROLLBACK_FAILED state and can not be updated.`,
+      `refused: ValidationError: "Stack:${target.stackId} is in UPDATE_ROLLBACK_FAILED state and can not be updated."`,
     );
     expect(bodyField(body, 'Caller')).toBe('dana (IAMUser)');
     expect(bodyField(body, 'Caller ARN')).toBe('arn:aws:iam::123456789012:user/dana');

@@ -12,7 +12,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { type BuildArtifact, buildKeyFor, locateBuild, releaseBuild } from '../../shared/artifacts';
 import { type DeployerConfig, parseConfig, type Stage } from '../../shared/config';
-import { ArtifactError, PermanentError } from '../../shared/errors';
+import { ArtifactError, PermanentError, ReleaseIntegrityError } from '../../shared/errors';
 import {
   BUILD_BYTES,
   BUILD_RELEASE_KEY,
@@ -27,6 +27,7 @@ import {
   stageOf,
   streamBody,
 } from './helpers/fixtures';
+import { checksumOf, honestCopy } from './helpers/s3-store';
 
 const s3Mock = mockClient(S3Client);
 const s3 = makeRuntime().clients.s3;
@@ -236,7 +237,7 @@ describe('locateBuild', () => {
         VersionId: 'v2',
       });
 
-      s3Mock.on(CopyObjectCommand).resolves({});
+      s3Mock.on(CopyObjectCommand).callsFake(honestCopy);
       await releaseBuild(s3, devStage(KEY), build, execution);
       expect(s3Mock).toHaveReceivedCommandWith(CopyObjectCommand, {
         CopySource: `${SAMPLE.bucket}/builds/app.zip?versionId=v2`,
@@ -276,7 +277,8 @@ describe('releaseBuild', () => {
 
   beforeEach(() => {
     headObjects({});
-    s3Mock.on(CopyObjectCommand).resolves({});
+    // S3 answers a copy made with ChecksumAlgorithm SHA256 with the copy's checksum.
+    s3Mock.on(CopyObjectCommand).callsFake(honestCopy);
   });
 
   it('derives the release key from the S3 checksum without reading the object', async () => {
@@ -327,17 +329,57 @@ describe('releaseBuild', () => {
     expect(copy?.Metadata).not.toHaveProperty('commit-id');
   });
 
-  it('does not copy bytes that are released already', async () => {
-    headObjects({ [BUILD_RELEASE_KEY]: { latest: head({}) } });
+  it('does not copy bytes that are released already (S3 holds the digest its key names)', async () => {
+    headObjects({ [BUILD_RELEASE_KEY]: { latest: head({ ChecksumSHA256: BUILD_SHA256_B64 }) } });
     const release = await releaseBuild(s3, devStage(), build(), execution);
     expect(release.copied).toBe(false);
     expect(release.key).toBe(BUILD_RELEASE_KEY);
     expect(s3Mock).toHaveReceivedCommandWith(HeadObjectCommand, {
       Bucket: SAMPLE.bucket,
       Key: BUILD_RELEASE_KEY,
+      ChecksumMode: 'ENABLED',
     });
     expect(s3Mock).not.toHaveReceivedCommand(CopyObjectCommand);
   });
+
+  it.each<[string, Partial<HeadObjectCommandOutput>]>([
+    ['other bytes (someone replaced it)', { ChecksumSHA256: checksumOf(Buffer.from('tampered')) }],
+    ['no SHA-256 checksum', {}],
+    ['only a composite checksum', { ChecksumSHA256: `${BUILD_SHA256_B64}-2` }],
+  ])(
+    'replaces an object under the release key that holds %s with a verified copy of the build',
+    async (_what, fields) => {
+      headObjects({ [BUILD_RELEASE_KEY]: { latest: head(fields) } });
+      const release = await releaseBuild(s3, devStage(), build(), execution);
+      expect(release.copied).toBe(true);
+      expect(s3Mock).toHaveReceivedCommandTimes(CopyObjectCommand, 1);
+      expect(s3Mock).toHaveReceivedCommandWith(CopyObjectCommand, {
+        Key: BUILD_RELEASE_KEY,
+        CopySource: `${SAMPLE.bucket}/${SAMPLE.buildKey}`,
+        ChecksumAlgorithm: 'SHA256',
+      });
+    },
+  );
+
+  it.each<[string, { ChecksumSHA256?: string }, string]>([
+    [
+      'other bytes',
+      { ChecksumSHA256: checksumOf(Buffer.from('swapped')) },
+      sha256Hex(Buffer.from('swapped')),
+    ],
+    ['no checksum', {}, 'no SHA-256 checksum'],
+  ])(
+    'fails with a ReleaseIntegrityError naming the object and both digests when the copy holds %s',
+    async (_what, result, found) => {
+      s3Mock.on(CopyObjectCommand).resolves({ CopyObjectResult: result });
+      const error = await rejectionOf(releaseBuild(s3, devStage(), build(), execution));
+      expect(error).toBeInstanceOf(ReleaseIntegrityError);
+      expect(error).toBeInstanceOf(PermanentError);
+      expect(error.message).toBe(
+        `release object s3://${SAMPLE.bucket}/${BUILD_RELEASE_KEY} does not match its recorded SHA-256: recorded ${BUILD_SHA256_HEX}, found ${found}`,
+      );
+    },
+  );
 
   it('fails (to be retried) when the existence check fails for another reason', async () => {
     s3Mock.on(HeadObjectCommand).rejects(Object.assign(new Error('slow down'), { name: 'SlowDown' }));

@@ -1,5 +1,7 @@
 import {
+  AlreadyExistsException,
   CloudFormationClient,
+  CreateChangeSetCommand,
   DeleteChangeSetCommand,
   DescribeChangeSetCommand,
   DescribeStacksCommand,
@@ -9,7 +11,9 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import {
   awaitChangeSet,
+  type ChangeSetRequest,
   changeSetParameters,
+  createChangeSet,
   deleteChangeSet,
   executeChangeSet,
   isNoChangeError,
@@ -26,6 +30,8 @@ import {
   stackParameterValue,
 } from '../../shared/stacks';
 import { awsError, makeRuntime, rejectionOf, repoConfigText, stageOf } from './helpers/fixtures';
+import { TEMPLATE, TEMPLATE_PARAMETERS } from './helpers/releases';
+import { runToken } from './helpers/runs';
 
 const cfnMock = mockClient(CloudFormationClient);
 const cfn = makeRuntime().clients.cfn;
@@ -133,18 +139,24 @@ describe('awaitChangeSet', () => {
 });
 
 describe('executeChangeSet and deleteChangeSet', () => {
-  it('execute with the change set name as the client request token, by ARN when known', async () => {
+  const TOKEN = runToken('dev', 1);
+
+  it("execute with the run's unpredictable token as the client request token, by ARN when known", async () => {
     cfnMock.on(ExecuteChangeSetCommand).resolves({});
-    await executeChangeSet(cfn, { ...REF, id: ARN });
-    await executeChangeSet(cfn, REF);
+    await executeChangeSet(cfn, { ...REF, id: ARN }, TOKEN);
+    await executeChangeSet(cfn, REF, TOKEN);
     expect(cfnMock).toHaveReceivedNthSpecificCommandWith(1, ExecuteChangeSetCommand, {
       StackName: 'orders-api-dev',
       ChangeSetName: ARN,
-      ClientRequestToken: 'deploy-dev-v1',
+      ClientRequestToken: TOKEN,
     });
     expect(cfnMock).toHaveReceivedNthSpecificCommandWith(2, ExecuteChangeSetCommand, {
       StackName: 'orders-api-dev',
       ChangeSetName: 'deploy-dev-v1',
+      ClientRequestToken: TOKEN,
+    });
+    // Never the change set's name: anyone can predict (and reuse) that.
+    expect(cfnMock).not.toHaveReceivedCommandWith(ExecuteChangeSetCommand, {
       ClientRequestToken: 'deploy-dev-v1',
     });
   });
@@ -156,6 +168,112 @@ describe('executeChangeSet and deleteChangeSet', () => {
       StackName: 'orders-api-dev',
       ChangeSetName: ARN,
     });
+  });
+});
+
+describe('createChangeSet', () => {
+  const dev = stageOf(config, 'dev');
+  const TOKEN = runToken('dev', 3);
+  const KEY = `releases/orders-api/${'a'.repeat(64)}.zip`;
+  const stack = {
+    StackName: 'orders-api-dev',
+    CreationTime: new Date(),
+    StackStatus: 'UPDATE_COMPLETE' as const,
+    Parameters: [
+      { ParameterKey: 'ArtifactKey', ParameterValue: 'releases/old.zip' },
+      { ParameterKey: 'Stage', ParameterValue: 'dev' },
+      { ParameterKey: 'MemorySize', ParameterValue: '256' },
+    ],
+  };
+  const request = (fields: Partial<ChangeSetRequest> = {}): ChangeSetRequest => ({
+    stage: dev,
+    name: 'deploy-dev-v3',
+    token: TOKEN,
+    artifactKey: KEY,
+    stack,
+    template: { kind: 'previous' },
+    ...fields,
+  });
+  const created = () => cfnMock.commandCalls(CreateChangeSetCommand)[0]?.args[0].input;
+
+  beforeEach(() => {
+    cfnMock.on(CreateChangeSetCommand).resolves({ Id: ARN });
+  });
+
+  it('names the run: ClientToken is its token, and the description ends with it', async () => {
+    await expect(createChangeSet(cfn, request())).resolves.toEqual({
+      result: 'created',
+      ref: { stack: 'orders-api-dev', name: 'deploy-dev-v3', id: ARN },
+    });
+    expect(created()).toMatchObject({
+      StackName: 'orders-api-dev',
+      ChangeSetName: 'deploy-dev-v3',
+      ChangeSetType: 'UPDATE',
+      ClientToken: TOKEN,
+      UsePreviousTemplate: true,
+      RoleARN: 'arn:aws:iam::123456789012:role/orders-api-dev-cloudformation',
+    });
+    expect(created()?.TemplateBody).toBeUndefined();
+    expect(created()?.TemplateURL).toBeUndefined();
+    expect(created()?.Description).toBe(`deployer: stage dev, ArtifactKey=${KEY}, run ${TOKEN}`);
+  });
+
+  it('deploys a pinned template as its verified text, with only the parameters it declares', async () => {
+    await createChangeSet(
+      cfn,
+      request({
+        template: { kind: 'pinned', sha256: TEMPLATE.sha256, body: TEMPLATE.bytes.toString('utf8') },
+        templateParameters: TEMPLATE_PARAMETERS,
+      }),
+    );
+    expect(created()?.TemplateBody).toBe(TEMPLATE.bytes.toString('utf8'));
+    expect(created()?.TemplateURL).toBeUndefined();
+    expect(created()?.UsePreviousTemplate).toBeUndefined();
+    expect(created()?.Parameters).toEqual([
+      { ParameterKey: 'Stage', ParameterValue: 'dev' },
+      { ParameterKey: 'ArtifactBucket', ParameterValue: 'orders-api-artifacts' },
+      { ParameterKey: 'ArtifactKey', ParameterValue: KEY },
+    ]);
+    expect(created()?.Description).toBe(
+      `deployer: stage dev, ArtifactKey=${KEY}, template ${TEMPLATE.sha256.slice(0, 12)}, run ${TOKEN}`,
+    );
+  });
+
+  it('deploys a pinned template too large for TemplateBody by its URL, and creates a missing stack', async () => {
+    const url = `https://orders-api-artifacts.s3.us-east-1.amazonaws.com/${TEMPLATE.key}?versionId=v1`;
+    await createChangeSet(
+      cfn,
+      request({ stack: undefined, template: { kind: 'pinned', sha256: TEMPLATE.sha256, url } }),
+    );
+    expect(created()).toMatchObject({ ChangeSetType: 'CREATE', TemplateURL: url, ClientToken: TOKEN });
+    expect(created()?.TemplateBody).toBeUndefined();
+  });
+
+  it('keeps the run token whole when a long release key fills the description', async () => {
+    const longKey = `releases/${'k'.repeat(1100)}.zip`;
+    await createChangeSet(cfn, request({ artifactKey: longKey }));
+    const description = created()?.Description ?? '';
+    expect(description.length).toBeLessThanOrEqual(1024);
+    expect(description.endsWith(`, run ${TOKEN}`)).toBe(true);
+  });
+
+  it("says 'exists' with the found change set's ARN and description, for the caller to check", async () => {
+    cfnMock
+      .on(CreateChangeSetCommand)
+      .rejects(new AlreadyExistsException({ message: 'exists', $metadata: {} }));
+    cfnMock.on(DescribeChangeSetCommand).resolves({ ChangeSetId: ARN, Description: 'made by someone' });
+    await expect(createChangeSet(cfn, request())).resolves.toEqual({
+      result: 'exists',
+      ref: { stack: 'orders-api-dev', name: 'deploy-dev-v3', id: ARN },
+      description: 'made by someone',
+    });
+  });
+
+  it("says 'empty' when CloudFormation refuses a change set that changes nothing", async () => {
+    cfnMock
+      .on(CreateChangeSetCommand)
+      .rejects(awsError('ValidationError', 'No updates are to be performed.'));
+    await expect(createChangeSet(cfn, request())).resolves.toEqual({ result: 'empty' });
   });
 });
 

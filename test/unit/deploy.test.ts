@@ -3,11 +3,11 @@ import {
   DescribeStacksCommand,
   type DescribeStacksCommandInput,
   ExecuteChangeSetCommand,
+  GetTemplateSummaryCommand,
 } from '@aws-sdk/client-cloudformation';
 import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { PublishCommand, type PublishCommandInput } from '@aws-sdk/client-sns';
 import {
-  DescribeParametersCommand,
   GetParameterCommand,
   InternalServerError,
   LabelParameterVersionCommand,
@@ -16,7 +16,9 @@ import {
 import { handlePipelineEvent } from '../../shared/deploy';
 import type { Runtime } from '../../shared/runtime';
 import {
+  BUILD_BYTES,
   BUILD_RELEASE_KEY,
+  BUILD_SHA256_HEX,
   loadEvent,
   makeRuntime,
   rejectionOf,
@@ -25,7 +27,24 @@ import {
   type SampleEvent,
   TOPIC_ARN,
 } from './helpers/fixtures';
-import { buildHead, expectNoAwsCall, givenWorld, mockAll, resetAll, stackNamed } from './helpers/world';
+import {
+  BUILD_RELEASE,
+  CONFIGURED_TEMPLATE_KEY,
+  putRelease,
+  TEMPLATE,
+  TEMPLATE_WITH_QUEUE,
+} from './helpers/releases';
+import { appliedOf, givenApplied, runRecordOf, runTokenPattern } from './helpers/runs';
+import {
+  defaultObjects,
+  expectNoAwsCall,
+  givenLatestVersion,
+  givenWorld,
+  mockAll,
+  OLD_RELEASE,
+  resetAll,
+  stackNamed,
+} from './helpers/world';
 
 const mocks = mockAll();
 let runtime: Runtime;
@@ -59,13 +78,50 @@ const publishedFor = (stage: string): PublishCommandInput => {
   return only;
 };
 
-/** The provenance the deployer writes for the sample execution (a duplicate delivery finds it). */
+/**
+ * The provenance the deployer writes for the sample execution (a duplicate delivery finds it): it names the
+ * artifact's digest and the template the version pins.
+ */
 const sampleProvenance = JSON.stringify({
   pipeline: SAMPLE.pipeline,
   execution: SAMPLE.executionId,
   commit: SAMPLE.commitId,
   startedAt: SAMPLE.startTime,
+  artifact: BUILD_SHA256_HEX,
+  template: TEMPLATE.sha256,
+  write: 'a1'.repeat(12),
 });
+
+const PARAMETER = {
+  dev: '/deployer/orders-api/dev/artifact',
+  prod: '/deployer/orders-api/prod/artifact',
+} as const;
+
+/** Both stages' newest version is the sample execution's (the first delivery recorded it as version 3). */
+const firstDeliveryRecorded = (stages: ('dev' | 'prod')[] = ['dev', 'prod']): void => {
+  for (const stage of stages)
+    givenLatestVersion(mocks, PARAMETER[stage], {
+      version: 3,
+      value: BUILD_RELEASE_KEY,
+      description: sampleProvenance,
+    });
+};
+
+/** The repository configuration with the build's own template published for prod too (dev publishes it). */
+const bothPublishTemplates = (): string => {
+  const [dev, prod] = repoConfigText().split('      prod:\n');
+  const line = '          key: builds/{executionId}/app.zip\n';
+  if (!dev || !prod?.includes(line)) throw new Error('test setup: no prod artifact to give a templateKey');
+  return `${dev}      prod:\n${prod.replace(line, `${line}          templateKey: builds/{executionId}/template.yaml\n`)}`;
+};
+const BUILD_TEMPLATE_KEY = `builds/${SAMPLE.executionId}/template.yaml`;
+
+const putDescriptions = () =>
+  mocks.ssm
+    .commandCalls(PutParameterCommand)
+    .map((c) => JSON.parse(c.args[0].input.Description ?? '{}') as Record<string, string>);
+const copiesTo = (key: string) =>
+  mocks.s3.commandCalls(CopyObjectCommand).filter((c) => c.args[0].input.Key === key);
 
 describe('handlePipelineEvent: events that deploy nothing', () => {
   it.each(['STARTED', 'FAILED', 'CANCELED', 'SUPERSEDED', 'STOPPED', 'RESUMED', 'STOPPING'])(
@@ -147,7 +203,7 @@ describe('handlePipelineEvent: events that deploy nothing', () => {
 
 describe('handlePipelineEvent: a successful execution', () => {
   it('releases, records, deploys dev, leaves prod for approval, and tells ops once per stage', async () => {
-    givenWorld(mocks);
+    const store = givenWorld(mocks);
     const summary = await handlePipelineEvent(runtime, loadEvent('pipeline-succeeded'));
     expect(summary).toEqual({
       verdict: 'deployed',
@@ -162,6 +218,7 @@ describe('handlePipelineEvent: a successful execution', () => {
           releaseKey: BUILD_RELEASE_KEY,
           desiredVersion: 1,
           changeSet: 'deploy-dev-v1',
+          token: expect.stringMatching(runTokenPattern('dev', 1)),
           notified: true,
         },
         {
@@ -172,6 +229,7 @@ describe('handlePipelineEvent: a successful execution', () => {
           releaseKey: BUILD_RELEASE_KEY,
           desiredVersion: 1,
           changeSet: 'deploy-prod-v1',
+          token: expect.stringMatching(runTokenPattern('prod', 1)),
           notified: true,
         },
       ],
@@ -184,8 +242,22 @@ describe('handlePipelineEvent: a successful execution', () => {
       Name: '/deployer/orders-api/prod/artifact',
       Value: BUILD_RELEASE_KEY,
     });
+    // Each version pins the artifact's digest and, for a stage's first release, the configured template.
+    for (const provenance of putDescriptions())
+      expect(provenance).toMatchObject({ artifact: BUILD_SHA256_HEX, template: TEMPLATE.sha256 });
     expect(mocks.cfn).toHaveReceivedCommandTimes(ExecuteChangeSetCommand, 1);
-    expect(mocks.cfn).toHaveReceivedCommandWith(ExecuteChangeSetCommand, { StackName: 'orders-api-dev' });
+    expect(mocks.cfn).toHaveReceivedCommandWith(ExecuteChangeSetCommand, {
+      StackName: 'orders-api-dev',
+      ClientRequestToken: summary.stages[0]?.token,
+    });
+    // The change sets deploy the pinned template's verified text, never the configured object itself.
+    for (const call of mocks.cfn.commandCalls(CreateChangeSetCommand)) {
+      expect(call.args[0].input.TemplateBody).toBe(TEMPLATE.bytes.toString('utf8'));
+      expect(call.args[0].input.TemplateURL).toBeUndefined();
+    }
+    expect(store.get(SAMPLE.bucket, TEMPLATE.key)?.body).toEqual(TEMPLATE.bytes);
+    expect(runRecordOf(store, 'dev', summary.stages[0]?.token ?? '')?.state).toBe('executing');
+    expect(runRecordOf(store, 'prod', summary.stages[1]?.token ?? '')?.state).toBe('created');
 
     expect(mocks.sns).toHaveReceivedCommandTimes(PublishCommand, 2);
     const dev = publishedFor('dev');
@@ -216,21 +288,102 @@ describe('handlePipelineEvent: a successful execution', () => {
   });
 
   it('locates and copies a build shared by two stages only once', async () => {
-    givenWorld(mocks);
+    // Both stages take the same build and the template published with it.
+    runtime = makeRuntime(bothPublishTemplates());
+    givenWorld(mocks, { objects: { ...defaultObjects(), [BUILD_TEMPLATE_KEY]: TEMPLATE_WITH_QUEUE.bytes } });
     await handlePipelineEvent(runtime, loadEvent('pipeline-succeeded'));
-    expect(mocks.s3).toHaveReceivedCommandTimes(CopyObjectCommand, 1);
+    expect(copiesTo(BUILD_RELEASE_KEY)).toHaveLength(1);
+    expect(copiesTo(TEMPLATE_WITH_QUEUE.key)).toHaveLength(1);
+    expect(mocks.s3).toHaveReceivedCommandTimes(CopyObjectCommand, 2);
     const heads = mocks.s3.commandCalls(HeadObjectCommand).map((c) => c.args[0].input.Key);
     expect(heads.filter((key) => key === SAMPLE.buildKey)).toHaveLength(1);
     expect(heads.filter((key) => key === BUILD_RELEASE_KEY)).toHaveLength(1);
-    expect(mocks.s3).not.toHaveReceivedCommand(GetObjectCommand);
+    // The build's bytes are never read: S3's checksum names them.
+    const reads = mocks.s3.commandCalls(GetObjectCommand).map((c) => c.args[0].input.Key);
+    expect(reads).not.toContain(SAMPLE.buildKey);
+    expect(reads).not.toContain(BUILD_RELEASE_KEY);
     // Each stage records the one release in its own parameter.
     expect(mocks.ssm).toHaveReceivedCommandTimes(PutParameterCommand, 2);
+  });
+
+  // Stages that share a build but not a template (dev publishes one, prod does not) share the artifact's release.
+  it('locates and copies the build once when the stages differ only in the template they publish', async () => {
+    givenWorld(mocks);
+    await handlePipelineEvent(runtime, loadEvent('pipeline-succeeded'));
+    expect(copiesTo(BUILD_RELEASE_KEY)).toHaveLength(1);
+    const heads = mocks.s3.commandCalls(HeadObjectCommand).map((c) => c.args[0].input.Key);
+    expect(heads.filter((key) => key === SAMPLE.buildKey)).toHaveLength(1);
+  });
+
+  it('releases the template built with the code and deploys it together with the artifact', async () => {
+    runtime = makeRuntime(devOnlyConfig());
+    const store = givenWorld(mocks, {
+      objects: { ...defaultObjects(), [BUILD_TEMPLATE_KEY]: TEMPLATE_WITH_QUEUE.bytes },
+      unchecked: [CONFIGURED_TEMPLATE_KEY, BUILD_TEMPLATE_KEY],
+    });
+    const summary = await handlePipelineEvent(runtime, loadEvent('pipeline-succeeded'));
+    expect(summary.stages[0]).toMatchObject({ outcome: 'deploying' });
+    // Released under the content-named key of its own bytes, checked by the copy's checksum.
+    expect(store.get(SAMPLE.bucket, TEMPLATE_WITH_QUEUE.key)?.body).toEqual(TEMPLATE_WITH_QUEUE.bytes);
+    expect(putDescriptions()[0]).toMatchObject({
+      artifact: BUILD_SHA256_HEX,
+      template: TEMPLATE_WITH_QUEUE.sha256,
+    });
+    // The configured template is not read: the build brought its own.
+    expect(mocks.s3.commandCalls(GetObjectCommand).map((c) => c.args[0].input.Key)).not.toContain(
+      CONFIGURED_TEMPLATE_KEY,
+    );
+    expect(mocks.cfn).toHaveReceivedCommandWith(CreateChangeSetCommand, {
+      ChangeSetType: 'UPDATE',
+      TemplateBody: TEMPLATE_WITH_QUEUE.bytes.toString('utf8'),
+    });
+    expect(mocks.cfn).toHaveReceivedCommandWith(GetTemplateSummaryCommand, {
+      TemplateBody: TEMPLATE_WITH_QUEUE.bytes.toString('utf8'),
+    });
+    expect(appliedOf(store, 'dev')).toMatchObject({
+      key: BUILD_RELEASE_KEY,
+      template: TEMPLATE_WITH_QUEUE.sha256,
+    });
+  });
+
+  it("pins the configured template only for a stage's first release: a later build keeps the stack's template", async () => {
+    runtime = makeRuntime(devOnlyConfig());
+    givenWorld(mocks);
+    givenLatestVersion(mocks, PARAMETER.dev, {
+      version: 4,
+      value: OLD_RELEASE.key,
+      description: JSON.stringify({
+        execution: 'older-run',
+        startedAt: '2026-11-20T08:00:00.000Z',
+        artifact: OLD_RELEASE.sha256,
+      }),
+    });
+    const summary = await handlePipelineEvent(runtime, loadEvent('pipeline-succeeded'));
+    expect(summary.stages[0]).toMatchObject({ outcome: 'deploying', desiredVersion: 1 });
+    expect(putDescriptions()[0]).not.toHaveProperty('template');
+    expect(mocks.s3.commandCalls(GetObjectCommand).map((c) => c.args[0].input.Key)).not.toContain(
+      CONFIGURED_TEMPLATE_KEY,
+    );
+    expect(mocks.cfn).toHaveReceivedCommandWith(CreateChangeSetCommand, { UsePreviousTemplate: true });
+  });
+
+  it('replaces a release object whose bytes were changed with a verified copy of the build, then deploys', async () => {
+    runtime = makeRuntime(devOnlyConfig());
+    const store = givenWorld(mocks, {
+      objects: { ...defaultObjects(), [BUILD_RELEASE_KEY]: 'PK\u0003\u0004 bytes of an attacker' },
+    });
+    const summary = await handlePipelineEvent(runtime, loadEvent('pipeline-succeeded'));
+    expect(summary.stages[0]).toMatchObject({ outcome: 'deploying', releaseKey: BUILD_RELEASE_KEY });
+    expect(copiesTo(BUILD_RELEASE_KEY)).toHaveLength(1);
+    expect(store.get(SAMPLE.bucket, BUILD_RELEASE_KEY)?.body).toEqual(BUILD_BYTES);
   });
 
   it('deploys a legacy event (no commit, no start-time), ordering it by the envelope time', async () => {
     runtime = makeRuntime(devOnlyConfig());
     const legacyKey = 'builds/7c1d9e2f-3a4b-4c5d-8e6f-0a1b2c3d4e5f/app.zip';
-    givenWorld(mocks, { objects: { [legacyKey]: buildHead() } });
+    givenWorld(mocks, {
+      objects: { [legacyKey]: BUILD_BYTES, [CONFIGURED_TEMPLATE_KEY]: TEMPLATE.bytes },
+    });
     const summary = await handlePipelineEvent(runtime, loadEvent('pipeline-succeeded-legacy'));
     expect(summary.stages[0]).toMatchObject({ outcome: 'deploying', releaseKey: BUILD_RELEASE_KEY });
     const put = mocks.ssm.commandCalls(PutParameterCommand)[0]?.args[0].input;
@@ -238,6 +391,9 @@ describe('handlePipelineEvent: a successful execution', () => {
       pipeline: SAMPLE.pipeline,
       execution: '7c1d9e2f-3a4b-4c5d-8e6f-0a1b2c3d4e5f',
       startedAt: '2026-11-20T09:30:11.000Z',
+      artifact: BUILD_SHA256_HEX,
+      template: TEMPLATE.sha256,
+      write: expect.stringMatching(/^[0-9a-f]{24}$/),
     });
     expect(mocks.ssm).toHaveReceivedCommandWith(LabelParameterVersionCommand, {
       Labels: ['exec-7c1d9e2f-3a4b-4c5d-8e6f-0a1b2c3d4e5f'],
@@ -275,13 +431,16 @@ describe('handlePipelineEvent: failures', () => {
   });
 
   it('with two stages on the missing build, looks once and tells ops about each stage', async () => {
+    runtime = makeRuntime(bothPublishTemplates());
     givenWorld(mocks, { objects: {} });
     const summary = await handlePipelineEvent(runtime, loadEvent('pipeline-succeeded'));
     expect(summary.stages.map((s) => [s.stage, s.outcome])).toEqual([
       ['dev', 'failed'],
       ['prod', 'failed'],
     ]);
-    expect(mocks.s3).toHaveReceivedCommandTimes(HeadObjectCommand, 1);
+    const heads = mocks.s3.commandCalls(HeadObjectCommand).map((c) => c.args[0].input.Key);
+    expect(heads.filter((key) => key === SAMPLE.buildKey)).toHaveLength(1);
+    expect(heads.filter((key) => key !== BUILD_TEMPLATE_KEY)).toHaveLength(1);
     expect(
       published()
         .map((p) => p.MessageAttributes?.stage?.StringValue)
@@ -353,13 +512,16 @@ const firstDeliveryFinished = (version = 3): void => {
 
 describe('handlePipelineEvent: repeated and late deliveries', () => {
   it('says nothing for a duplicate delivery whose stacks are already in sync', async () => {
-    givenWorld(mocks, {
-      objects: { [SAMPLE.buildKey]: buildHead(), [BUILD_RELEASE_KEY]: { $metadata: {} } },
+    const store = givenWorld(mocks, {
+      // The first delivery released the build (a verified copy, with its checksum) and its template.
+      objects: { ...defaultObjects(), [BUILD_RELEASE_KEY]: BUILD_BYTES },
       liveKey: BUILD_RELEASE_KEY,
     });
-    mocks.ssm.on(DescribeParametersCommand).resolves({
-      Parameters: [{ Name: 'p', Version: 3, Description: sampleProvenance }],
-    });
+    putRelease(store, TEMPLATE);
+    // ... and deployed both (the stacks run the artifact; the template is on record as applied).
+    for (const stage of ['dev', 'prod'])
+      givenApplied(store, stage, { version: 3, key: BUILD_RELEASE_KEY, template: TEMPLATE.sha256 });
+    firstDeliveryRecorded();
     firstDeliveryFinished();
     const summary = await handlePipelineEvent(runtime, loadEvent('pipeline-succeeded'));
     expect(summary.stages.map((s) => [s.stage, s.recorded, s.outcome, s.notified])).toEqual([
@@ -375,10 +537,9 @@ describe('handlePipelineEvent: repeated and late deliveries', () => {
 
   it('says nothing for a duplicate delivery while the first deploy is still running', async () => {
     runtime = makeRuntime(devOnlyConfig());
-    givenWorld(mocks);
-    mocks.ssm.on(DescribeParametersCommand).resolves({
-      Parameters: [{ Name: 'p', Version: 3, Description: sampleProvenance }],
-    });
+    const store = givenWorld(mocks);
+    putRelease(store, BUILD_RELEASE);
+    firstDeliveryRecorded(['dev']);
     mocks.cfn
       .on(DescribeStacksCommand)
       .resolves({ Stacks: [stackNamed('orders-api-dev', BUILD_RELEASE_KEY, 'UPDATE_IN_PROGRESS')] });
@@ -390,10 +551,9 @@ describe('handlePipelineEvent: repeated and late deliveries', () => {
 
   it('reports a duplicate delivery that did what the first one did not get to', async () => {
     runtime = makeRuntime(devOnlyConfig());
-    givenWorld(mocks);
-    mocks.ssm.on(DescribeParametersCommand).resolves({
-      Parameters: [{ Name: 'p', Version: 3, Description: sampleProvenance }],
-    });
+    const store = givenWorld(mocks);
+    putRelease(store, TEMPLATE);
+    firstDeliveryRecorded(['dev']);
     const summary = await handlePipelineEvent(runtime, loadEvent('pipeline-succeeded'));
     expect(summary.stages[0]).toMatchObject({
       outcome: 'deploying',
@@ -403,19 +563,23 @@ describe('handlePipelineEvent: repeated and late deliveries', () => {
       notified: true,
     });
     expect(mocks.sns).toHaveReceivedCommandTimes(PublishCommand, 1);
+    // It deploys the template the version pins, verified.
+    expect(mocks.cfn).toHaveReceivedCommandWith(CreateChangeSetCommand, {
+      TemplateBody: TEMPLATE.bytes.toString('utf8'),
+    });
   });
 
   it('neither records nor deploys nor reports an older execution arriving after a newer one', async () => {
     runtime = makeRuntime(devOnlyConfig());
     givenWorld(mocks);
-    mocks.ssm.on(DescribeParametersCommand).resolves({
-      Parameters: [
-        {
-          Name: 'p',
-          Version: 8,
-          Description: JSON.stringify({ execution: 'newer-run', startedAt: '2026-11-20T11:00:00.000Z' }),
-        },
-      ],
+    givenLatestVersion(mocks, PARAMETER.dev, {
+      version: 8,
+      value: OLD_RELEASE.key,
+      description: JSON.stringify({
+        execution: 'newer-run',
+        startedAt: '2026-11-20T11:00:00.000Z',
+        artifact: OLD_RELEASE.sha256,
+      }),
     });
     const summary = await handlePipelineEvent(runtime, loadEvent('pipeline-succeeded'));
     expect(summary.stages).toEqual([

@@ -1,5 +1,5 @@
 import { EventValidationError, PermanentError } from '../../shared/errors';
-import { parsePipelineEvent } from '../../shared/events';
+import { EVENT_TEXT_LIMIT, parsePipelineEvent } from '../../shared/events';
 import { executionLabel } from '../../shared/names';
 import { loadEvent, SAMPLE, type SampleEvent, thrownBy } from './helpers/fixtures';
 
@@ -92,6 +92,25 @@ describe('parsePipelineEvent: valid events', () => {
     expect(failed.commitId).toBeUndefined();
   });
 
+  it('accepts long free text that only reaches messages: commit message, branch, author, trigger detail', () => {
+    const execution = parsePipelineEvent(
+      changed((e) => {
+        e.detail['execution-trigger'] = {
+          'trigger-type': 'CodeStarSourceConnection',
+          'trigger-detail': 'd'.repeat(5000),
+          'commit-id': SAMPLE.commitId,
+          'branch-name': `feature/${'b'.repeat(1000)}`,
+          'full-repository-name': `org/${'r'.repeat(1000)}`,
+          'author-display-name': 'a'.repeat(1000),
+          'commit-message': 'm'.repeat(10_000),
+        };
+      }),
+    );
+    expect(execution.branch).toBe(`feature/${'b'.repeat(1000)}`);
+    expect(execution.author).toBe('a'.repeat(1000));
+    expect(execution.commitId).toBe(SAMPLE.commitId);
+  });
+
   it('tolerates unknown fields from newer event versions', () => {
     const execution = parsePipelineEvent(
       changed((e) => {
@@ -146,9 +165,9 @@ describe('parsePipelineEvent: malformed events throw an EventValidationError nam
       'detail.pipeline: must be a CodePipeline name',
     ],
     [
-      'a huge commit message',
+      'a commit message longer than a whole EventBridge event',
       (e) => {
-        e.detail['execution-trigger'] = { 'commit-message': 'm'.repeat(10_000) };
+        e.detail['execution-trigger'] = { 'commit-message': 'm'.repeat(EVENT_TEXT_LIMIT + 1) };
       },
       'detail.execution-trigger.commit-message',
     ],

@@ -10,18 +10,21 @@ import type * as DeployHandler from '../../handlers/deploy';
 import {
   ACCOUNT,
   BUILD_RELEASE_KEY,
+  LEDGER_TABLE,
   loadEvent,
   REGION,
   repoConfigText,
   SAMPLE,
   TOPIC_ARN,
 } from './helpers/fixtures';
+import { TEMPLATE } from './helpers/releases';
 import { givenWorld, type Mocks, mockAll, resetAll, type Sdk } from './helpers/world';
 
 const VALID_ENV = {
   AWS_REGION: REGION,
   DEPLOYER_ACCOUNT_ID: ACCOUNT,
   DEPLOYER_TOPIC_ARN: TOPIC_ARN,
+  DEPLOYER_LEDGER_TABLE: LEDGER_TABLE,
   DEPLOYER_CONFIG_FILE: undefined,
   DEPLOYER_ROLE_NAMES: undefined,
 };
@@ -63,6 +66,7 @@ const importHandler = (env: Env): Loaded => {
       s3: require('@aws-sdk/client-s3') as Sdk['s3'],
       sns: require('@aws-sdk/client-sns') as Sdk['sns'],
       ssm: require('@aws-sdk/client-ssm') as Sdk['ssm'],
+      ddb: require('@aws-sdk/client-dynamodb') as Sdk['ddb'],
     };
     const mocks = mockAll(sdk);
     loadedMocks = mocks;
@@ -114,6 +118,16 @@ describe('handlers/deploy.ts at import', () => {
     expect(error.message).toBe('environment variable DEPLOYER_ACCOUNT_ID is not a 12-digit AWS account id');
   });
 
+  it('fails when DEPLOYER_LEDGER_TABLE is missing or not a table name, naming the variable', () => {
+    const missing = importError({ ...VALID_ENV, DEPLOYER_LEDGER_TABLE: undefined });
+    expect(missing.name).toBe('ConfigError');
+    expect(missing.message).toBe(
+      'environment variable DEPLOYER_LEDGER_TABLE is not set (a DynamoDB table name)',
+    );
+    const malformed = importError({ ...VALID_ENV, DEPLOYER_LEDGER_TABLE: 'ledger table\nNext: x' });
+    expect(malformed.message).toBe('environment variable DEPLOYER_LEDGER_TABLE is not a DynamoDB table name');
+  });
+
   it('fails when AWS_REGION is not a region, naming the variable', () => {
     const error = importError({ ...VALID_ENV, AWS_REGION: 'nowhere' });
     expect(error.message).toContain('AWS_REGION');
@@ -146,7 +160,14 @@ describe('handlers/deploy.ts handler', () => {
       Bucket: SAMPLE.bucket,
       Key: SAMPLE.buildKey,
     });
-    expect(mocks.s3).toHaveReceivedCommandTimes(sdk.s3.CopyObjectCommand, 1);
+    // The build is copied to its release key, and the stage's configured template is released (pinned) for
+    // the first release of each stage. (That the build is copied only once for the two stages is asserted
+    // in deploy.test.ts, "locates and copies a build shared by two stages only once": see the product bug
+    // noted there for the repository's configuration.)
+    const copies = mocks.s3.commandCalls(sdk.s3.CopyObjectCommand).map((c) => c.args[0].input.Key);
+    expect(copies).toContain(BUILD_RELEASE_KEY);
+    expect(copies).toContain(TEMPLATE.key);
+    expect(copies.every((key) => key === BUILD_RELEASE_KEY || key === TEMPLATE.key)).toBe(true);
     expect(mocks.ssm).toHaveReceivedCommandTimes(sdk.ssm.PutParameterCommand, 2);
     expect(mocks.cfn).toHaveReceivedCommandTimes(sdk.cfn.ExecuteChangeSetCommand, 1);
     expect(mocks.sns).toHaveReceivedCommandTimes(sdk.sns.PublishCommand, 2);

@@ -3,6 +3,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { deployMessage, severityOf } from '../../shared/deploy-messages';
 import { composeSubject, fieldLines, publish, shortCommit, toSubject } from '../../shared/notify';
 import type { ReconcileResult } from '../../shared/reconcile';
+import { expectNoInjection, HOSTILE, HOSTILE_CLEANED, HOSTILE_QUOTED } from '../support/hostile-text';
 import { executionOf, makeRuntime, SAMPLE, TOPIC_ARN } from './helpers/fixtures';
 
 const sns = mockClient(SNSClient);
@@ -93,6 +94,20 @@ describe('fieldLines', () => {
   it('returns no lines when nothing is known', () => {
     expect(fieldLines([['Stage', undefined]])).toEqual([]);
   });
+
+  it('keeps a value that nobody quoted to its own line: no line break, ESC or bidi character gets through', () => {
+    const lines = fieldLines([
+      ['Reason', HOSTILE],
+      ['Stage', 'dev'],
+    ]);
+    expect(lines).toEqual([`Reason: ${HOSTILE_CLEANED}`, 'Stage:  dev']);
+    expectNoInjection(lines.join('\n'), 0);
+  });
+
+  it('cuts a value longer than any field we write, with a visible marker', () => {
+    const [line] = fieldLines([['Reason', 'r'.repeat(20_000)]]);
+    expect(line).toMatch(/^Reason: r+…\[cut 12000 chars\]$/);
+  });
 });
 
 describe('shortCommit', () => {
@@ -149,7 +164,12 @@ describe('deployMessage', () => {
     stack: 'orders-api-prod',
     stackId: 'arn:aws:cloudformation:us-east-1:123456789012:stack/orders-api-prod/1234',
     stackStatus: 'UPDATE_COMPLETE',
-    desired: { parameter: '/deployer/orders-api/prod/artifact', key: release.key, version: 4 },
+    desired: {
+      parameter: '/deployer/orders-api/prod/artifact',
+      key: release.key,
+      version: 4,
+      provenance: {},
+    },
     live: 'releases/orders-api/old.zip',
     changeSet: 'deploy-prod-v4',
     fresh: true,
@@ -253,6 +273,43 @@ describe('deployMessage', () => {
     expect(message.subject).toBe('[dev] orders-api-dev IN SYNC');
     expect(message.body).not.toContain('Commit:');
     expect(message.body).not.toContain('Next:');
+  });
+
+  it('shows names and keys from outside as data: the SSM history, the stack, S3 metadata, DescribeChangeSet', () => {
+    const { desired } = reconcile({});
+    if (!desired) throw new Error('test setup: no desired release');
+    const message = deployMessage(
+      {
+        outcome: 'pending-approval',
+        stage: 'prod',
+        stack: 'orders-api-prod',
+        commitId: HOSTILE,
+        reconcile: reconcile({
+          outcome: 'pending-approval',
+          stackStatus: HOSTILE,
+          desired: { ...desired, key: HOSTILE },
+          live: HOSTILE,
+          changeSet: HOSTILE,
+          changes: [
+            { action: 'Modify', logicalId: HOSTILE, type: 'AWS::Lambda::Function', replacement: 'False' },
+          ],
+        }),
+      },
+      'us-east-1',
+    );
+    const field = (label: string) =>
+      message.body
+        .split('\n')
+        .find((line) => line.startsWith(`${label}:`))
+        ?.replace(/^[^:]+:\s+/, '');
+    expect(field('Stack')).toBe(`orders-api-prod (${HOSTILE_QUOTED})`);
+    expect(field('Release')).toBe(HOSTILE_QUOTED);
+    expect(field('Commit')).toBe(HOSTILE_QUOTED);
+    expect(field('Running')).toBe(HOSTILE_QUOTED);
+    expect(field('Change set')).toBe(HOSTILE_QUOTED);
+    expect(message.body).toContain(`  Modify ${HOSTILE_QUOTED} (AWS::Lambda::Function), replacement: False`);
+    expectNoInjection(message.body);
+    expectValidSubject(toSubject(message.subject));
   });
 
   it('rates each outcome', () => {

@@ -24,9 +24,7 @@ import {
 import { PublishCommand } from '@aws-sdk/client-sns';
 import {
   LabelParameterVersionCommand,
-  type ParameterHistory,
   PutParameterCommand,
-  type PutParameterCommandInput,
   UnlabelParameterVersionCommand,
 } from '@aws-sdk/client-ssm';
 import { PermanentError } from '../../shared/errors';
@@ -41,12 +39,24 @@ import {
 } from '../../shared/operate';
 import type { ReleaseVersion } from '../../shared/release-history';
 import type { Runtime } from '../../shared/runtime';
-import { awsError, makeRuntime, rejectionOf, stageOf, thrownBy } from './helpers/fixtures';
+import {
+  awsError,
+  makeRuntime,
+  rejectionOf,
+  repoConfigText,
+  SAMPLE,
+  stageOf,
+  thrownBy,
+} from './helpers/fixtures';
+import { TEMPLATE, TEMPLATE_WITH_QUEUE, tamper } from './helpers/releases';
+import { givenRun, runRecordOf, runToken, runTokenPattern } from './helpers/runs';
 import {
   givenStackWorld,
   liveStack,
   NEW_KEY,
+  NEW_RELEASE,
   NEWER_KEY,
+  NEWER_RELEASE,
   PARAMETERS,
   publishedMessages,
   type StackWorld,
@@ -72,6 +82,7 @@ const release = (
   key: releaseKey,
   labels: [...(options.labels ?? []), ...(options.failed ? [`failed-v${n}`] : [])],
   provenance: { execution: `exec-${n}`, ...(options.commit ? { commit: options.commit } : {}) },
+  handWritten: false,
   failed: options.failed ?? false,
 });
 
@@ -268,34 +279,42 @@ const CHANGE_SET_ARN = (name: string) =>
 const MADE_AT = new Date('2026-11-20T11:00:00Z');
 
 let runtime: Runtime;
+/**
+ * The stack world: its S3 holds the releases OLD_KEY, NEW_KEY, NEWER_KEY and the released templates (with
+ * their checksums), and its PutParameter appends a version to the history, as SSM does.
+ */
 let world: StackWorld;
-/** The objects HeadObject finds; any other key is NotFound. */
-let objects: Set<string>;
 
 beforeEach(() => {
   resetAll(mocks);
   world = givenStackWorld(mocks);
   runtime = makeRuntime();
-  objects = new Set([OLD_KEY, NEW_KEY, NEWER_KEY, key(1), key(2), key(3)]);
-  mocks.s3.on(HeadObjectCommand).callsFake(async (input: { Key?: string }) => {
-    if (!objects.has(input.Key ?? '')) throw notFound();
-    return { ContentLength: 10 };
-  });
-  // PutParameter appends a version to the history, as SSM does.
-  mocks.ssm.on(PutParameterCommand).callsFake(async (input: PutParameterCommandInput) => {
-    const versions = world.history[input.Name ?? ''] ?? [];
-    world.history[input.Name ?? ''] = versions;
-    const next = (versions.at(-1)?.Version ?? 0) + 1;
-    versions.push({
-      Name: input.Name,
-      Value: input.Value,
-      Version: next,
-      Labels: [],
-      Description: input.Description,
-    } satisfies ParameterHistory);
-    return { Version: next, Tier: 'Standard' };
-  });
 });
+
+/** The provenance of the one PutParameter sent, parsed. */
+const writtenProvenance = () =>
+  JSON.parse(mocks.ssm.commandCalls(PutParameterCommand)[0]?.args[0].input.Description ?? '{}') as Record<
+    string,
+    string
+  >;
+
+/** The write token every version the deployer writes carries. */
+const WRITE_TOKEN = expect.stringMatching(/^[0-9a-f]{24}$/);
+
+/** A release refused because its bytes were changed: nothing recorded or deployed, the ops team told once. */
+const expectTamperedRefusal = (message: string, key: string, recorded: string): void => {
+  expect(message).toContain(
+    `release object s3://${SAMPLE.bucket}/${key} does not match its recorded SHA-256`,
+  );
+  expect(message).toContain(`recorded ${recorded}`);
+  expect(message).toContain('nothing was recorded or deployed');
+  expect(mocks.ssm).not.toHaveReceivedCommand(PutParameterCommand);
+  expect(mocks.cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
+  expect(mocks.cfn).not.toHaveReceivedCommand(ExecuteChangeSetCommand);
+  const messages = publishedMessages(mocks);
+  expect(messages.map((m) => m.attributes.outcome)).toEqual(['tampered']);
+  expect(messages[0]?.body).toContain(key);
+};
 
 /** dev: v1 OLD_KEY, v2 NEW_KEY, v3 NEWER_KEY (desired and running). */
 const devHistory = (): void => {
@@ -380,13 +399,78 @@ describe('rollback', () => {
       from: '2',
       commit: commit(2),
       startedAt: expect.any(String),
+      // The provenance names the bytes it deploys: the digest of the release the key names.
+      artifact: NEW_RELEASE.sha256,
+      write: WRITE_TOKEN,
     });
+    // The release was verified before it was recorded.
+    expect(mocks.s3).toHaveReceivedCommandWith(HeadObjectCommand, { Key: NEW_KEY, ChecksumMode: 'ENABLED' });
     expect(mocks.cfn).toHaveReceivedCommandWith(ExecuteChangeSetCommand, {
-      ClientRequestToken: 'deploy-dev-v4',
+      ClientRequestToken: expect.stringMatching(runTokenPattern('dev', 4)),
     });
     expect(publishedMessages(mocks).map((m) => m.subject)).toEqual([
       `[dev] orders-api-dev DEPLOYING ${commit(2).slice(0, 7)}`,
     ]);
+  });
+  it('refuses a release whose bytes were changed: the refusal names the object and both digests, ops are told', async () => {
+    devHistory();
+    const found = tamper(world.s3, NEW_KEY, { bytes: 'PK tampered' });
+    expect(found.sha256).toBeDefined();
+    const message = await refused(rollback(runtime, 'dev', 'previous', 'kim'));
+    expectTamperedRefusal(message, NEW_KEY, NEW_RELEASE.sha256);
+    expect(message).toContain(`found ${Buffer.from(found.sha256 ?? '', 'base64').toString('hex')}`);
+    expect(world.history[PARAMETERS.dev]?.map((v) => v.Version)).toEqual([1, 2, 3]);
+  });
+
+  it('refuses a release whose pinned template was changed', async () => {
+    devHistory();
+    const v2 = world.history[PARAMETERS.dev]?.[1];
+    if (v2)
+      v2.Description = JSON.stringify({
+        commit: commit(2),
+        artifact: NEW_RELEASE.sha256,
+        template: TEMPLATE.sha256,
+      });
+    world.s3.put(SAMPLE.bucket, TEMPLATE.key, TEMPLATE_WITH_QUEUE.bytes, { checksum: true });
+    const message = await refused(rollback(runtime, 'dev', 'previous', 'kim'));
+    expectTamperedRefusal(message, TEMPLATE.key, TEMPLATE.sha256);
+  });
+
+  it('restores the template of the chosen release together with its artifact', async () => {
+    world.stacks['orders-api-dev'] = liveStack('dev', NEWER_KEY);
+    world.history[PARAMETERS.dev] = [
+      version('dev', 2, NEW_KEY, {
+        commit: commit(2),
+        provenance: { artifact: NEW_RELEASE.sha256, template: TEMPLATE.sha256 },
+      }),
+      version('dev', 3, NEWER_KEY, {
+        commit: commit(3),
+        provenance: { artifact: NEWER_RELEASE.sha256, template: TEMPLATE_WITH_QUEUE.sha256 },
+      }),
+    ];
+    const result = await rollback(runtime, 'dev', 'previous', 'kim');
+    expect(result).toMatchObject({ version: 4, key: NEW_KEY });
+    expect(writtenProvenance()).toMatchObject({ artifact: NEW_RELEASE.sha256, template: TEMPLATE.sha256 });
+    expect(mocks.cfn).toHaveReceivedCommandWith(CreateChangeSetCommand, {
+      ChangeSetName: 'deploy-dev-v4',
+      TemplateBody: TEMPLATE.bytes.toString('utf8'),
+    });
+  });
+
+  it('--to <commit> deploys the release that commit really produced, not a hand-written version claiming it', async () => {
+    devHistory();
+    // `aws ssm put-parameter --overwrite` without a description: v4 holds OLD_KEY but keeps v3's description,
+    // which names commit 3.
+    const v3 = world.history[PARAMETERS.dev]?.[2];
+    world.history[PARAMETERS.dev]?.push({ ...version('dev', 4, OLD_KEY), Description: v3?.Description });
+    world.stacks['orders-api-dev'] = liveStack('dev', OLD_KEY);
+    const result = await rollback(runtime, 'dev', commit(3).slice(0, 7), 'kim');
+    expect(result).toMatchObject({ version: 5, key: NEWER_KEY });
+    expect(writtenProvenance()).toMatchObject({
+      from: '3',
+      commit: commit(3),
+      artifact: NEWER_RELEASE.sha256,
+    });
   });
 });
 
@@ -403,12 +487,29 @@ interface PendingOptions {
   createdAt?: Date;
   /** When the stack last changed; undefined for a stack never updated. */
   stackUpdatedAt?: Date;
+  /** Whether the deployer recorded the run that made it (default: it did). */
+  recorded?: boolean;
+  /** The change set's ARN now (default: the one the run recorded; another means it was replaced). */
+  arn?: string;
+  /** The release key the change set sets the artifact parameter to (default: the desired NEW_KEY). */
+  artifact?: string;
+  /** The template the run made it from (default: none, the stack's own). */
+  runTemplate?: string;
+  /** More provenance of the desired version 5 (e.g. the template it pins). */
+  desired?: Record<string, string>;
 }
 
-/** prod desires v5 (NEW_KEY) and runs OLD_KEY; a change set made for `version` waits. */
+/** The token of the deployer's run that made the pending change set for a version. */
+const pendingToken = (pendingVersion = 5): string => runToken('prod', pendingVersion);
+
+/**
+ * prod desires v5 (NEW_KEY) and runs OLD_KEY; a change set made for `version` waits, made (and recorded, with
+ * its ARN) by the deployer's run unless told otherwise.
+ */
 const prodPending = (options: PendingOptions = {}): string => {
   const pendingVersion = options.version ?? 5;
   const name = `deploy-prod-v${pendingVersion}`;
+  const token = pendingToken(pendingVersion);
   const stack: Stack = {
     ...liveStack('prod', OLD_KEY),
     ...(options.stackUpdatedAt ? { LastUpdatedTime: options.stackUpdatedAt } : {}),
@@ -416,14 +517,29 @@ const prodPending = (options: PendingOptions = {}): string => {
   world.stacks['orders-api-prod'] = stack;
   world.history[PARAMETERS.prod] = [
     version('prod', 4, OLD_KEY, { commit: commit(4) }),
-    version('prod', 5, NEW_KEY, { commit: commit(5) }),
+    version('prod', 5, NEW_KEY, {
+      commit: commit(5),
+      ...(options.desired ? { provenance: options.desired } : {}),
+    }),
   ];
+  const runKey = pendingVersion === 5 ? NEW_KEY : OLD_KEY;
+  if (options.recorded ?? true)
+    givenRun(world.s3, {
+      token,
+      stage: 'prod',
+      version: pendingVersion,
+      artifactKey: runKey,
+      changeSetId: CHANGE_SET_ARN(name),
+      state: 'created',
+      ...(options.runTemplate ? { template: options.runTemplate } : {}),
+    });
+  const arn = options.arn ?? CHANGE_SET_ARN(name);
   mocks.cfn.on(ListChangeSetsCommand).resolves({
     Summaries: [
       {
         StackName: 'orders-api-prod',
         ChangeSetName: name,
-        ChangeSetId: CHANGE_SET_ARN(name),
+        ChangeSetId: arn,
         Status: (options.status ?? 'CREATE_COMPLETE') as 'CREATE_COMPLETE',
         ExecutionStatus: 'AVAILABLE',
       },
@@ -431,12 +547,29 @@ const prodPending = (options: PendingOptions = {}): string => {
   });
   mocks.cfn.on(DescribeChangeSetCommand).resolves({
     ChangeSetName: name,
-    ChangeSetId: CHANGE_SET_ARN(name),
+    ChangeSetId: arn,
     StackName: 'orders-api-prod',
     Status: 'CREATE_COMPLETE',
     ExecutionStatus: (options.executionStatus ??
       'AVAILABLE') as DescribeChangeSetCommandOutput['ExecutionStatus'],
     CreationTime: options.createdAt ?? MADE_AT,
+    // The deployer's description names its run; a replacement may copy it word for word.
+    Description: `deployer: stage prod, ArtifactKey=${runKey}, run ${token}`,
+    Parameters: [
+      { ParameterKey: 'ArtifactKey', ParameterValue: options.artifact ?? runKey },
+      { ParameterKey: 'Stage', ParameterValue: 'prod' },
+    ],
+    Changes: [
+      {
+        Type: 'Resource',
+        ResourceChange: {
+          Action: 'Modify',
+          LogicalResourceId: 'OrdersFunction',
+          ResourceType: 'AWS::Lambda::Function',
+          Replacement: 'False',
+        },
+      },
+    ],
   });
   return name;
 };
@@ -525,13 +658,72 @@ describe('approve and reject', () => {
 
     expect(result).toEqual({ stage: 'prod', action: 'approve', version: 5, key: NEW_KEY, changeSet: name });
     expect(mocks.cfn).toHaveReceivedCommandTimes(ExecuteChangeSetCommand, 1);
+    // Executed with the token of the deployer's run that made it (never its predictable name).
     expect(mocks.cfn).toHaveReceivedCommandWith(ExecuteChangeSetCommand, {
       StackName: 'orders-api-prod',
       ChangeSetName: CHANGE_SET_ARN(name),
-      ClientRequestToken: name,
+      ClientRequestToken: pendingToken(),
     });
+    expect(runRecordOf(world.s3, 'prod', pendingToken())?.state).toBe('executing');
+    // The release was verified again before it was executed.
+    expect(mocks.s3).toHaveReceivedCommandWith(HeadObjectCommand, { Key: NEW_KEY, ChecksumMode: 'ENABLED' });
     expect(mocks.ssm).not.toHaveReceivedCommand(PutParameterCommand);
     expect(publishedMessages(mocks).map((m) => m.attributes.outcome)).toEqual(['deploying']);
+  });
+
+  it.each(
+    moves.flatMap(([name, move]) =>
+      (
+        [
+          [
+            'replaced: same name, another ARN, its description (and run token) copied',
+            { arn: CHANGE_SET_ARN('deploy-prod-v5').replace('11111111', '99999999') },
+          ],
+          ['made by someone else: the deployer has no record of its run', { recorded: false }],
+        ] as const
+      ).map(([what, options]) => [name, what, options, move] as const),
+    ),
+  )(
+    "%s refuses a change set of the right name that is not the deployer's (%s)",
+    async (_name, _what, options, move) => {
+      prodPending(options);
+      expect(await refused(move(runtime, 'prod', 'kim'))).toContain(
+        'is not the one the deployer made for version 5: it was replaced or made by someone else, and is not executed',
+      );
+      expectNoWrites(mocks);
+    },
+  );
+
+  it('approve refuses a change set whose artifact parameter is not the desired release', async () => {
+    prodPending({ artifact: NEWER_KEY });
+    expect(await refused(approve(runtime, 'prod', 'kim'))).toBe(
+      `change set deploy-prod-v5 sets ArtifactKey to ${NEWER_KEY}, not the desired release ${NEW_KEY} (version 5): it is not executed`,
+    );
+    expectNoWrites(mocks);
+  });
+
+  it('approve refuses a change set made from another template than the one the release pins', async () => {
+    prodPending({
+      desired: { artifact: NEW_RELEASE.sha256, template: TEMPLATE.sha256 },
+      runTemplate: TEMPLATE_WITH_QUEUE.sha256,
+    });
+    expect(await refused(approve(runtime, 'prod', 'kim'))).toBe(
+      `change set deploy-prod-v5 was made from template ${TEMPLATE_WITH_QUEUE.sha256}, not the pinned ${TEMPLATE.sha256}: it is not executed`,
+    );
+    expectNoWrites(mocks);
+  });
+
+  it("approve refuses when the release's bytes were changed since the change set was made: ops are told", async () => {
+    prodPending();
+    tamper(world.s3, NEW_KEY);
+    const message = await refused(approve(runtime, 'prod', 'kim'));
+    expect(message).toContain(
+      `release object s3://${SAMPLE.bucket}/${NEW_KEY} does not match its recorded SHA-256`,
+    );
+    expect(message).toContain('the change set was not executed');
+    expect(mocks.cfn).not.toHaveReceivedCommand(ExecuteChangeSetCommand);
+    expect(runRecordOf(world.s3, 'prod', pendingToken())?.state).toBe('created');
+    expect(publishedMessages(mocks).map((m) => m.attributes.outcome)).toEqual(['tampered']);
   });
 
   it('positive control: a stack never updated since its creation has no LastUpdatedTime; approve goes ahead', async () => {
@@ -626,7 +818,7 @@ describe('promote', () => {
 
   it("refuses when the source's release object is gone", async () => {
     promotable();
-    objects.delete(NEW_KEY);
+    world.s3.delete(SAMPLE.bucket, NEW_KEY);
     expect(await refused(promote(runtime, 'dev', 'prod', 'kim'))).toBe(
       `the release object s3://orders-api-artifacts/${NEW_KEY} is gone: it cannot be deployed again`,
     );
@@ -657,9 +849,91 @@ describe('promote', () => {
       from: 'dev',
       commit: commit(2),
       startedAt: expect.any(String),
+      // The provenance names the bytes it deploys.
+      artifact: NEW_RELEASE.sha256,
+      write: WRITE_TOKEN,
     });
     expect(mocks.cfn).not.toHaveReceivedCommand(ExecuteChangeSetCommand);
     expect(publishedMessages(mocks).map((m) => m.attributes.outcome)).toEqual(['pending-approval']);
+  });
+
+  it('carries the template with the artifact', async () => {
+    promotable();
+    const v2 = world.history[PARAMETERS.dev]?.[0];
+    if (v2)
+      v2.Description = JSON.stringify({
+        commit: commit(2),
+        artifact: NEW_RELEASE.sha256,
+        template: TEMPLATE.sha256,
+      });
+    await promote(runtime, 'dev', 'prod', 'kim');
+    expect(writtenProvenance()).toMatchObject({ artifact: NEW_RELEASE.sha256, template: TEMPLATE.sha256 });
+    expect(mocks.cfn).toHaveReceivedCommandWith(CreateChangeSetCommand, {
+      ChangeSetName: 'deploy-prod-v2',
+      TemplateBody: TEMPLATE.bytes.toString('utf8'),
+    });
+  });
+
+  it('refuses a release the source stage runs but never recorded', async () => {
+    promotable();
+    world.stacks['orders-api-dev'] = liveStack('dev', OLD_KEY);
+    expect(await refused(promote(runtime, 'dev', 'prod', 'kim'))).toBe(
+      `stage dev runs ${OLD_KEY}, which is not in its history: only recorded releases are promoted`,
+    );
+    expectNoWrites(mocks);
+  });
+
+  it('refuses a release whose deploy failed, whether it runs or is named by version', async () => {
+    promotable();
+    const v2 = world.history[PARAMETERS.dev]?.[0];
+    if (v2) v2.Labels = ['failed-v2'];
+    expect(await refused(promote(runtime, 'dev', 'prod', 'kim'))).toBe(
+      'version 2 of stage dev failed to deploy; it is not promoted',
+    );
+    expect(await refused(promote(runtime, 'dev', 'prod', 'kim', { version: 2 }))).toBe(
+      'version 2 of stage dev failed to deploy; it is not promoted',
+    );
+    expect(await refused(promote(runtime, 'dev', 'prod', 'kim', { version: 9 }))).toBe(
+      "version 9 is not in stage dev's history",
+    );
+    expectNoWrites(mocks);
+  });
+
+  it('refuses a release whose bytes were changed: nothing recorded in the target, ops are told', async () => {
+    promotable();
+    tamper(world.s3, NEW_KEY);
+    const message = await refused(promote(runtime, 'dev', 'prod', 'kim'));
+    expectTamperedRefusal(message, NEW_KEY, NEW_RELEASE.sha256);
+    expect(world.history[PARAMETERS.prod]?.map((v) => v.Version)).toEqual([1]);
+  });
+
+  it('into a stage that keeps releases elsewhere: verified copies of the artifact and the template', async () => {
+    runtime = makeRuntime(
+      repoConfigText().replace(
+        '        releasePrefix: releases/orders-api/\n        template:\n          bucket: orders-api-artifacts\n          key: templates/orders-api.yaml\n        parameterOverrides:\n          Stage: prod',
+        '        releasePrefix: releases/orders-api-prod/\n        template:\n          bucket: orders-api-artifacts\n          key: templates/orders-api.yaml\n        parameterOverrides:\n          Stage: prod',
+      ),
+    );
+    expect(stageOf(runtime.config, 'prod').releasePrefix).toBe('releases/orders-api-prod/');
+    promotable();
+    const v2 = world.history[PARAMETERS.dev]?.[0];
+    if (v2)
+      v2.Description = JSON.stringify({
+        commit: commit(2),
+        artifact: NEW_RELEASE.sha256,
+        template: TEMPLATE.sha256,
+      });
+    const prodKey = `releases/orders-api-prod/${NEW_RELEASE.sha256}.zip`;
+    const prodTemplate = `releases/orders-api-prod/templates/${TEMPLATE.sha256}.template`;
+    const result = await promote(runtime, 'dev', 'prod', 'kim');
+    expect(result).toMatchObject({ key: prodKey });
+    expect(world.s3.get(SAMPLE.bucket, prodKey)?.body).toEqual(NEW_RELEASE.bytes);
+    expect(world.s3.get(SAMPLE.bucket, prodTemplate)?.body).toEqual(TEMPLATE.bytes);
+    expect(mocks.s3).toHaveReceivedCommandWith(CopyObjectCommand, {
+      Key: prodKey,
+      ChecksumAlgorithm: 'SHA256',
+    });
+    expect(writtenProvenance()).toMatchObject({ artifact: NEW_RELEASE.sha256, template: TEMPLATE.sha256 });
   });
 });
 

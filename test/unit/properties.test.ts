@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { allStages, type DeployerConfig, validateConfig } from '../../shared/config';
 import { ConfigError, DeployerError, EventValidationError } from '../../shared/errors';
-import { type PipelineExecution, parsePipelineEvent } from '../../shared/events';
+import { EVENT_TEXT_LIMIT, type PipelineExecution, parsePipelineEvent } from '../../shared/events';
 import {
   COMMIT_ID,
   changeSetName,
@@ -25,7 +25,12 @@ import {
   STAGE_NAME,
 } from '../../shared/names';
 import { composeSubject, toSubject } from '../../shared/notify';
-import { parseStackEvent, REPORTED_CALLS, type StackEvent, stackNameOf } from '../../shared/stack-events';
+import {
+  type ParsedStackEvent,
+  parseStackEvent,
+  REPORTED_CALLS,
+  stackNameOf,
+} from '../../shared/stack-events';
 import { ROOT } from './helpers/fixtures';
 
 /** Generated inputs per property: enough to find shape bugs, few enough for the file to run in seconds. */
@@ -779,18 +784,28 @@ const STACK_SAMPLES = [
   'cloudtrail-execute-change-set',
   'cloudtrail-update-stack-failed',
   'cloudtrail-delete-stack',
+  'cloudtrail-execute-change-set-by-arn',
 ].map((name) => readJson(`events/${name}.json`));
 
 /** What the notify and reconcile triggers may rely on in a parsed stack event. */
-const expectValidStackEvent = (event: StackEvent): void => {
-  expect(event.stack).toMatch(STACK_NAME);
+const expectValidStackEvent = (event: ParsedStackEvent): void => {
   expect(event.account).toMatch(ACCOUNT);
   expect(event.region).toMatch(REGION);
+  if (event.kind === 'change-set-call') {
+    // The stack is named later, from DescribeChangeSet (see withStack).
+    expect(event.changeSetArn).toMatch(
+      /^arn:aws[a-z-]*:cloudformation:[a-z0-9-]+:\d{12}:changeSet\/[a-zA-Z][-a-zA-Z0-9]{0,127}\/[-a-zA-Z0-9]{1,64}$/,
+    );
+    expect(event.stackRefs).toEqual([]);
+    return;
+  }
+  expect(event.stack).toMatch(STACK_NAME);
   if (event.kind === 'status-change') {
     expect(event.stackId).toMatch(STACK_ARN);
     expect(stackNameOf(event.stackId)).toBe(event.stack);
     expect(event.status).toMatch(/^[A-Z_]{1,64}$/);
-    expect((event.reason ?? '').length).toBeLessThanOrEqual(4096);
+    // Free text is bounded by the size of an EventBridge event; messages shorten it for display.
+    expect((event.reason ?? '').length).toBeLessThanOrEqual(EVENT_TEXT_LIMIT);
     expect((event.token ?? '').length).toBeLessThanOrEqual(256);
   } else {
     expect(REPORTED_CALLS as readonly string[]).toContain(event.eventName);

@@ -10,13 +10,18 @@ import {
   DescribeStacksCommand,
   type Stack,
 } from '@aws-sdk/client-cloudformation';
+import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetParameterCommand, ParameterNotFound, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
+import type { DesiredState } from '../../shared/desired-state';
 import { reconcile } from '../../shared/reconcile';
-import { BUILD_RELEASE_KEY, makeRuntime, repoConfigText } from './helpers/fixtures';
+import { BUILD_RELEASE_KEY, BUILD_SHA256_HEX, makeRuntime, repoConfigText, SAMPLE } from './helpers/fixtures';
+import { BUILD_RELEASE, putRelease, TEMPLATE, tamper } from './helpers/releases';
+import { givenS3Store, type S3Store } from './helpers/s3-store';
 
 const cfn = mockClient(CloudFormationClient);
 const ssm = mockClient(SSMClient);
+const s3 = mockClient(S3Client);
 
 const rolledBack: Stack = {
   StackName: 'orders-api-dev',
@@ -25,7 +30,13 @@ const rolledBack: Stack = {
   CreationTime: new Date('2026-01-01T00:00:00Z'),
   Parameters: [{ ParameterKey: 'ArtifactKey', ParameterValue: 'releases/orders-api/old.zip' }],
 };
-const desired = { parameter: '/deployer/orders-api/dev/artifact', key: BUILD_RELEASE_KEY, version: 4 };
+/** Version 4 pins the artifact and the template it is created from. */
+const desired: DesiredState = {
+  parameter: '/deployer/orders-api/dev/artifact',
+  key: BUILD_RELEASE_KEY,
+  version: 4,
+  provenance: { artifact: BUILD_SHA256_HEX, template: TEMPLATE.sha256 },
+};
 const withPolicy = (policy: 'notify' | 'recreate') =>
   makeRuntime(
     repoConfigText().replace(
@@ -34,9 +45,14 @@ const withPolicy = (policy: 'notify' | 'recreate') =>
     ),
   );
 
+let store: S3Store;
 beforeEach(() => {
   cfn.reset();
   ssm.reset();
+  s3.reset();
+  store = givenS3Store(s3);
+  putRelease(store, BUILD_RELEASE);
+  putRelease(store, TEMPLATE);
   cfn.on(DescribeStacksCommand).resolves({ Stacks: [rolledBack] });
   ssm.on(GetParameterCommand).rejects(new ParameterNotFound({ message: 'no such label', $metadata: {} }));
 });
@@ -53,6 +69,33 @@ it('recreate: deletes the stack with the stage service role, to create it again 
     ClientRequestToken: 'recreate-deploy-dev-v4',
   });
   expect(cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
+  // The release it will be created from was verified first: the artifact by S3's SHA-256, the template read.
+  expect(s3).toHaveReceivedCommandWith(HeadObjectCommand, {
+    Bucket: SAMPLE.bucket,
+    Key: BUILD_RELEASE_KEY,
+    ChecksumMode: 'ENABLED',
+  });
+  expect(s3).toHaveReceivedCommandWith(GetObjectCommand, { Bucket: SAMPLE.bucket, Key: TEMPLATE.key });
+});
+
+it('recreate: never deletes the stack to recreate it from a release whose bytes were changed', async () => {
+  const found = tamper(store, BUILD_RELEASE_KEY);
+  const result = await reconcile(withPolicy('recreate'), 'dev', { desired });
+  expect(result.outcome).toBe('tampered');
+  expect(result.reason).toContain(`s3://${SAMPLE.bucket}/${BUILD_RELEASE_KEY}`);
+  expect(result.reason).toContain(`recorded ${BUILD_SHA256_HEX}`);
+  expect(result.reason).toContain(`found ${Buffer.from(found.sha256 ?? '', 'base64').toString('hex')}`);
+  expect(cfn).not.toHaveReceivedCommand(DeleteStackCommand);
+  expect(cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
+});
+
+it('recreate: never deletes the stack when the desired release names no template to create it from', async () => {
+  const result = await reconcile(withPolicy('recreate'), 'dev', {
+    desired: { ...desired, provenance: { artifact: BUILD_SHA256_HEX } },
+  });
+  expect(result.outcome).toBe('blocked');
+  expect(result.reason).toContain('names no template to create it from');
+  expect(cfn).not.toHaveReceivedCommand(DeleteStackCommand);
 });
 
 it('recreate: never deletes to recreate from a release that already failed', async () => {

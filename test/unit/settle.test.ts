@@ -4,9 +4,16 @@ import {
   ExecuteChangeSetCommand,
 } from '@aws-sdk/client-cloudformation';
 import { PublishCommand } from '@aws-sdk/client-sns';
-import { GetParameterCommand, LabelParameterVersionCommand } from '@aws-sdk/client-ssm';
+import {
+  GetParameterHistoryCommand,
+  LabelParameterVersionCommand,
+  PutParameterCommand,
+} from '@aws-sdk/client-ssm';
+import type { RunRecord } from '../../shared/runs';
 import { handleReconcileTrigger, handleStackSettled, reconcileAll } from '../../shared/settle';
-import { awsError, rejectionOf, SAMPLE, TOPIC_ARN } from './helpers/fixtures';
+import { awsError, makeRuntime, rejectionOf, repoConfigText, SAMPLE, TOPIC_ARN } from './helpers/fixtures';
+import { TEMPLATE, tamper } from './helpers/releases';
+import { appliedOf, givenApplied, givenRun, runRecordOf, runToken, runTokenPattern } from './helpers/runs';
 import {
   apiCallEvent,
   expectValidSubject,
@@ -15,12 +22,14 @@ import {
   liveStack,
   malformedStackEvents,
   NEW_KEY,
+  NEW_RELEASE,
   NEWER_KEY,
   onlyMessage,
   PARAMETERS,
   publishedMessages,
   runtimeWith,
   type StackWorld,
+  type StatusChangeSample,
   scheduleEvent,
   statusEvent,
   version,
@@ -38,13 +47,20 @@ beforeEach(() => {
   world = givenStackWorld(mocks);
 });
 
-/** dev runs v2 (NEW_KEY) and v2 is desired: in sync. */
+/**
+ * dev runs v2 (NEW_KEY, with the template v2 pins, as the deployer's applied record says) and v2 is
+ * desired: in sync.
+ */
 const devInSync = (): void => {
   world.stacks['orders-api-dev'] = liveStack('dev', NEW_KEY, 'UPDATE_COMPLETE');
   world.history[PARAMETERS.dev] = [
     version('dev', 1, OLD_KEY, { commit: OLD_COMMIT }),
-    version('dev', 2, NEW_KEY, { commit: SAMPLE.commitId }),
+    version('dev', 2, NEW_KEY, {
+      commit: SAMPLE.commitId,
+      provenance: { artifact: NEW_RELEASE.sha256, template: TEMPLATE.sha256 },
+    }),
   ];
+  givenApplied(world.s3, 'dev', { version: 2, key: NEW_KEY, template: TEMPLATE.sha256 });
 };
 
 /** prod rolled back from v7 (NEW_KEY) to OLD_KEY; v7 is still the newest desired version. */
@@ -69,27 +85,64 @@ const sentTo = (mock: (typeof mocks)['ssm'] | (typeof mocks)['cfn']): string[] =
 const labelsOf = (stage: 'dev' | 'prod', number: number): string[] =>
   world.history[PARAMETERS[stage]]?.find((v) => v.Version === number)?.Labels ?? [];
 
+/**
+ * The deployer's run that deployed this version of the stage: on record in S3 (state 'executing' unless
+ * told), with an unpredictable token. Returns the record.
+ */
+const ourRun = (stage: 'dev' | 'prod', number: number, fields: Partial<RunRecord> = {}): RunRecord => {
+  const key = world.history[PARAMETERS[stage]]?.find((v) => v.Version === number)?.Value ?? NEW_KEY;
+  return givenRun(world.s3, { stage, version: number, artifactKey: key, ...fields });
+};
+
+/** A copy of a status event sample that carries this request token. */
+const withToken =
+  (token: string) =>
+  (event: StatusChangeSample): void => {
+    event.detail['client-request-token'] = token;
+  };
+
+/** A status event of the deployer's run for this version (its run recorded first). */
+const ourEvent = (name: Parameters<typeof statusEvent>[0], stage: 'dev' | 'prod', number: number) =>
+  statusEvent(name, withToken(ourRun(stage, number).token));
+
 describe('handleStackSettled: our deploy failed', () => {
-  it('UPDATE_ROLLBACK_COMPLETE of deploy-prod-v7: labels v7 failed-v7, then reconciles', async () => {
+  it("UPDATE_ROLLBACK_COMPLETE of the deployer's run for v7: labels v7 failed-v7, then reconciles", async () => {
     prodRolledBack();
-    const summary = await handleStackSettled(runtimeWith(), statusEvent('stack-update-rollback-complete'));
+    const raw = ourEvent('stack-update-rollback-complete', 'prod', 7);
+    const summary = await handleStackSettled(runtimeWith(), raw);
     expect(mocks.ssm).toHaveReceivedCommandWith(LabelParameterVersionCommand, {
       Name: PARAMETERS.prod,
       ParameterVersion: 7,
       Labels: ['failed-v7'],
     });
+    // Labelled before reconcile reads the desired state (from the history), so it sees the label.
     const ssmCalls = sentTo(mocks.ssm);
     expect(ssmCalls.indexOf('LabelParameterVersionCommand')).toBeGreaterThanOrEqual(0);
     expect(ssmCalls.indexOf('LabelParameterVersionCommand')).toBeLessThan(
-      ssmCalls.indexOf('GetParameterCommand'),
+      ssmCalls.indexOf('GetParameterHistoryCommand'),
     );
     expect(mocks.cfn).toHaveReceivedCommandWith(DescribeStacksCommand, { StackName: 'orders-api-prod' });
     expect(summary).toMatchObject({ verdict: 'reconciled', stage: 'prod', markedFailed: 7 });
   });
 
+  it('the run is marked settled by the event that ended it', async () => {
+    prodRolledBack();
+    const run = ourRun('prod', 7);
+    const raw = statusEvent('stack-update-rollback-complete', withToken(run.token));
+    await handleStackSettled(runtimeWith(), raw);
+    expect(runRecordOf(world.s3, 'prod', run.token)).toMatchObject({
+      state: 'settled',
+      settledBy: raw.id,
+      settledStatus: 'UPDATE_ROLLBACK_COMPLETE',
+    });
+  });
+
   it('the failed label makes reconcile return blocked: no change set, no message', async () => {
     prodRolledBack();
-    const summary = await handleStackSettled(runtimeWith(), statusEvent('stack-update-rollback-complete'));
+    const summary = await handleStackSettled(
+      runtimeWith(),
+      ourEvent('stack-update-rollback-complete', 'prod', 7),
+    );
     expect(summary).toEqual({
       verdict: 'reconciled',
       stage: 'prod',
@@ -98,9 +151,8 @@ describe('handleStackSettled: our deploy failed', () => {
       notified: false,
     });
     expect(labelsOf('prod', 7)).toContain('failed-v7');
-    expect(mocks.ssm).toHaveReceivedCommandWith(GetParameterCommand, {
-      Name: `${PARAMETERS.prod}:failed-v7`,
-    });
+    // Reconcile read the failed mark with the history, after the label was put on.
+    expect(mocks.ssm).toHaveReceivedCommandWith(GetParameterHistoryCommand, { Name: PARAMETERS.prod });
     expect(mocks.cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
     expect(mocks.cfn).not.toHaveReceivedCommand(ExecuteChangeSetCommand);
     expect(mocks.sns).not.toHaveReceivedAnyCommand();
@@ -109,7 +161,10 @@ describe('handleStackSettled: our deploy failed', () => {
   it('marks the failed version and deploys a newer desired one (prod: waits for approval, says so)', async () => {
     prodRolledBack();
     world.history[PARAMETERS.prod]?.push(version('prod', 8, NEWER_KEY, { commit: NEWER_COMMIT }));
-    const summary = await handleStackSettled(runtimeWith(), statusEvent('stack-update-rollback-complete'));
+    const summary = await handleStackSettled(
+      runtimeWith(),
+      ourEvent('stack-update-rollback-complete', 'prod', 7),
+    );
     expect(summary).toMatchObject({ outcome: 'pending-approval', markedFailed: 7, notified: true });
     expect(labelsOf('prod', 7)).toContain('failed-v7');
     expect(labelsOf('prod', 8)).not.toContain('failed-v8');
@@ -127,7 +182,7 @@ describe('handleStackSettled: our deploy failed', () => {
     async (name, stage, number, status) => {
       world.stacks[`orders-api-${stage}`] = liveStack(stage, OLD_KEY, status);
       world.history[PARAMETERS[stage]] = [version(stage, number, NEW_KEY)];
-      const summary = await handleStackSettled(runtimeWith(), statusEvent(name));
+      const summary = await handleStackSettled(runtimeWith(), ourEvent(name, stage, number));
       expect(summary).toMatchObject({
         verdict: 'reconciled',
         stage,
@@ -146,18 +201,29 @@ describe('handleStackSettled: our deploy failed', () => {
 });
 
 describe('handleStackSettled: failures that are not our deploy', () => {
-  it.each([
-    ['a console token', 'Console-UpdateStack-1234'],
-    ["another stage's change set", 'deploy-dev-v7'],
-    ['a change set name that only looks like ours', 'deploy-prod-v07'],
-  ])('with %s: labels nothing', async (_what, token) => {
+  it.each<[string, () => string]>([
+    ['a console token', () => 'Console-UpdateStack-1234'],
+    ["another stage's change set", () => 'deploy-dev-v7'],
+    ['a change set name that only looks like ours', () => 'deploy-prod-v07'],
+    // The sample event's own token: it looks exactly like the deployer's old tokens, anyone can send it.
+    ["the look-alike token deploy-prod-v7 (the deployer's change set name)", () => 'deploy-prod-v7'],
+    ['a well-formed run token the deployer has no record of', () => runToken('prod', 7, 'forged')],
+    ["another stage's run, recorded under that stage", () => ourRun('dev', 7).token],
+    ['a run that was recorded but never executed', () => ourRun('prod', 7, { state: 'created' }).token],
+    [
+      'the token of a run another event already settled (reused on a later operation)',
+      () => ourRun('prod', 7, { state: 'settled', settledBy: 'an-earlier-event' }).token,
+    ],
+  ])('with %s: labels nothing', async (_what, tokenOf) => {
     prodInSync();
-    const raw = statusEvent('stack-update-rollback-complete', (e) => {
-      e.detail['client-request-token'] = token;
-    });
+    world.history[PARAMETERS.prod]?.push(version('prod', 7, NEW_KEY, { commit: SAMPLE.commitId }));
+    world.stacks['orders-api-prod'] = liveStack('prod', NEW_KEY, 'UPDATE_ROLLBACK_COMPLETE');
+    const raw = statusEvent('stack-update-rollback-complete', withToken(tokenOf()));
     const summary = await handleStackSettled(runtimeWith(), raw);
     expect(summary).toEqual({ verdict: 'reconciled', stage: 'prod', outcome: 'in-sync', notified: false });
+    expect(summary).not.toHaveProperty('markedFailed');
     expect(mocks.ssm).not.toHaveReceivedCommand(LabelParameterVersionCommand);
+    expect(labelsOf('prod', 7)).toEqual([]);
   });
 
   it('without a token: labels nothing', async () => {
@@ -171,9 +237,99 @@ describe('handleStackSettled: failures that are not our deploy', () => {
 
   it('a success of our change set: labels nothing', async () => {
     devInSync();
-    const summary = await handleStackSettled(runtimeWith(), statusEvent('stack-update-complete'));
+    const summary = await handleStackSettled(runtimeWith(), ourEvent('stack-update-complete', 'dev', 2));
     expect(summary).not.toHaveProperty('markedFailed');
     expect(mocks.ssm).not.toHaveReceivedCommand(LabelParameterVersionCommand);
+  });
+
+  it('a redelivery of the event that settled our run still acts on it (each step is idempotent)', async () => {
+    prodRolledBack();
+    const raw = statusEvent('stack-update-rollback-complete', (e) => {
+      e.detail['client-request-token'] = ourRun('prod', 7, { state: 'settled', settledBy: e.id }).token;
+    });
+    const summary = await handleStackSettled(runtimeWith(), raw);
+    expect(summary).toMatchObject({ markedFailed: 7 });
+  });
+});
+
+describe('handleStackSettled: auto-promotion (promoteTo)', () => {
+  /** The repository configuration, with dev handing what it deploys to prod. */
+  const promoting = () => {
+    const line = '        roleArn: arn:aws:iam::123456789012:role/orders-api-dev-cloudformation\n';
+    const text = repoConfigText().replace(line, `${line}        promoteTo: [prod]\n`);
+    const runtime = makeRuntime(text);
+    expect(runtime.config.pipelines['orders-api-pipeline']?.stages.dev?.promoteTo).toEqual(['prod']);
+    return runtime;
+  };
+  const prodVersions = () => world.history[PARAMETERS.prod]?.map((v) => v.Version);
+
+  it("promotes the release of the deployer's own completed run, with its artifact and template", async () => {
+    devInSync();
+    prodInSync();
+    const summary = await handleStackSettled(promoting(), ourEvent('stack-update-complete', 'dev', 2));
+    expect(summary).toMatchObject({
+      verdict: 'reconciled',
+      stage: 'dev',
+      outcome: 'in-sync',
+      promoted: ['prod'],
+    });
+    const promoted = world.history[PARAMETERS.prod]?.at(-1);
+    expect(promoted).toMatchObject({ Version: 7, Value: NEW_KEY });
+    expect(JSON.parse(promoted?.Description ?? '{}')).toMatchObject({
+      action: 'promote',
+      from: 'dev',
+      commit: SAMPLE.commitId,
+      artifact: NEW_RELEASE.sha256,
+      template: TEMPLATE.sha256,
+    });
+    // prod requires approval: its change set waits, and the ops team is asked.
+    expect(mocks.cfn).toHaveReceivedCommandWith(CreateChangeSetCommand, { ChangeSetName: 'deploy-prod-v7' });
+    expect(mocks.cfn).not.toHaveReceivedCommandWith(ExecuteChangeSetCommand, {
+      StackName: 'orders-api-prod',
+    });
+    expect(onlyMessage(mocks).subject).toBe('[prod] orders-api-prod APPROVAL NEEDED 1a2b3c4');
+  });
+
+  it.each<[string, () => string]>([
+    ["the look-alike token deploy-dev-v2 (the sample's)", () => 'deploy-dev-v2'],
+    ['a well-formed run token the deployer has no record of', () => runToken('dev', 2, 'forged')],
+    ['a console token', () => 'Console-UpdateStack-1234'],
+  ])('never promotes after an operation it did not start: %s', async (_what, tokenOf) => {
+    devInSync();
+    prodInSync();
+    const raw = statusEvent('stack-update-complete', withToken(tokenOf()));
+    const summary = await handleStackSettled(promoting(), raw);
+    expect(summary).toEqual({ verdict: 'reconciled', stage: 'dev', outcome: 'in-sync', notified: false });
+    expect(prodVersions()).toEqual([6]);
+    expect(mocks.ssm).not.toHaveReceivedCommand(PutParameterCommand);
+    expect(mocks.cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
+    expect(mocks.sns).not.toHaveReceivedAnyCommand();
+  });
+
+  it('never promotes a version that failed', async () => {
+    devInSync();
+    prodInSync();
+    const v2 = world.history[PARAMETERS.dev]?.find((v) => v.Version === 2);
+    if (v2) v2.Labels = ['failed-v2'];
+    const summary = await handleStackSettled(promoting(), ourEvent('stack-update-complete', 'dev', 2));
+    expect(summary).not.toHaveProperty('promoted');
+    expect(prodVersions()).toEqual([6]);
+    expect(mocks.ssm).not.toHaveReceivedCommand(PutParameterCommand);
+  });
+
+  it('never promotes a release whose bytes were changed: refused, and the ops team is told', async () => {
+    devInSync();
+    prodInSync();
+    tamper(world.s3, NEW_KEY);
+    const summary = await handleStackSettled(promoting(), ourEvent('stack-update-complete', 'dev', 2));
+    expect(summary).not.toHaveProperty('promoted');
+    expect(prodVersions()).toEqual([6]);
+    expect(mocks.ssm).not.toHaveReceivedCommand(PutParameterCommand);
+    expect(mocks.cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
+    const { attributes, body } = onlyMessage(mocks);
+    expect(attributes.outcome).toBe('tampered');
+    expect(body).toContain(NEW_KEY);
+    expect(appliedOf(world.s3, 'prod')).toBeUndefined();
   });
 });
 
@@ -194,9 +350,9 @@ describe('handleStackSettled: a release recorded while the stack was busy', () =
       ChangeSetType: 'UPDATE',
     });
     expect(mocks.cfn).toHaveReceivedCommandTimes(ExecuteChangeSetCommand, 1);
-    expect(mocks.cfn).toHaveReceivedCommandWith(ExecuteChangeSetCommand, {
-      ClientRequestToken: 'deploy-dev-v3',
-    });
+    const token = mocks.cfn.commandCalls(ExecuteChangeSetCommand)[0]?.args[0].input.ClientRequestToken ?? '';
+    expect(token).toMatch(runTokenPattern('dev', 3));
+    expect(runRecordOf(world.s3, 'dev', token)).toMatchObject({ version: 3, state: 'executing' });
   });
 
   it('publishes one DEPLOYING message that says what triggered it', async () => {
@@ -220,9 +376,11 @@ describe('handleStackSettled: a release recorded while the stack was busy', () =
     delete world.stacks['orders-api-dev'];
     const summary = await handleStackSettled(runtimeWith(), statusEvent('stack-delete-complete'));
     expect(summary).toMatchObject({ outcome: 'deploying', notified: true });
+    // From the template v2 pins (verified), never from the configured template object.
     expect(mocks.cfn).toHaveReceivedCommandWith(CreateChangeSetCommand, {
       ChangeSetName: 'deploy-dev-v2',
       ChangeSetType: 'CREATE',
+      TemplateBody: TEMPLATE.bytes.toString('utf8'),
     });
     expect(fieldOf(onlyMessage(mocks).body, 'Triggered by')).toBe(
       'stack orders-api-dev reached DELETE_COMPLETE',
@@ -233,7 +391,8 @@ describe('handleStackSettled: a release recorded while the stack was busy', () =
     world.history[PARAMETERS.dev] = [version('dev', 1, NEW_KEY, { labels: ['failed-v1'] })];
     const summary = await handleStackSettled(runtimeWith(), statusEvent('stack-delete-complete'));
     expect(summary).toEqual({ verdict: 'reconciled', stage: 'dev', outcome: 'blocked', notified: false });
-    expect(mocks.ssm).toHaveReceivedCommandWith(GetParameterCommand, { Name: `${PARAMETERS.dev}:failed-v1` });
+    // The failed mark is read with the history (its failed-v1 label).
+    expect(mocks.ssm).toHaveReceivedCommandWith(GetParameterHistoryCommand, { Name: PARAMETERS.dev });
     expect(mocks.cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
     expect(mocks.sns).not.toHaveReceivedAnyCommand();
   });
@@ -330,8 +489,8 @@ describe('handleReconcileTrigger', () => {
       { verdict: 'reconciled', stage: 'dev', outcome: 'deploying', notified: true },
       { verdict: 'reconciled', stage: 'prod', outcome: 'in-sync', notified: false },
     ]);
-    expect(mocks.ssm).toHaveReceivedCommandWith(GetParameterCommand, { Name: PARAMETERS.dev });
-    expect(mocks.ssm).toHaveReceivedCommandWith(GetParameterCommand, { Name: PARAMETERS.prod });
+    expect(mocks.ssm).toHaveReceivedCommandWith(GetParameterHistoryCommand, { Name: PARAMETERS.dev });
+    expect(mocks.ssm).toHaveReceivedCommandWith(GetParameterHistoryCommand, { Name: PARAMETERS.prod });
     expect(mocks.cfn).toHaveReceivedCommandWith(DescribeStacksCommand, { StackName: 'orders-api-dev' });
     expect(mocks.cfn).toHaveReceivedCommandWith(DescribeStacksCommand, { StackName: 'orders-api-prod' });
     expect(mocks.ssm).not.toHaveReceivedCommand(LabelParameterVersionCommand);
@@ -382,7 +541,7 @@ describe('reconcileAll', () => {
     expect(error.message).toContain('prod: not allowed to describe orders-api-prod');
     expect(error.message).not.toContain('dev:');
     expect(mocks.cfn).toHaveReceivedCommandWith(ExecuteChangeSetCommand, {
-      ClientRequestToken: 'deploy-dev-v3',
+      ClientRequestToken: expect.stringMatching(runTokenPattern('dev', 3)),
     });
     expect(publishedMessages(mocks)).toHaveLength(1);
   });

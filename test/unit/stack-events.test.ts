@@ -1,12 +1,16 @@
 import { EventValidationError } from '../../shared/errors';
+import { EVENT_TEXT_LIMIT } from '../../shared/events';
 import {
   API_CALL_DETAIL_TYPE,
+  type ChangeSetCall,
+  type ChangeSetOwner,
+  type ParsedStackEvent,
   parseStackEvent,
   REPORTED_CALLS,
   type StackApiCall,
-  type StackEvent,
   type StackStatusChange,
   stackNameOf,
+  withStack,
 } from '../../shared/stack-events';
 import { thrownBy } from './helpers/fixtures';
 import {
@@ -45,6 +49,7 @@ const ASSUMED_ROLE_CALLER = {
   type: 'AssumedRole',
   name: 'PlatformOps (session kim@example.com)',
   role: 'PlatformOps',
+  session: 'kim@example.com',
   arn: 'arn:aws:iam::123456789012:role/PlatformOps',
 };
 const IAM_USER_CALLER = { type: 'IAMUser', name: 'dana', arn: 'arn:aws:iam::123456789012:user/dana' };
@@ -132,6 +137,8 @@ describe('parseStackEvent: the API call samples', () => {
       eventName: 'ExecuteChangeSet',
       stack: 'orders-api-prod',
       changeSet: 'deploy-prod-v7',
+      changeSetArn:
+        'arn:aws:cloudformation:us-east-1:123456789012:changeSet/deploy-prod-v7/1f2e3d4c-5b6a-4978-8695-a4b3c2d1e0f9',
       caller: ASSUMED_ROLE_CALLER,
       time: '2026-11-20T11:40:12Z',
       region: 'us-east-1',
@@ -232,6 +239,7 @@ describe('parseStackEvent: callers', () => {
       type: 'AssumedRole',
       name: 'unknown role (session session-1)',
       role: 'unknown role',
+      session: 'session-1',
     });
   });
 
@@ -245,6 +253,7 @@ describe('parseStackEvent: callers', () => {
       type: 'AssumedRole',
       name: 'Deployer (session i-0abc)',
       role: 'Deployer',
+      session: 'i-0abc',
       arn: 'arn:aws:iam::123456789012:role/ops/Deployer',
     });
   });
@@ -323,7 +332,7 @@ describe('parseStackEvent: the status change samples', () => {
       stack: 'orders-api-prod',
       stackId: STACK_IDS.prod,
       status: 'UPDATE_ROLLBACK_COMPLETE',
-      token: 'deploy-prod-v7',
+      token: 'deploy-prod-v7-c2a9f4e7b1d6083e5a2c9f64',
       time: '2026-11-20T11:42:19Z',
       region: 'us-east-1',
       account: '123456789012',
@@ -337,7 +346,7 @@ describe('parseStackEvent: the status change samples', () => {
       stackId: STACK_IDS.prod,
       status: 'UPDATE_ROLLBACK_FAILED',
       reason: 'The following resource(s) failed to update: [Function]. ',
-      token: 'deploy-prod-v8',
+      token: 'deploy-prod-v8-e7d1b5a3c9f2046b8d1e3a70',
       time: '2026-11-20T12:30:44Z',
       region: 'us-east-1',
       account: '123456789012',
@@ -345,9 +354,14 @@ describe('parseStackEvent: the status change samples', () => {
   });
 
   it.each<[(typeof STATUS_EVENTS)[number], string, string, string | undefined]>([
-    ['stack-update-complete', 'orders-api-dev', 'UPDATE_COMPLETE', 'deploy-dev-v2'],
-    ['stack-create-failed', 'orders-api-dev', 'CREATE_FAILED', 'deploy-dev-v1'],
-    ['stack-rollback-complete', 'orders-api-dev', 'ROLLBACK_COMPLETE', 'deploy-dev-v1'],
+    ['stack-update-complete', 'orders-api-dev', 'UPDATE_COMPLETE', 'deploy-dev-v2-9b3e6d0c2a5f8e1b4d7c0a39'],
+    ['stack-create-failed', 'orders-api-dev', 'CREATE_FAILED', 'deploy-dev-v1-4f1c2b7e9a0d3c6b8e2f5a17'],
+    [
+      'stack-rollback-complete',
+      'orders-api-dev',
+      'ROLLBACK_COMPLETE',
+      'deploy-dev-v1-4f1c2b7e9a0d3c6b8e2f5a17',
+    ],
     [
       'stack-delete-complete',
       'orders-api-dev',
@@ -444,8 +458,152 @@ describe('parseStackEvent: results are plain data', () => {
   ])('does not change the raw event of %s', (_what, make) => {
     const raw = make();
     const before = JSON.stringify(raw);
-    const event: StackEvent | undefined = parseStackEvent(raw);
+    const event: ParsedStackEvent | undefined = parseStackEvent(raw);
     expect(event).toBeDefined();
     expect(JSON.stringify(raw)).toBe(before);
+  });
+});
+
+describe('parseStackEvent: long free text is kept, never rejected (the message shortens it)', () => {
+  it('a 10,000-character status reason', () => {
+    const reason = `The following resource(s) failed to update: [${'Function, '.repeat(1000)}]`;
+    const change = statusChange(
+      statusEvent('stack-update-rollback-failed', (e) => {
+        e.detail['status-details'] = { status: 'UPDATE_ROLLBACK_FAILED', 'status-reason': reason };
+      }),
+    );
+    expect(reason.length).toBeGreaterThan(10_000);
+    expect(change.reason).toBe(reason);
+  });
+
+  it('a status reason as long as a whole EventBridge event', () => {
+    const change = statusChange(
+      statusEvent('stack-update-rollback-failed', (e) => {
+        e.detail['status-details'] = {
+          status: 'UPDATE_ROLLBACK_FAILED',
+          'status-reason': 'r'.repeat(EVENT_TEXT_LIMIT),
+        };
+      }),
+    );
+    expect(change.reason).toHaveLength(EVENT_TEXT_LIMIT);
+  });
+
+  it('a 10,000-character error message and error code of a refused call', () => {
+    const call = apiCall(
+      apiCallEvent('cloudtrail-update-stack-failed', (e) => {
+        e.detail.errorCode = 'E'.repeat(1000);
+        e.detail.errorMessage = 'm'.repeat(10_000);
+      }),
+    );
+    expect(call.error).toEqual({ code: 'E'.repeat(1000), message: 'm'.repeat(10_000) });
+  });
+
+  it('long caller names, ARNs and session names', () => {
+    const call = apiCall(
+      apiCallEvent('cloudtrail-update-stack', (e) => {
+        e.detail.userIdentity = {
+          type: 'AssumedRole',
+          arn: `arn:aws:sts::123456789012:assumed-role/PlatformOps/${'s'.repeat(3000)}`,
+          sessionContext: { sessionIssuer: { type: 'Role', userName: 'r'.repeat(500) } },
+        };
+      }),
+    );
+    expect(call.caller.session).toBe('s'.repeat(3000));
+    expect(call.caller.role).toBe('r'.repeat(500));
+  });
+});
+
+const CHANGE_SET_ARN =
+  'arn:aws:cloudformation:us-east-1:123456789012:changeSet/deploy-prod-v8/6c5d4e3f-2a1b-4c0d-9e8f-7a6b5c4d3e2f';
+
+const changeSetCall = (edit: (event: ApiCallSample) => void = () => {}): ChangeSetCall => {
+  const event = parseStackEvent(apiCallEvent('cloudtrail-execute-change-set-by-arn', edit));
+  if (event?.kind !== 'change-set-call')
+    throw new Error(`expected a change set call, got ${JSON.stringify(event)}`);
+  return event;
+};
+
+describe('parseStackEvent: ExecuteChangeSet by the change set ARN alone', () => {
+  it('parses the sample into a call whose stack is still to be named, with who made it', () => {
+    expect(changeSetCall()).toEqual({
+      kind: 'change-set-call',
+      eventName: 'ExecuteChangeSet',
+      changeSet: 'deploy-prod-v8',
+      changeSetArn: CHANGE_SET_ARN,
+      stackRefs: [],
+      caller: ASSUMED_ROLE_CALLER,
+      time: '2026-11-21T09:12:44Z',
+      region: 'us-east-1',
+      account: '123456789012',
+    });
+  });
+
+  it('a refused call keeps its error', () => {
+    const call = changeSetCall((e) => {
+      e.detail.errorCode = 'ChangeSetNotFoundException';
+      e.detail.errorMessage = 'ChangeSet [deploy-prod-v8] does not exist';
+    });
+    expect(call.error?.code).toBe('ChangeSetNotFoundException');
+  });
+
+  it('a call that names the stack too is an ordinary call, keeping the change set ARN for the locality check', () => {
+    const call = apiCall(apiCallEvent('cloudtrail-execute-change-set'));
+    expect(call.stack).toBe('orders-api-prod');
+    expect(call.changeSetArn).toMatch(
+      /^arn:aws:cloudformation:us-east-1:123456789012:changeSet\/deploy-prod-v7\//,
+    );
+  });
+
+  it('a stack name that is not valid is rejected even when the change set ARN is given', () => {
+    rejectionOf(
+      apiCallEvent('cloudtrail-execute-change-set-by-arn', (e) => {
+        e.detail.requestParameters = { stackName: 'orders api', changeSetName: CHANGE_SET_ARN };
+      }),
+    );
+  });
+});
+
+describe('withStack: the stack DescribeChangeSet names for a change set ARN', () => {
+  const owner: ChangeSetOwner = {
+    ChangeSetId: CHANGE_SET_ARN,
+    StackId: STACK_IDS.prod,
+    StackName: 'orders-api-prod',
+  };
+
+  it('makes the call an ordinary API call on that stack', () => {
+    const named = withStack(changeSetCall(), owner);
+    expect(named).toEqual({
+      event: {
+        kind: 'api-call',
+        eventName: 'ExecuteChangeSet',
+        stack: 'orders-api-prod',
+        stackId: STACK_IDS.prod,
+        stackRefs: [STACK_IDS.prod],
+        changeSet: 'deploy-prod-v8',
+        changeSetArn: CHANGE_SET_ARN,
+        caller: ASSUMED_ROLE_CALLER,
+        time: '2026-11-21T09:12:44Z',
+        region: 'us-east-1',
+        account: '123456789012',
+      },
+    });
+  });
+
+  it.each<[string, ChangeSetOwner]>([
+    ['no stack at all', { StackId: undefined, StackName: undefined }],
+    ['a stack name that is not valid', { StackName: 'orders api' }],
+    ['a stack id that is not a stack ARN', { StackId: 'arn:aws:s3:::orders-api-prod' }],
+    ['a name that is not the one in the stack id', { StackName: 'orders-api-dev' }],
+    ['another change set', { ChangeSetId: CHANGE_SET_ARN.replace('v8', 'v9') }],
+    [
+      'a stack of another account',
+      {
+        StackId: STACK_IDS.prod.replace('123456789012', '210987654321'),
+      },
+    ],
+    ['a stack in another region', { StackId: STACK_IDS.prod.replace('us-east-1', 'eu-west-1') }],
+  ])('rejects %s', (_what, change) => {
+    const named = withStack(changeSetCall(), { ...owner, ...change });
+    expect(named).toEqual({ rejected: expect.any(String) });
   });
 });

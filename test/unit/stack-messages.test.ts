@@ -12,7 +12,9 @@ import {
   statusSeverity,
 } from '../../shared/stack-messages';
 import { consoleLink } from '../../shared/stacks';
+import { expectNoInjection, HOSTILE, HOSTILE_CLEANED, HOSTILE_QUOTED } from '../support/hostile-text';
 import { makeRuntime, SAMPLE, stageOf } from './helpers/fixtures';
+import { runToken } from './helpers/runs';
 import {
   type ApiCallEventName,
   type ApiCallSample,
@@ -57,6 +59,7 @@ const release = (
   key,
   labels: [],
   provenance: commit ? { pipeline: SAMPLE.pipeline, execution: `exec-${version}`, commit } : {},
+  handWritten: commit === null,
   failed: false,
 });
 
@@ -67,11 +70,19 @@ const ROOT_CAUSE: RootCause = {
   reason: 'Resource handler returned message: "Uploaded file must be a non-empty zip"',
 };
 
-/** The report the notify trigger builds for our failed prod deploy (events/stack-update-rollback-complete). */
+/** The request token of the deployer's run that deployed prod's version 7 (recorded by the deployer). */
+const RUN_V7 = runToken('prod', 7);
+
+/**
+ * The report the notify trigger builds for our failed prod deploy (events/stack-update-rollback-complete,
+ * carrying the token of the deployer's run).
+ */
 const rolledBackReport = (overrides: Partial<StatusReport> = {}): StatusReport => ({
-  change: change('stack-update-rollback-complete'),
+  change: change('stack-update-rollback-complete', (e) => {
+    e.detail['client-request-token'] = RUN_V7;
+  }),
   stage: prod,
-  startedBy: startedBy('deploy-prod-v7', true),
+  startedBy: startedBy(RUN_V7, true),
   rootCause: ROOT_CAUSE,
   release: release(7),
   running: OLD_KEY,
@@ -115,8 +126,13 @@ describe('startedBy', () => {
     );
   });
 
-  it('names our change set', () => {
-    expect(startedBy('deploy-prod-v7', true)).toBe('the deployer (change set deploy-prod-v7)');
+  it("names the deployer's run by its token", () => {
+    expect(startedBy(RUN_V7, true)).toBe(`the deployer (run ${RUN_V7})`);
+  });
+
+  it('never claims the deployer for a token it has no record of, however much it looks like one', () => {
+    expect(startedBy('deploy-prod-v7', false)).toBe('a client with request token deploy-prod-v7');
+    expect(startedBy(RUN_V7, false)).toBe(`a client with request token ${RUN_V7}`);
   });
 
   it('names a person in the console', () => {
@@ -129,11 +145,16 @@ describe('startedBy', () => {
     expect(startedBy('terraform-1234', false)).toBe('a client with request token terraform-1234');
   });
 
-  it('shows a hostile token as one bounded line of printable ASCII', () => {
+  it('shows a hostile token as one bounded, quoted line', () => {
     const shown = startedBy(`evil\ntoken\u202e\u0000 ${'x'.repeat(300)}`, false);
-    expect(shown).toMatch(/^[\x21-\x7e ()]+$/);
-    expect(shown).toContain('evil?token??');
-    expect(shown.length).toBeLessThan(200);
+    expect(shown).toBe(`a client with request token "evil token ${'x'.repeat(117)}…[cut 183 chars]"`);
+    expectNoInjection(shown);
+  });
+
+  it('a hostile token that starts like a console token is still shown as data', () => {
+    expect(startedBy(`Console-${HOSTILE}`, false)).toBe(
+      `a person in the AWS console ("Console-${HOSTILE_QUOTED.slice(1)})`,
+    );
   });
 });
 
@@ -155,9 +176,9 @@ describe('statusMessage: our rolled-back prod deploy (the README example)', () =
     expect(fieldOf(body, 'Stack')).toBe('orders-api-prod');
     expect(fieldOf(body, 'Status')).toBe('UPDATE_ROLLBACK_COMPLETE');
     expect(fieldOf(body, 'Root cause')).toBe(
-      'OrdersFunction (AWS::Lambda::Function) UPDATE_FAILED: Resource handler returned message: "Uploaded file must be a non-empty zip"',
+      'OrdersFunction (AWS::Lambda::Function) UPDATE_FAILED: "Resource handler returned message: \\"Uploaded file must be a non-empty zip\\""',
     );
-    expect(fieldOf(body, 'Started by')).toBe('the deployer (change set deploy-prod-v7)');
+    expect(fieldOf(body, 'Started by')).toBe(`the deployer (run ${RUN_V7})`);
     expect(fieldOf(body, 'Failed release')).toBe(`${NEW_KEY} (desired version 7)`);
     expect(fieldOf(body, 'Commit')).toBe(SAMPLE.commitId);
     expect(fieldOf(body, 'Running now')).toBe(OLD_KEY);
@@ -207,7 +228,7 @@ describe('statusMessage: the next step per status', () => {
     const next = nextOf({
       change: change('stack-update-rollback-failed'),
       stage: prod,
-      startedBy: startedBy('deploy-prod-v8', true),
+      startedBy: startedBy(runToken('prod', 8), true),
     });
     expect(next).toContain(
       'aws cloudformation continue-update-rollback --stack-name orders-api-prod --region us-east-1',
@@ -219,7 +240,7 @@ describe('statusMessage: the next step per status', () => {
     const next = nextOf({
       change: change('stack-rollback-complete'),
       stage: dev,
-      startedBy: startedBy('deploy-dev-v1', true),
+      startedBy: startedBy(runToken('dev', 1), true),
     });
     expect(next).toContain('aws cloudformation delete-stack --stack-name orders-api-dev --region us-east-1');
     expect(next).toContain('the next deploy creates it again');
@@ -229,7 +250,7 @@ describe('statusMessage: the next step per status', () => {
     const { body } = statusMessage({
       change: change('stack-rollback-complete'),
       stage: dev,
-      startedBy: startedBy('deploy-dev-v1', true),
+      startedBy: startedBy(runToken('dev', 1), true),
     });
     expect(body).toContain('The stack cannot be updated, only deleted.');
   });
@@ -245,7 +266,7 @@ describe('statusMessage: the next step per status', () => {
     const next = nextOf({
       change: change('stack-update-rollback-complete'),
       stage: prod,
-      startedBy: startedBy('deploy-prod-v7', true),
+      startedBy: startedBy(runToken('prod', 7), true),
     });
     expect(next).toBe(
       'Next: the stack runs its previous release again. Fix the root cause and push a new build.',
@@ -274,7 +295,7 @@ describe('statusMessage: the next step per status', () => {
     const next = nextOf({
       change: change('stack-update-complete'),
       stage: dev,
-      startedBy: startedBy('deploy-dev-v2', true),
+      startedBy: startedBy(runToken('dev', 2), true),
     });
     expect(next).toContain(
       'aws cloudformation describe-stacks --stack-name orders-api-dev --region us-east-1',
@@ -289,7 +310,7 @@ describe('statusMessage: the next step per status', () => {
         e.detail['status-details'] = { status: 'UPDATE_IN_PROGRESS' };
       }),
       stage: dev,
-      startedBy: startedBy('deploy-dev-v2', true),
+      startedBy: startedBy(runToken('dev', 2), true),
     });
     expect(next).toContain('wait for the outcome');
     expect(next).toContain('--stack-name orders-api-dev --region us-east-1');
@@ -299,7 +320,7 @@ describe('statusMessage: the next step per status', () => {
     const next = nextOf({
       change: change('stack-create-failed'),
       stage: dev,
-      startedBy: startedBy('deploy-dev-v1', true),
+      startedBy: startedBy(runToken('dev', 1), true),
     });
     expect(next).toContain('aws cloudformation describe-stack-events --stack-name orders-api-dev');
   });
@@ -350,7 +371,7 @@ describe('statusMessage: attributes and severity', () => {
     const { body } = statusMessage({
       change: change('stack-update-complete'),
       stage: dev,
-      startedBy: startedBy('deploy-dev-v2', true),
+      startedBy: startedBy(runToken('dev', 2), true),
       release: release(2),
       running: NEW_KEY,
     });
@@ -439,22 +460,26 @@ describe('statusMessage and apiCallMessage: hostile input', () => {
   });
 
   it.each([
-    ['newlines', 'first line\nsecond line\r\nthird'],
-    ['unicode and bidi overrides', 'échec ✗ \u202eevil\u202c 部署'],
-    ['control characters', 'bell\u0007 esc\u001b[31m nul\u0000'],
-    ['4096 characters', 'r'.repeat(4096)],
-  ])('a status reason with %s never reaches the subject', (_what, reason) => {
-    const message = statusMessage({
-      change: change('stack-update-rollback-failed', (e) => {
-        e.detail['status-details'] = { status: 'UPDATE_ROLLBACK_FAILED', 'status-reason': reason };
-      }),
-      stage: prod,
-      startedBy: 'x',
-    });
-    expect(message.subject).toBe('[prod] orders-api-prod UPDATE_ROLLBACK_FAILED');
-    expectValidSubject(toSubject(message.subject));
-    expect(message.body).toContain(reason.split('\n')[0]);
-  });
+    ['newlines', 'first line\nsecond line\r\nthird', '"first line second line third"'],
+    ['unicode and bidi overrides', 'échec ✗ \u202eevil\u202c 部署', '"échec ✗ evil 部署"'],
+    ['control characters', 'bell\u0007 esc\u001b[31m nul\u0000', '"bell esc nul"'],
+    ['4096 characters', 'r'.repeat(4096), `"${'r'.repeat(2000)}…[cut 2096 chars]"`],
+  ])(
+    'a status reason with %s never reaches the subject, and is one quoted line of the body',
+    (_what, reason, shown) => {
+      const message = statusMessage({
+        change: change('stack-update-rollback-failed', (e) => {
+          e.detail['status-details'] = { status: 'UPDATE_ROLLBACK_FAILED', 'status-reason': reason };
+        }),
+        stage: prod,
+        startedBy: 'x',
+      });
+      expect(message.subject).toBe('[prod] orders-api-prod UPDATE_ROLLBACK_FAILED');
+      expectValidSubject(toSubject(message.subject));
+      expect(fieldOf(message.body, 'Reason')).toBe(shown);
+      expectNoInjection(message.body);
+    },
+  );
 
   it.each([
     ['a 256-character user name', 'u'.repeat(256)],
@@ -531,7 +556,7 @@ describe('apiCallMessage', () => {
       'dana called UpdateStack on orders-api-prod, and AWS refused it.',
     );
     expect(fieldOf(message.body, 'Result')).toBe(
-      `refused: ValidationError: Stack:${STACK_IDS.prod} is in UPDATE_ROLLBACK_FAILED state and can not be updated.`,
+      `refused: ValidationError: "Stack:${STACK_IDS.prod} is in UPDATE_ROLLBACK_FAILED state and can not be updated."`,
     );
     expect(message.body).toContain('Next: the stack did not change.');
     expect(message.attributes).toMatchObject({ status: 'UpdateStack_REFUSED', severity: 'warning' });
@@ -560,5 +585,138 @@ describe('apiCallMessage', () => {
     expect(message.subject).toBe('billing CreateStack by dana');
     expect(message.attributes.stage).toBe('-');
     expect(fieldOf(message.body, 'Stage')).toBe('(not a configured stage)');
+  });
+});
+
+describe('statusMessage: untrusted text stays text', () => {
+  const attacked = (edit: Partial<StatusReport> = {}, reason = HOSTILE) =>
+    statusMessage(
+      rolledBackReport({
+        change: change('stack-update-rollback-complete', (e) => {
+          e.detail['status-details'] = { status: 'UPDATE_ROLLBACK_COMPLETE', 'status-reason': reason };
+        }),
+        ...edit,
+      }),
+    );
+
+  it('a status reason that fakes a "Next:" line, clears the screen and reverses text: one quoted line', () => {
+    const { body } = attacked();
+    expect(fieldOf(body, 'Reason')).toBe(HOSTILE_QUOTED);
+    expectNoInjection(body);
+    expect(body.split('\n').filter((line) => line.startsWith('Next:'))).toEqual([
+      expect.stringMatching(/^Next: the stack runs /),
+    ]);
+  });
+
+  it('a root cause reason from the stack events: quoted', () => {
+    const { body } = attacked({ rootCause: { ...ROOT_CAUSE, reason: HOSTILE } });
+    expect(fieldOf(body, 'Root cause')).toBe(
+      `OrdersFunction (AWS::Lambda::Function) UPDATE_FAILED: ${HOSTILE_QUOTED}`,
+    );
+    expectNoInjection(body);
+  });
+
+  it('a hostile logical id and resource type: quoted too', () => {
+    const { body } = attacked({ rootCause: { ...ROOT_CAUSE, logicalId: HOSTILE, type: 'AWS::X\u202e' } });
+    expect(fieldOf(body, 'Root cause')).toBe(
+      `${HOSTILE_QUOTED} ("AWS::X") UPDATE_FAILED: "Resource handler returned message: \\"Uploaded file must be a non-empty zip\\""`,
+    );
+    expectNoInjection(body);
+  });
+
+  it('what the stack runs (a stack parameter anyone can set) cannot fake the Next line it is part of', () => {
+    const { body } = attacked({ running: HOSTILE }, 'plain');
+    expect(fieldOf(body, 'Running now')).toBe(HOSTILE_QUOTED);
+    const next = body.split('\n').filter((line) => line.startsWith('Next:'));
+    expect(next).toEqual([
+      `Next: the stack runs ${HOSTILE_QUOTED} again. Fix the root cause and push a new build; release ${NEW_KEY} is marked failed and will not be retried.`,
+    ]);
+    expectNoInjection(body);
+  });
+
+  it('a release key and a commit from the SSM history: quoted', () => {
+    const hostileRelease = { ...release(7, HOSTILE), provenance: { commit: HOSTILE } };
+    const { body } = attacked({ release: hostileRelease }, 'plain');
+    expect(fieldOf(body, 'Failed release')).toBe(`${HOSTILE_QUOTED} (desired version 7)`);
+    expect(fieldOf(body, 'Commit')).toBe(HOSTILE_QUOTED);
+    expectNoInjection(body);
+  });
+
+  it('a hostile client request token: quoted in "Started by"', () => {
+    const { body } = attacked({ startedBy: startedBy(HOSTILE, false) }, 'plain');
+    expect(fieldOf(body, 'Started by')).toBe(`a client with request token ${HOSTILE_QUOTED}`);
+    expectNoInjection(body);
+  });
+
+  it('a 10,000-character reason: the message goes out, shortened with a visible marker', () => {
+    const { body } = attacked({}, `${'x'.repeat(9_990)}0123456789`);
+    expect(fieldOf(body, 'Reason')).toBe(`"${'x'.repeat(2000)}…[cut 8000 chars]"`);
+    expectNoInjection(body);
+  });
+
+  it('plain values stay bare: names and keys without anything to fake', () => {
+    const { body } = attacked({}, 'plain');
+    expect(fieldOf(body, 'Running now')).toBe(OLD_KEY);
+    expect(fieldOf(body, 'Failed release')).toBe(`${NEW_KEY} (desired version 7)`);
+    expect(body).not.toContain(HOSTILE_CLEANED);
+  });
+});
+
+describe('apiCallMessage: untrusted text stays text', () => {
+  it('a caller user name that fakes lines: quoted in the headline and the Caller line', () => {
+    const message = apiCallMessage(
+      call('cloudtrail-create-stack', (e) => {
+        e.detail.userIdentity = {
+          type: 'IAMUser',
+          userName: HOSTILE,
+          arn: `arn:aws:iam::123456789012:user/${HOSTILE}`,
+        };
+      }),
+      dev,
+    );
+    expect(message.body.split('\n')[0]).toBe(`${HOSTILE_QUOTED} called CreateStack on orders-api-dev.`);
+    expect(fieldOf(message.body, 'Caller')).toBe(`${HOSTILE_QUOTED} (IAMUser)`);
+    expect(fieldOf(message.body, 'Caller ARN')).toBe(
+      `"arn:aws:iam::123456789012:user/${HOSTILE_QUOTED.slice(1)}`,
+    );
+    expectNoInjection(message.body);
+    expectValidSubject(toSubject(message.subject));
+  });
+
+  it('a role session name: the role bare, the session quoted', () => {
+    const message = apiCallMessage(
+      call('cloudtrail-update-stack', (e) => {
+        const identity = e.detail.userIdentity;
+        if (identity) identity.arn = `arn:aws:sts::123456789012:assumed-role/PlatformOps/${HOSTILE}`;
+      }),
+      prod,
+    );
+    expect(fieldOf(message.body, 'Caller')).toBe(`PlatformOps (session ${HOSTILE_QUOTED}) (AssumedRole)`);
+    expectNoInjection(message.body);
+  });
+
+  it("a refused call's error code and AWS message: quoted", () => {
+    const message = apiCallMessage(
+      call('cloudtrail-update-stack-failed', (e) => {
+        e.detail.errorCode = 'Validation\nError';
+        e.detail.errorMessage = HOSTILE;
+      }),
+      prod,
+    );
+    expect(fieldOf(message.body, 'Result')).toBe(`refused: "Validation Error": ${HOSTILE_QUOTED}`);
+    expectNoInjection(message.body);
+    // Our own next step is the only "Next:" line.
+    expect(message.body).toContain('Next: the stack did not change.');
+  });
+
+  it('a change set name from the request: quoted', () => {
+    const message = apiCallMessage(
+      call('cloudtrail-execute-change-set', (e) => {
+        e.detail.requestParameters = { stackName: 'orders-api-prod', changeSetName: HOSTILE };
+      }),
+      prod,
+    );
+    expect(fieldOf(message.body, 'Call')).toBe(`ExecuteChangeSet (change set ${HOSTILE_QUOTED})`);
+    expectNoInjection(message.body);
   });
 });

@@ -1,13 +1,17 @@
 import {
+  DescribeChangeSetCommand,
   DescribeStackEventsCommand,
   DescribeStacksCommand,
   type StackEvent,
 } from '@aws-sdk/client-cloudformation';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { GetParameterHistoryCommand } from '@aws-sdk/client-ssm';
 import { handleStackNotification } from '../../shared/stack-notify';
 import { consoleLink } from '../../shared/stacks';
+import { expectNoInjection, HOSTILE, HOSTILE_QUOTED } from '../support/hostile-text';
 import { awsError, rejectionOf, SAMPLE, TOPIC_ARN } from './helpers/fixtures';
+import { givenRun, runToken } from './helpers/runs';
 import {
   API_CALL_EVENTS,
   apiCallEvent,
@@ -27,9 +31,11 @@ import {
   STACK_IDS,
   STATUS_EVENTS,
   type StackWorld,
+  type StatusChangeSample,
+  type StatusEventName,
+  statusEvent as sampleEvent,
   stackItselfEvent,
   stackMissing,
-  statusEvent,
   version,
 } from './helpers/stack-world';
 import { expectNoAwsCall, mockAll, OLD_KEY, resetAll } from './helpers/world';
@@ -40,9 +46,35 @@ const OLD_COMMIT = '0123456789abcdef0123456789abcdef01234567';
 const NEWER_COMMIT = 'fedcba9876543210fedcba9876543210fedcba98';
 const ROOT_REASON = 'Resource handler returned message: "Uploaded file must be a non-empty zip file"';
 
+/**
+ * The request tokens of the deployer's runs (recorded in S3 before each test): the runs that the sample
+ * events stand for. The samples carry run tokens that no run of these tests recorded ("deploy-prod-v7-c2a9…"),
+ * so they are not the deployer's; `statusEvent` gives a sample the token of the recorded run it stands for.
+ */
+const RUNS = {
+  'deploy-dev-v1': { stage: 'dev', version: 1, token: runToken('dev', 1) },
+  'deploy-dev-v2': { stage: 'dev', version: 2, token: runToken('dev', 2) },
+  'deploy-prod-v7': { stage: 'prod', version: 7, token: runToken('prod', 7) },
+  'deploy-prod-v8': { stage: 'prod', version: 8, token: runToken('prod', 8) },
+} as const;
+const RUN_V7 = RUNS['deploy-prod-v7'].token;
+
+/** A sample status event, carrying the token of the deployer's run it stands for; then changed by `change`. */
+const statusEvent = (
+  name: StatusEventName,
+  change: (event: StatusChangeSample) => void = () => {},
+): StatusChangeSample =>
+  sampleEvent(name, (e) => {
+    // The samples carry well-formed run tokens no run of this test recorded: map each to the recorded one.
+    const sample = /^deploy-[a-z]+-v\d+/.exec(String(e.detail['client-request-token']))?.[0];
+    const run = RUNS[sample as keyof typeof RUNS];
+    if (run) e.detail['client-request-token'] = run.token;
+    change(e);
+  });
+
 /** Our prod deploy of v7 failed and rolled back, over two pages; the previous operation on a third. */
 const rolledBackV7 = (): StackEvent[][] => {
-  const t = { token: 'deploy-prod-v7' };
+  const t = { token: RUN_V7 };
   return [
     [
       stackItselfEvent('UPDATE_ROLLBACK_COMPLETE', t),
@@ -57,7 +89,7 @@ const rolledBackV7 = (): StackEvent[][] => {
       resourceEvent('OrdersFunction', 'UPDATE_FAILED', ROOT_REASON, t),
       stackItselfEvent('UPDATE_IN_PROGRESS', t),
     ],
-    [resourceEvent('Older', 'UPDATE_FAILED', 'the operation before', { token: 'deploy-prod-v6' })],
+    [resourceEvent('Older', 'UPDATE_FAILED', 'the operation before', { token: runToken('prod', 6) })],
   ];
 };
 
@@ -85,6 +117,8 @@ let world: StackWorld;
 beforeEach(() => {
   resetAll(mocks);
   world = givenStackWorld(mocks, defaultWorld());
+  for (const run of Object.values(RUNS))
+    givenRun(world.s3, { stage: run.stage, version: run.version, token: run.token, artifactKey: NEW_KEY });
 });
 
 const BILLING_ID =
@@ -148,13 +182,13 @@ describe('handleStackNotification: the sample events', () => {
     const message = onlyMessage(mocks);
     expect(message.subject).toBe('[prod] orders-api-prod UpdateStack REFUSED by dana');
     expect(fieldOf(message.body, 'Result')).toBe(
-      `refused: ValidationError: Stack:${STACK_IDS.prod} is in UPDATE_ROLLBACK_FAILED state and can not be updated.`,
+      `refused: ValidationError: "Stack:${STACK_IDS.prod} is in UPDATE_ROLLBACK_FAILED state and can not be updated."`,
     );
     expect(message.attributes).toMatchObject({ status: 'UpdateStack_REFUSED', severity: 'warning' });
   });
 });
 
-describe('handleStackNotification: our failed prod deploy (UPDATE_ROLLBACK_COMPLETE, deploy-prod-v7)', () => {
+describe("handleStackNotification: our failed prod deploy (UPDATE_ROLLBACK_COMPLETE, the deployer's run for v7)", () => {
   const run = async () => {
     const summary = await handleStackNotification(
       runtimeWith(),
@@ -176,9 +210,9 @@ describe('handleStackNotification: our failed prod deploy (UPDATE_ROLLBACK_COMPL
     expect(fieldOf(body, 'Stack')).toBe('orders-api-prod');
     expect(fieldOf(body, 'Status')).toBe('UPDATE_ROLLBACK_COMPLETE');
     expect(fieldOf(body, 'Root cause')).toBe(
-      `OrdersFunction (AWS::Lambda::Function) UPDATE_FAILED: ${ROOT_REASON}`,
+      `OrdersFunction (AWS::Lambda::Function) UPDATE_FAILED: ${JSON.stringify(ROOT_REASON)}`,
     );
-    expect(fieldOf(body, 'Started by')).toBe('the deployer (change set deploy-prod-v7)');
+    expect(fieldOf(body, 'Started by')).toBe(`the deployer (run ${RUN_V7})`);
     expect(fieldOf(body, 'Failed release')).toBe(`${NEW_KEY} (desired version 7)`);
     expect(fieldOf(body, 'Commit')).toBe(SAMPLE.commitId);
     expect(fieldOf(body, 'Running now')).toBe(OLD_KEY);
@@ -206,10 +240,16 @@ describe('handleStackNotification: our failed prod deploy (UPDATE_ROLLBACK_COMPL
     expect(mocks.cfn).toHaveReceivedCommandTimes(DescribeStackEventsCommand, 2);
   });
 
-  it('changes nothing: no label, no change set', async () => {
+  it('changes nothing: no label, no change set, and no run record (reading its record is all)', async () => {
     await run();
-    const sent = [...mocks.cfn.calls(), ...mocks.ssm.calls()].map((c) => c.args[0].constructor.name);
+    const sent = [...mocks.cfn.calls(), ...mocks.ssm.calls(), ...mocks.s3.calls()].map(
+      (c) => c.args[0].constructor.name,
+    );
     expect(sent.every((name) => /^(Describe|Get)/.test(name))).toBe(true);
+    expect(mocks.s3).toHaveReceivedCommandWith(GetObjectCommand, {
+      Key: `.deployer/runs/prod/${RUN_V7}.json`,
+    });
+    expect(mocks.s3).not.toHaveReceivedCommand(PutObjectCommand);
   });
 });
 
@@ -220,7 +260,7 @@ describe('handleStackNotification: the next step per status', () => {
     expect(body).toContain(
       'aws cloudformation continue-update-rollback --stack-name orders-api-prod --region us-east-1',
     );
-    expect(fieldOf(body, 'Reason')).toBe('The following resource(s) failed to update: [Function].');
+    expect(fieldOf(body, 'Reason')).toBe('"The following resource(s) failed to update: [Function]."');
     expect(attributes.severity).toBe('error');
   });
 
@@ -298,22 +338,78 @@ describe('handleStackNotification: which release the message names', () => {
   });
 
   it('our token for a version the history does not hold: no release lines', async () => {
+    const token = runToken('dev', 99);
+    givenRun(world.s3, { stage: 'dev', version: 99, token, artifactKey: NEWER_KEY });
     const raw = statusEvent('stack-update-complete', (e) => {
-      e.detail['client-request-token'] = 'deploy-dev-v99';
+      e.detail['client-request-token'] = token;
     });
     await handleStackNotification(runtimeWith(), raw);
     const { subject, body } = onlyMessage(mocks);
     expect(subject).toBe('[dev] orders-api-dev UPDATE_COMPLETE');
     expect(fieldOf(body, 'Release')).toBeUndefined();
-    expect(fieldOf(body, 'Started by')).toBe('the deployer (change set deploy-dev-v99)');
+    expect(fieldOf(body, 'Started by')).toBe(`the deployer (run ${token})`);
   });
 
-  it("another stage's change set token is not taken for ours", async () => {
+  it.each([
+    ["another stage's change set name", 'deploy-prod-v7'],
+    ["the token of another stage's run", RUN_V7],
+  ])('%s is not taken for ours', async (_what, token) => {
     const raw = statusEvent('stack-update-complete', (e) => {
-      e.detail['client-request-token'] = 'deploy-prod-v7';
+      e.detail['client-request-token'] = token;
     });
     await handleStackNotification(runtimeWith(), raw);
-    expect(fieldOf(onlyMessage(mocks).body, 'Started by')).toBe('a client with request token deploy-prod-v7');
+    expect(fieldOf(onlyMessage(mocks).body, 'Started by')).toBe(`a client with request token ${token}`);
+  });
+});
+
+describe("handleStackNotification: a token that only looks like the deployer's", () => {
+  it.each([
+    ['the look-alike token of the sample (the change set name)', 'deploy-prod-v7'],
+    ['a well-formed run token the deployer has no record of', runToken('prod', 7, 'forged')],
+  ])('%s: not the deployer, no failed release, nothing marked failed', async (_what, token) => {
+    // A person's UpdateStack with a token they chose, which rolled back.
+    const raw = sampleEvent('stack-update-rollback-complete', (e) => {
+      e.detail['client-request-token'] = token;
+    });
+    await handleStackNotification(runtimeWith(), raw);
+    const { subject, body } = onlyMessage(mocks);
+    expect(fieldOf(body, 'Started by')).toBe(`a client with request token ${token}`);
+    expect(body).not.toContain('the deployer (');
+    // Not credited with v7 or its commit: the stack runs what it rolled back to, and nothing failed of ours.
+    expect(fieldOf(body, 'Failed release')).toBeUndefined();
+    expect(fieldOf(body, 'Commit')).toBeUndefined();
+    expect(subject).toBe('[prod] orders-api-prod UPDATE_ROLLBACK_COMPLETE');
+    expect(body).not.toContain('marked failed');
+    expect(fieldOf(body, 'Running now')).toBe(OLD_KEY);
+  });
+
+  it('a run recorded but never executed is not the operation the event reports', async () => {
+    const token = runToken('prod', 8, 'created-only');
+    givenRun(world.s3, { stage: 'prod', version: 8, token, artifactKey: NEWER_KEY, state: 'created' });
+    const raw = sampleEvent('stack-update-rollback-failed', (e) => {
+      e.detail['client-request-token'] = token;
+    });
+    await handleStackNotification(runtimeWith(), raw);
+    expect(fieldOf(onlyMessage(mocks).body, 'Started by')).toBe(`a client with request token ${token}`);
+  });
+
+  it('the token of a run another event settled, reused on a later operation, is not ours', async () => {
+    const token = runToken('prod', 7, 'settled');
+    givenRun(world.s3, {
+      stage: 'prod',
+      version: 7,
+      token,
+      artifactKey: NEW_KEY,
+      state: 'settled',
+      settledBy: 'the-event-that-ended-it',
+    });
+    const raw = sampleEvent('stack-update-rollback-complete', (e) => {
+      e.detail['client-request-token'] = token;
+    });
+    await handleStackNotification(runtimeWith(), raw);
+    const { body } = onlyMessage(mocks);
+    expect(fieldOf(body, 'Started by')).toBe(`a client with request token ${token}`);
+    expect(fieldOf(body, 'Failed release')).toBeUndefined();
   });
 });
 
@@ -604,7 +700,7 @@ describe('handleStackNotification: scope', () => {
       '[prod] orders-api-prod UpdateStack REFUSED by PlatformOps (session kim@example.com)',
     );
     expect(fieldOf(body, 'Result')).toBe(
-      'refused: InsufficientCapabilitiesException: Requires capabilities : [CAPABILITY_NAMED_IAM]',
+      'refused: InsufficientCapabilitiesException: "Requires capabilities : [CAPABILITY_NAMED_IAM]"',
     );
   });
 
@@ -669,5 +765,176 @@ describe('handleStackNotification: hostile input still makes a valid SNS subject
     expectValidSubject(subject);
     expect(subject.startsWith('[dev] orders-api-dev CreateStack by ')).toBe(true);
     expect(body).not.toContain('AKIA');
+  });
+});
+
+describe('handleStackNotification: ExecuteChangeSet by the change set ARN alone', () => {
+  const CHANGE_SET_ARN =
+    'arn:aws:cloudformation:us-east-1:123456789012:changeSet/deploy-prod-v8/6c5d4e3f-2a1b-4c0d-9e8f-7a6b5c4d3e2f';
+  const byArn = (edit: Parameters<typeof apiCallEvent>[1] = () => {}) =>
+    apiCallEvent('cloudtrail-execute-change-set-by-arn', edit);
+  const changeSetOf = (stackId: string, stackName = stackId.split('/')[1] ?? '') => ({
+    ChangeSetId: CHANGE_SET_ARN,
+    ChangeSetName: 'deploy-prod-v8',
+    StackId: stackId,
+    StackName: stackName,
+  });
+
+  it('names the stack with DescribeChangeSet, then reports who executed the change set on it', async () => {
+    mocks.cfn.on(DescribeChangeSetCommand).resolves(changeSetOf(STACK_IDS.prod));
+    const summary = await handleStackNotification(runtimeWith(), byArn());
+    expect(summary).toMatchObject({ verdict: 'notified', stack: 'orders-api-prod' });
+    expect(mocks.cfn).toHaveReceivedCommandTimes(DescribeChangeSetCommand, 1);
+    expect(mocks.cfn.commandCalls(DescribeChangeSetCommand)[0]?.args[0].input).toEqual({
+      ChangeSetName: CHANGE_SET_ARN,
+    });
+    const message = onlyMessage(mocks);
+    expect(message.subject).toBe(
+      '[prod] orders-api-prod ExecuteChangeSet by PlatformOps (session kim@example.com)',
+    );
+    expect(message.body.split('\n')[0]).toBe(
+      'PlatformOps (session kim@example.com) called ExecuteChangeSet on orders-api-prod.',
+    );
+    expect(fieldOf(message.body, 'Stage')).toBe('prod');
+    expect(fieldOf(message.body, 'Call')).toBe('ExecuteChangeSet (change set deploy-prod-v8)');
+    expect(fieldOf(message.body, 'Console')).toBe(consoleLink('us-east-1', STACK_IDS.prod));
+    expect(message.attributes).toMatchObject({ kind: 'api-call', stage: 'prod', stack: 'orders-api-prod' });
+  });
+
+  it('a stack outside the configuration is looked up, then left out unless allStacks is on', async () => {
+    mocks.cfn.on(DescribeChangeSetCommand).resolves(changeSetOf(BILLING_ID));
+    const summary = await handleStackNotification(runtimeWith(), byArn());
+    expect(summary).toEqual({
+      verdict: 'ignored',
+      reason: 'not the stack of a configured stage',
+      stack: 'billing',
+    });
+    expect(mocks.sns).not.toHaveReceivedCommand(PublishCommand);
+    const reported = await handleStackNotification(
+      runtimeWith({ notifications: { allStacks: true } }),
+      byArn(),
+    );
+    expect(reported).toMatchObject({ verdict: 'notified', stack: 'billing' });
+  });
+
+  it.each([
+    ['another account', 'arn:aws:cloudformation:us-east-1:210987654321:changeSet/deploy-prod-v8/6c5d4e3f'],
+    ['another region', 'arn:aws:cloudformation:eu-west-1:123456789012:changeSet/deploy-prod-v8/6c5d4e3f'],
+  ])('a change set ARN of %s is rejected without any AWS call', async (_what, arn) => {
+    const summary = await handleStackNotification(
+      runtimeWith({ notifications: { allStacks: true } }),
+      byArn((e) => {
+        e.detail.requestParameters = { changeSetName: arn };
+      }),
+    );
+    expect(summary.verdict).toBe('rejected');
+    expect(summary.reason).toMatch(
+      /names a change set of account \d{12} in [a-z0-9-]+, not of 123456789012 in us-east-1/,
+    );
+    expectNoAwsCall(mocks);
+  });
+
+  it('a change set ARN of another account is rejected even when the call names a stack of ours', async () => {
+    const summary = await handleStackNotification(
+      runtimeWith(),
+      apiCallEvent('cloudtrail-execute-change-set', (e) => {
+        e.detail.requestParameters = {
+          stackName: 'orders-api-prod',
+          changeSetName: 'arn:aws:cloudformation:us-east-1:210987654321:changeSet/deploy-prod-v7/1f2e3d4c',
+        };
+      }),
+    );
+    expect(summary.verdict).toBe('rejected');
+    expectNoAwsCall(mocks);
+  });
+
+  it.each<[string, Record<string, string>]>([
+    ['a stack of another account', changeSetOf(STACK_IDS.prod.replace('123456789012', '210987654321'))],
+    ['a stack name that does not match its id', changeSetOf(STACK_IDS.prod, 'orders-api-dev')],
+    ['a stack name that is not a stack name', changeSetOf(STACK_IDS.prod, HOSTILE)],
+    ['another change set', { ...changeSetOf(STACK_IDS.prod), ChangeSetId: `${CHANGE_SET_ARN}0` }],
+  ])('rejects what DescribeChangeSet answers with %s, and publishes nothing', async (_what, answer) => {
+    mocks.cfn.on(DescribeChangeSetCommand).resolves(answer);
+    const summary = await handleStackNotification(
+      runtimeWith({ notifications: { allStacks: true } }),
+      byArn(),
+    );
+    expect(summary.verdict).toBe('rejected');
+    expect(mocks.sns).not.toHaveReceivedCommand(PublishCommand);
+  });
+
+  it.each([
+    [
+      'the change set',
+      awsError('ChangeSetNotFoundException', `ChangeSet [${CHANGE_SET_ARN}] does not exist`),
+    ],
+    ['its stack', awsError('ValidationError', `Stack with id ${CHANGE_SET_ARN} does not exist`)],
+  ])('%s no longer exists: ignored with a reason, not retried', async (_what, error) => {
+    mocks.cfn.on(DescribeChangeSetCommand).rejects(error);
+    const summary = await handleStackNotification(runtimeWith(), byArn());
+    expect(summary).toEqual({
+      verdict: 'ignored',
+      reason: 'change set deploy-prod-v8 no longer exists: its stack is unknown',
+    });
+    expect(mocks.sns).not.toHaveReceivedCommand(PublishCommand);
+  });
+
+  it('any other AWS error is thrown, so that the platform retries', async () => {
+    mocks.cfn.on(DescribeChangeSetCommand).rejects(awsError('Throttling', 'Rate exceeded'));
+    await expect(handleStackNotification(runtimeWith(), byArn())).rejects.toThrow('Rate exceeded');
+    expect(mocks.sns).not.toHaveReceivedCommand(PublishCommand);
+  });
+
+  it.each<[string, Parameters<typeof runtimeWith>[0]]>([
+    ["one of the deployer's own roles", { ownRoles: ['PlatformOps'] }],
+    ['API call reports off', { notifications: { apiCalls: false } }],
+  ])('a call not reported anyway (%s) is ignored without looking anything up', async (_what, changes) => {
+    const summary = await handleStackNotification(runtimeWith(changes), byArn());
+    expect(summary.verdict).toBe('ignored');
+    expectNoAwsCall(mocks);
+  });
+});
+
+describe('handleStackNotification: no event lost to its size, no text taken for ours', () => {
+  it('a 10,000-character status reason: the email goes out, the reason shortened with a visible marker', async () => {
+    const reason = `The following resource(s) failed to update: [${'Function'.repeat(1250)}]`;
+    const summary = await handleStackNotification(
+      runtimeWith(),
+      statusEvent('stack-update-rollback-failed', (e) => {
+        e.detail['status-details'] = { status: 'UPDATE_ROLLBACK_FAILED', 'status-reason': reason };
+      }),
+    );
+    expect(reason.length).toBeGreaterThan(10_000);
+    expect(summary.verdict).toBe('notified');
+    const { body } = onlyMessage(mocks);
+    expect(fieldOf(body, 'Reason')).toMatch(
+      /^"The following resource\(s\) failed to update: \[Function.*…\[cut \d+ chars\]"$/,
+    );
+    expect(body.length).toBeLessThan(6000);
+  });
+
+  it('a 10,000-character error message of a refused call: reported, shortened', async () => {
+    const summary = await handleStackNotification(
+      runtimeWith(),
+      apiCallEvent('cloudtrail-update-stack-failed', (e) => {
+        e.detail.errorMessage = 'm'.repeat(10_000);
+      }),
+    );
+    expect(summary.verdict).toBe('notified');
+    expect(fieldOf(onlyMessage(mocks).body, 'Result')).toBe(
+      `refused: ValidationError: "${'m'.repeat(2000)}…[cut 8000 chars]"`,
+    );
+  });
+
+  it('a status reason that fakes a "Next:" line and repaints the terminal is one quoted line', async () => {
+    await handleStackNotification(
+      runtimeWith(),
+      statusEvent('stack-update-rollback-failed', (e) => {
+        e.detail['status-details'] = { status: 'UPDATE_ROLLBACK_FAILED', 'status-reason': HOSTILE };
+      }),
+    );
+    const { body } = onlyMessage(mocks);
+    expect(fieldOf(body, 'Reason')).toBe(HOSTILE_QUOTED);
+    expectNoInjection(body);
   });
 });

@@ -1,14 +1,18 @@
 /**
  * Least privilege, checked on the template as CloudFormation will see it (after the SAM transform): no
- * statement allows every action, and "*" resources appear only for actions AWS offers no scope for.
+ * statement allows every action, and "*" resources appear only for actions AWS offers no scope for. And the
+ * rules fire on what the code expects.
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { StackStatus } from '@aws-sdk/client-cloudformation';
+import { readTemplate } from '../../bin/support/sam-template';
+import { isFinalStatus } from '../../shared/stack-messages';
 
 const ROOT = join(__dirname, '..', '..');
 
 /** Actions that support no resource-level permissions: AWS accepts only "*" for them. */
-const UNSCOPABLE = new Set(['ssm:DescribeParameters']);
+const UNSCOPABLE = new Set(['ssm:DescribeParameters', 'cloudformation:GetTemplateSummary']);
 
 interface Statement {
   Sid?: string;
@@ -31,7 +35,7 @@ const transformed = (): Resources => {
 };
 
 /** Every statement of every role's inline policies and of every managed policy the template defines. */
-const statementsOf = (resources: Resources): { owner: string; statement: Statement }[] =>
+const statementsOf = (resources: Resources): { owner: string; statement: Statement; when?: string }[] =>
   Object.entries(resources).flatMap(([id, resource]) => {
     const documents: unknown[] = [];
     if (resource.Type === 'AWS::IAM::Role') {
@@ -42,14 +46,26 @@ const statementsOf = (resources: Resources): { owner: string; statement: Stateme
     }
     if (resource.Type === 'AWS::IAM::ManagedPolicy') documents.push(resource.Properties?.PolicyDocument);
     return documents.flatMap((document) =>
-      ((document as { Statement: Statement[] }).Statement ?? []).map((statement) => ({
-        owner: id,
-        statement,
-      })),
+      ((document as { Statement: unknown[] }).Statement ?? []).flatMap((statement) =>
+        unwrapIf(statement).map(({ statement: s, when }) => ({
+          owner: id,
+          statement: s,
+          ...(when ? { when } : {}),
+        })),
+      ),
     );
   });
 
 const asList = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+
+/** A statement, or the statement a condition (Fn::If) puts in, with the condition's name. */
+const unwrapIf = (statement: unknown): { statement: Statement; when?: string }[] => {
+  const branch = (statement as { 'Fn::If'?: [string, unknown, unknown] })['Fn::If'];
+  if (!branch) return [{ statement: statement as Statement }];
+  const [when, yes, no] = branch;
+  const kept = [{ statement: yes as Statement, when }];
+  return (no as { Ref?: string }).Ref === 'AWS::NoValue' ? kept : [...kept, { statement: no as Statement }];
+};
 
 describe('template.yaml after the SAM transform', () => {
   const resources = transformed();
@@ -90,9 +106,126 @@ describe('template.yaml after the SAM transform', () => {
     }
   });
 
+  it("fires the reconcile rule on every final status of CloudFormation's StackStatus list, as the code judges it, and no other", () => {
+    const rule = resources.ReconcileFunctionStackSettled;
+    expect(rule?.Type).toBe('AWS::Events::Rule');
+    const pattern = rule?.Properties?.EventPattern as {
+      detail: { 'status-details': { status: string[] } };
+    };
+    const final = Object.values(StackStatus).filter(isFinalStatus);
+    expect([...pattern.detail['status-details'].status].sort()).toEqual([...final].sort());
+    // The one the rule once missed.
+    expect(final).toContain('IMPORT_ROLLBACK_FAILED');
+  });
+
+  it('lets the notify function name the stack of a change set (ExecuteChangeSet by ARN), scoped like its stack reads', () => {
+    const notifyAllowing = (action: string) =>
+      statements.filter(
+        ({ owner, statement }) => owner === 'NotifyFunctionRole' && asList(statement.Action).includes(action),
+      );
+    const [describeChangeSet, ...more] = notifyAllowing('cloudformation:DescribeChangeSet');
+    expect(more).toEqual([]);
+    expect(describeChangeSet?.statement.Resource).toEqual(
+      notifyAllowing('cloudformation:DescribeStacks')[0]?.statement.Resource,
+    );
+  });
+
   it('publishes only to the ops topic', () => {
     const publish = statements.filter(({ statement }) => asList(statement.Action).includes('sns:Publish'));
     expect(publish.length).toBeGreaterThan(0);
     for (const { statement } of publish) expect(statement.Resource).toEqual({ Ref: 'OpsTopic' });
+  });
+
+  it('names an exact scope: the stack prefix is required, change sets only with the stage roles, DeleteStack only where recreate is allowed', () => {
+    const parameters = readTemplate(join(ROOT, 'template.yaml')).Parameters as Record<
+      string,
+      Record<string, unknown>
+    >;
+    expect(parameters.StackNamePrefix?.Default).toBeUndefined();
+    expect(parameters.StackNamePrefix?.MinLength).toBe(1);
+    const allowing = (action: string) =>
+      statements.filter(({ statement }) => asList(statement.Action).includes(action));
+    const creates = allowing('cloudformation:CreateChangeSet');
+    expect(creates.length).toBeGreaterThan(0);
+    for (const { statement } of creates) {
+      expect(statement).toMatchObject({
+        Condition: { ArnEquals: { 'cloudformation:RoleArn': { Ref: 'CloudFormationRoleArns' } } },
+      });
+    }
+    const deletes = allowing('cloudformation:DeleteStack');
+    expect(deletes.map(({ when }) => when)).toEqual(['RecreateAllowed']);
+  });
+
+  it('writes S3 only under the release prefix and its own state, and only in its own account', () => {
+    const s3Statements = statements.filter(({ statement }) =>
+      asList(statement.Action).some((action) => action.startsWith('s3:')),
+    );
+    expect(s3Statements.length).toBeGreaterThan(3);
+    for (const { statement } of s3Statements) {
+      expect(statement).toMatchObject({
+        Condition: { StringEquals: { 'aws:ResourceAccount': { Ref: 'AWS::AccountId' } } },
+      });
+    }
+    const writes = s3Statements.filter(({ statement }) =>
+      asList(statement.Action).some((action) => ['s3:PutObject', 's3:DeleteObject'].includes(action)),
+    );
+    const where = writes.map(({ statement }) => (statement.Resource as { 'Fn::Sub': string })['Fn::Sub']);
+    // CloudFormation's own ${…} placeholders, as the template writes them.
+    expect([...new Set(where)].sort()).toEqual([
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string
+      'arn:${AWS::Partition}:s3:::${ArtifactBucketName}/${ReleasePrefix}*',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string
+      'arn:${AWS::Partition}:s3:::${ArtifactBucketName}/.deployer/*',
+    ]);
+  });
+
+  it('offers a bucket policy that lets only the deployer write releases and state', () => {
+    const policy = resources.ArtifactBucketPolicy as unknown as {
+      Condition: string;
+      Properties: { PolicyDocument: { Statement: (Statement & { Condition?: Record<string, unknown> })[] } };
+    };
+    expect(policy.Condition).toBe('ShouldManageBucketPolicy');
+    const [writers, tls] = policy.Properties.PolicyDocument.Statement;
+    expect(writers).toMatchObject({
+      Effect: 'Deny',
+      Action: expect.arrayContaining(['s3:PutObject', 's3:DeleteObject']),
+    });
+    expect(JSON.stringify(writers?.Condition)).toContain('DeployFunctionRole');
+    expect(JSON.stringify(writers?.Condition)).toContain('ReconcileFunctionRole');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub placeholder
+    expect(JSON.stringify(writers?.Resource)).toContain('${ReleasePrefix}*');
+    expect(JSON.stringify(writers?.Resource)).toContain('.deployer/*');
+    expect(tls).toMatchObject({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
+  });
+
+  it('gives every function the notification ledger: its own table, written item by item and nothing else', () => {
+    expect(resources.LedgerTable).toMatchObject({
+      Type: 'AWS::DynamoDB::Table',
+      Properties: {
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+        SSESpecification: { SSEEnabled: true },
+      },
+    });
+    const ledger = statements.filter(({ statement }) =>
+      asList(statement.Action).some((action) => action.startsWith('dynamodb:')),
+    );
+    expect(ledger.map(({ owner }) => owner)).toEqual(['NotificationLedgerPolicy']);
+    expect(ledger[0]?.statement.Resource).toEqual({ 'Fn::GetAtt': ['LedgerTable', 'Arn'] });
+    expect(asList(ledger[0]?.statement.Action ?? []).sort()).toEqual([
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
+    for (const fn of ['DeployFunction', 'NotifyFunction', 'ReconcileFunction']) {
+      expect(resources[`${fn}Role`]?.Properties?.ManagedPolicyArns).toContainEqual({
+        Ref: 'NotificationLedgerPolicy',
+      });
+      expect(resources[fn]?.Properties?.Environment).toMatchObject({
+        Variables: { DEPLOYER_LEDGER_TABLE: { Ref: 'LedgerTable' } },
+      });
+    }
   });
 });

@@ -1,22 +1,11 @@
 /**
  * Helpers for the "operating a stage" tests: the real command line (dist/bin/deployer.js, built once by
- * scripts/build.mjs) run against a world on moto, the world's configuration as a file, configuration
- * variants (promoteTo) with their YAML, versions recorded quickly without deploys, and provenance read back.
+ * scripts/build.mjs: see test/support/checkout-build.ts) run against a world on moto, the world's
+ * configuration as a file, configuration variants (promoteTo) with their YAML, versions recorded quickly
+ * without deploys, and provenance read back.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
@@ -26,133 +15,17 @@ import { exampleBuild, uploadBuild } from '../../../bin/support/example-world';
 import { parseConfig } from '../../../shared/config';
 import { type Provenance, parseProvenance, writeDesired } from '../../../shared/desired-state';
 import type { Runtime } from '../../../shared/runtime';
+import { CLI_RUN_TIMEOUT_MS, cleanEnv, runProcess } from '../../support/checkout-build';
 import { configuredStage } from './stack-events';
 import { artifactKeyOf, changeSetsOf, parameterHistory, REGION, stackOf, stageOf, type World } from './world';
 
-const ROOT = join(__dirname, '..', '..', '..');
-
 // ---- the command line ----
 
-/** What the bundle is built from: a change to any of these is a different command line. */
-const SOURCE_DIRS = ['bin', 'shared', 'handlers', 'bench', 'scripts'];
-const SOURCE_FILES = ['package.json', 'package-lock.json', 'tsconfig.json'];
-
-const filesUnder = (dir: string): string[] =>
-  readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    return entry.isDirectory() ? filesUnder(path) : [path];
-  });
-
-const sourceDigest = (): string => {
-  const hash = createHash('sha256');
-  const files = [
-    ...SOURCE_DIRS.flatMap((dir) => filesUnder(join(ROOT, dir))),
-    ...SOURCE_FILES.map((file) => join(ROOT, file)).filter((file) => existsSync(file)),
-  ].sort();
-  for (const file of files) hash.update(file).update('\0').update(readFileSync(file)).update('\0');
-  return hash.digest('hex').slice(0, 16);
-};
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-const runProcess = (
-  command: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  timeoutMs: number,
-): Promise<Run> =>
-  new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-
-/** The environment of the repository's processes, without any AWS or deployer setting of this one. */
-const cleanEnv = (): NodeJS.ProcessEnv =>
-  Object.fromEntries(
-    Object.entries(process.env).filter(
-      ([name]) => !name.startsWith('AWS_') && !name.startsWith('DEPLOYER_') && name !== 'LOG_LEVEL',
-    ),
-  );
-
-/** A finished bundle ends with its source map comment: a copy taken while esbuild writes does not. */
-const isComplete = (file: string): boolean =>
-  readFileSync(file, 'utf8').trimEnd().endsWith('//# sourceMappingURL=deployer.js.map');
-
-/**
- * Build the command line with `node scripts/build.mjs` and return a private copy of dist/bin/deployer.js.
- * Test files running in parallel build one at a time (a lock directory), and each source state is built
- * once: the copy is named after a digest of the sources, so a later run of the same sources reuses it and
- * a changed source is built again. The copy keeps other builds (npm start's test) from changing the file
- * under a running command.
- */
-export const buildCli = async (): Promise<string> => {
-  const digest = sourceDigest();
-  const cacheDir = join(tmpdir(), 'deployer-cli-tests');
-  mkdirSync(cacheDir, { recursive: true });
-  const cli = join(cacheDir, `deployer-${digest}.js`);
-  if (existsSync(cli)) return cli;
-  const lock = join(cacheDir, 'build.lock');
-  const deadline = Date.now() + 180_000;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      // A lock left by a killed run is older than any build takes.
-      if (Date.now() - statSync(lock).mtimeMs > 120_000) rmSync(lock, { recursive: true, force: true });
-      if (Date.now() > deadline) throw new Error(`the CLI build lock ${lock} stayed taken`);
-      await sleep(250);
-    }
-  }
-  try {
-    if (existsSync(cli)) return cli;
-    for (let attempt = 1; ; attempt++) {
-      const build = await runProcess(process.execPath, ['scripts/build.mjs'], cleanEnv(), 120_000);
-      if (build.code !== 0) throw new Error(`node scripts/build.mjs failed (${build.code}): ${build.stderr}`);
-      const partial = `${cli}.${process.pid}.tmp`;
-      copyFileSync(join(ROOT, 'dist', 'bin', 'deployer.js'), partial);
-      if (isComplete(partial)) {
-        renameSync(partial, cli);
-        // Builds of earlier source states are of no further use.
-        for (const file of readdirSync(cacheDir)) {
-          if (/^deployer-[0-9a-f]{16}\.js$/.test(file) && join(cacheDir, file) !== cli)
-            rmSync(join(cacheDir, file), { force: true });
-        }
-        return cli;
-      }
-      rmSync(partial, { force: true });
-      if (attempt >= 3) throw new Error('dist/bin/deployer.js kept changing while it was copied');
-    }
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-};
+export { buildCli, CLI_TEST_TIMEOUT_MS } from '../../support/checkout-build';
 
 export interface CliResult {
   code: number | null;
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
 }
@@ -198,7 +71,8 @@ export const runCli = (
   { cli, world, configFile }: CliWorld,
   args: string[],
   env: Record<string, string> = {},
-): Promise<CliResult> => runProcess(process.execPath, [cli, ...args], cliEnv(world, configFile, env), 60_000);
+): Promise<CliResult> =>
+  runProcess(process.execPath, [cli, ...args], cliEnv(world, configFile, env), CLI_RUN_TIMEOUT_MS);
 
 /** The command's stdout as JSON (the commands print their result with JSON.stringify). */
 export const jsonOf = <T>(result: CliResult): T => {
@@ -248,9 +122,16 @@ export const configWith = (
 
 // ---- desired versions without deploys ----
 
-/** A content-named release key of the stage for a made-up digest (no object behind it). */
-export const fakeReleaseKey = (world: World, seed: string): string =>
-  `${stageOf(world).releasePrefix}${createHash('sha256').update(`${world.id}:${seed}`).digest('hex')}.zip`;
+/** The bytes behind each content-named key fakeReleaseKey made: uploadRelease puts exactly these there. */
+const releaseBytes = new Map<string, Buffer>();
+
+/** A content-named release key (the SHA-256 of bytes made from the seed), as the deploy path names them. */
+export const fakeReleaseKey = (world: World, seed: string): string => {
+  const bytes = Buffer.from(`${world.id}:${seed}`);
+  const key = `${stageOf(world).releasePrefix}${createHash('sha256').update(bytes).digest('hex')}.zip`;
+  releaseBytes.set(key, bytes);
+  return key;
+};
 
 export interface VersionSpec {
   key: string;
@@ -270,7 +151,7 @@ export const writeVersions = async (
   const stage = configuredStage(world, stageRole);
   const versions: number[] = [];
   for (const spec of specs) {
-    const version = await writeDesired(world.clients.ssm, stage, spec.key, spec.provenance, true);
+    const { version } = await writeDesired(world.clients.ssm, stage, spec.key, spec.provenance, true);
     if (spec.labels?.length) await labelVersion(world, stageRole, version, spec.labels);
     versions.push(version);
   }
@@ -293,8 +174,10 @@ export const labelVersion = async (
 };
 
 /** Upload the bytes of a release at its key, so that it can be rolled back to or deployed. */
+/** Upload a release object: the bytes its key names when fakeReleaseKey made it, else a build of `variant`. */
 export const uploadRelease = async (world: World, key: string, variant = key): Promise<void> => {
-  await uploadBuild(world.clients.s3, { bucket: world.bucket, key, bytes: exampleBuild(variant) });
+  const bytes = releaseBytes.get(key) ?? exampleBuild(variant);
+  await uploadBuild(world.clients.s3, { bucket: world.bucket, key, bytes });
 };
 
 export const deleteObject = async (world: World, key: string): Promise<void> => {

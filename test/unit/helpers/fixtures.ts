@@ -18,6 +18,7 @@ export const ROOT = join(__dirname, '..', '..', '..');
 export const ACCOUNT = '123456789012';
 export const REGION = 'us-east-1';
 export const TOPIC_ARN = `arn:aws:sns:${REGION}:${ACCOUNT}:deployer-ops`;
+export const LEDGER_TABLE = 'deployer-ledger';
 
 /** Values of events/pipeline-succeeded.json, spelled out once for assertions. */
 export const SAMPLE = {
@@ -89,7 +90,7 @@ export const repoConfigText = (): string => {
 
 /** A Runtime built directly: real SDK clients (mocked per test file), a parsed configuration. */
 export const makeRuntime = (configText: string = repoConfigText()): Runtime => ({
-  settings: { region: REGION, accountId: ACCOUNT, topicArn: TOPIC_ARN },
+  settings: { region: REGION, accountId: ACCOUNT, topicArn: TOPIC_ARN, ledgerTable: LEDGER_TABLE },
   config: parseConfig(configText, 'test configuration'),
   clients: createClients(REGION, {}),
 });

@@ -16,9 +16,10 @@ import {
   type StackEvent,
   type StackStatus,
 } from '@aws-sdk/client-cloudformation';
-import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import {
+  DescribeParametersCommand,
+  type DescribeParametersCommandInput,
   GetParameterCommand,
   type GetParameterCommandInput,
   GetParameterHistoryCommand,
@@ -26,11 +27,15 @@ import {
   LabelParameterVersionCommand,
   type LabelParameterVersionCommandInput,
   type ParameterHistory,
+  PutParameterCommand,
+  type PutParameterCommandInput,
 } from '@aws-sdk/client-ssm';
 import type { Runtime } from '../../../shared/runtime';
 import { stackNameOf } from '../../../shared/stack-events';
 import { ACCOUNT, awsError, makeRuntime, REGION, ROOT, repoConfigText, SAMPLE } from './fixtures';
-import { givenWorld, type Mocks, OLD_KEY } from './world';
+import { putRelease, releaseObject, TEMPLATE, TEMPLATE_WITH_QUEUE } from './releases';
+import type { S3Store } from './s3-store';
+import { givenWorld, type Mocks, OLD_KEY, OLD_RELEASE } from './world';
 
 // ---------------------------------------------------------------------------------------------------------
 // Sample events
@@ -48,6 +53,7 @@ export type ApiCallEventName =
   | 'cloudtrail-create-stack'
   | 'cloudtrail-update-stack'
   | 'cloudtrail-execute-change-set'
+  | 'cloudtrail-execute-change-set-by-arn'
   | 'cloudtrail-update-stack-failed'
   | 'cloudtrail-delete-stack';
 
@@ -60,6 +66,7 @@ export const STATUS_EVENTS: StatusEventName[] = [
   'stack-delete-complete',
 ];
 
+/** The samples that name their stack (the by-ARN sample names only its change set: its stack is looked up). */
 export const API_CALL_EVENTS: ApiCallEventName[] = [
   'cloudtrail-create-stack',
   'cloudtrail-update-stack',
@@ -254,10 +261,13 @@ export const malformedStackEvents = (): [string, () => unknown][] => [
       }),
   ],
   [
-    'a 5000-character status reason',
+    'a status reason longer than a whole EventBridge event',
     () =>
       statusEvent('stack-update-rollback-failed', (e) => {
-        e.detail['status-details'] = { status: 'UPDATE_ROLLBACK_FAILED', 'status-reason': 'x'.repeat(5000) };
+        e.detail['status-details'] = {
+          status: 'UPDATE_ROLLBACK_FAILED',
+          'status-reason': 'x'.repeat(300_000),
+        };
       }),
   ],
   [
@@ -310,17 +320,31 @@ export const malformedStackEvents = (): [string, () => unknown][] => [
       }),
   ],
   [
-    'an API call with a 300-character user name',
+    'an API call with a user name longer than a whole EventBridge event',
     () =>
       apiCallEvent('cloudtrail-create-stack', (e) => {
-        e.detail.userIdentity = { type: 'IAMUser', userName: 'u'.repeat(300) };
+        e.detail.userIdentity = { type: 'IAMUser', userName: 'u'.repeat(300_000) };
       }),
   ],
   [
-    'an API call with a 5000-character error message',
+    'an API call with an error message longer than a whole EventBridge event',
     () =>
       apiCallEvent('cloudtrail-update-stack-failed', (e) => {
-        e.detail.errorMessage = 'm'.repeat(5000);
+        e.detail.errorMessage = 'm'.repeat(300_000);
+      }),
+  ],
+  [
+    'an ExecuteChangeSet that names neither a stack nor a change set ARN',
+    () =>
+      apiCallEvent('cloudtrail-execute-change-set-by-arn', (e) => {
+        e.detail.requestParameters = { changeSetName: 'deploy-prod-v8' };
+      }),
+  ],
+  [
+    'an ExecuteChangeSet by an ARN of another service',
+    () =>
+      apiCallEvent('cloudtrail-execute-change-set-by-arn', (e) => {
+        e.detail.requestParameters = { changeSetName: 'arn:aws:s3:::orders-api-artifacts/changeSet/x/y' };
       }),
   ],
   [
@@ -395,8 +419,11 @@ export const runtimeWith = (changes: RuntimeChanges = {}): Runtime => {
 // Stacks, SSM history, stack events
 // ---------------------------------------------------------------------------------------------------------
 
-export const NEW_KEY = `releases/orders-api/${'a'.repeat(64)}.zip`;
-export const NEWER_KEY = `releases/orders-api/${'b'.repeat(64)}.zip`;
+/** Two newer releases: real bytes under the keys they hash to, so that they verify. */
+export const NEW_RELEASE = releaseObject('PK\u0003\u0004 a newer Lambda package');
+export const NEWER_RELEASE = releaseObject('PK\u0003\u0004 the newest Lambda package');
+export const NEW_KEY = NEW_RELEASE.key;
+export const NEWER_KEY = NEWER_RELEASE.key;
 
 /** A stage's stack as DescribeStacks returns it, with the id of the samples, running `artifactKey`. */
 export const liveStack = (
@@ -420,7 +447,13 @@ export const version = (
   stage: 'dev' | 'prod',
   number: number,
   key: string,
-  options: { commit?: string; labels?: string[]; description?: string } = {},
+  options: {
+    commit?: string;
+    labels?: string[];
+    description?: string;
+    /** More provenance fields (artifact, template, action, …). */
+    provenance?: Record<string, string>;
+  } = {},
 ): ParameterHistory => ({
   Name: PARAMETERS[stage],
   Type: 'String',
@@ -435,6 +468,7 @@ export const version = (
       execution: `exec-${number}`,
       ...(options.commit ? { commit: options.commit } : {}),
       startedAt: new Date(Date.UTC(2026, 10, 20, 10, number)).toISOString(),
+      ...options.provenance,
     }),
 });
 
@@ -501,23 +535,32 @@ export interface StackWorld {
   history: Record<string, ParameterHistory[]>;
   /** DescribeStackEvents pages, newest first (for every stack). */
   events: StackEvent[][];
+  /**
+   * The artifact bucket: the releases OLD_KEY, NEW_KEY and NEWER_KEY and the released stage templates are
+   * there (verified copies), and so are the stage lock and the deployer's run records.
+   */
+  s3: S3Store;
 }
 
 /**
- * The deploy world of world.ts (change sets computed at once, SNS accepts), a free stage lock, a stateful SSM (GetParameter
- * with label selectors, GetParameterHistory, LabelParameterVersion adds the label to the history), stacks
- * looked up by name or ARN, and stack event pages. Returns the state, which tests may change.
+ * The deploy world of world.ts (change sets computed at once, SNS accepts, an in-memory S3 that holds the
+ * stage lock), the releases OLD_KEY, NEW_KEY, NEWER_KEY and the stage templates TEMPLATE and
+ * TEMPLATE_WITH_QUEUE released in the artifact bucket, a stateful SSM (GetParameter with label selectors,
+ * DescribeParameters and GetParameterHistory of the newest versions, LabelParameterVersion adds the label
+ * to the history, PutParameter appends a version and, like SSM, keeps the previous version's description
+ * when given none), stacks looked up by name or ARN, and stack event pages. Returns the state, which tests
+ * may change.
  */
 export const givenStackWorld = (mocks: Mocks, start: Partial<StackWorld> = {}): StackWorld => {
+  const s3 = givenWorld(mocks);
+  for (const release of [OLD_RELEASE, NEW_RELEASE, NEWER_RELEASE, TEMPLATE, TEMPLATE_WITH_QUEUE])
+    putRelease(s3, release);
   const world: StackWorld = {
     stacks: start.stacks ?? {},
     history: start.history ?? {},
     events: start.events ?? [[]],
+    s3,
   };
-  givenWorld(mocks);
-  // The stage lock (an S3 object written with If-None-Match) is always free.
-  mocks.s3.on(PutObjectCommand).resolves({ ETag: '"lock-etag"' });
-  mocks.s3.on(DeleteObjectCommand).resolves({});
   mocks.cfn.on(DescribeStacksCommand).callsFake(async (input: DescribeStacksCommandInput) => {
     const ref = input.StackName ?? '';
     const stack = world.stacks[stackNameOf(ref) ?? ref];
@@ -554,6 +597,33 @@ export const givenStackWorld = (mocks: Mocks, start: Partial<StackWorld> = {}): 
     if (!found) throw awsError('ParameterVersionNotFound', `no version ${input.ParameterVersion}`);
     found.Labels = [...new Set([...(found.Labels ?? []), ...(input.Labels ?? [])])];
     return { InvalidLabels: [], ParameterVersion: input.ParameterVersion };
+  });
+  mocks.ssm.on(DescribeParametersCommand).callsFake(async (input: DescribeParametersCommandInput) => {
+    const name = input.ParameterFilters?.[0]?.Values?.[0] ?? '';
+    const latest = world.history[name]?.at(-1);
+    if (!latest) return { Parameters: [] };
+    const { Version, Description, LastModifiedDate } = latest;
+    return { Parameters: [{ Name: name, Type: 'String', Version, Description, LastModifiedDate }] };
+  });
+  mocks.ssm.on(PutParameterCommand).callsFake(async (input: PutParameterCommandInput) => {
+    const name = input.Name ?? '';
+    const versions = world.history[name] ?? [];
+    if (versions.length > 0 && !input.Overwrite)
+      throw awsError('ParameterAlreadyExists', `The parameter ${name} already exists.`);
+    world.history[name] = versions;
+    const previous = versions.at(-1);
+    const next = (previous?.Version ?? 0) + 1;
+    versions.push({
+      Name: name,
+      Type: 'String',
+      Value: input.Value,
+      Version: next,
+      Labels: [],
+      LastModifiedDate: new Date(Date.UTC(2026, 10, 20, 12, next)),
+      // An overwrite without a description keeps the previous version's (SSM does; so does moto).
+      Description: input.Description ?? previous?.Description,
+    } satisfies ParameterHistory);
+    return { Version: next, Tier: 'Standard' };
   });
   return world;
 };

@@ -1,0 +1,204 @@
+/**
+ * Approval stages: a person executes (approve) or discards (reject) the change set the deployer made for the
+ * current desired release. Only that change set — recorded by its ARN when the deployer made it from the
+ * verified release — is ever executed, and only after its contents and the release's bytes are checked again.
+ */
+import {
+  DescribeChangeSetCommand,
+  type DescribeChangeSetCommandOutput,
+} from '@aws-sdk/client-cloudformation';
+import { executeRun } from './change-set-runs';
+import { type ChangeSetRef, deleteChangeSet, pendingChangeSets, plannedChanges } from './change-sets';
+import type { Stage } from './config';
+import { announceDeploy } from './deploy-messages';
+import { addLabels } from './desired-state';
+import { ReleaseIntegrityError } from './errors';
+import { type MoveResult, moveTargetOf, moveTo } from './moves';
+import { changeSetName, rejectedLabel } from './names';
+import type { ReconcileResult } from './reconcile';
+import { RefusedError, stageOrRefuse } from './refusals';
+import { latestWithKey, readDesired, readHistory } from './release-history';
+import { type RunRecord, readRun, tokenInDescription } from './runs';
+import type { Runtime } from './runtime';
+import { describeStack, stackParameterValue } from './stacks';
+import { type HeldLease, withStageLock } from './stage-lock';
+import { verifyRelease } from './verified-release';
+
+/** The pending change set of the current desired release, checked to be the deployer's and unchanged. */
+const currentPending = async (runtime: Runtime, stage: Stage) => {
+  if (!stage.requiresApproval)
+    throw new RefusedError(`stage ${stage.name} does not require approval: its deploys run on their own`);
+  const desired = await readDesired(runtime.clients.ssm, stage);
+  if (!desired) throw new RefusedError(`stage ${stage.name} has no desired release`);
+  const pending = await pendingChangeSets(runtime.clients.cfn, stage);
+  const wanted = changeSetName(stage.name, desired.version);
+  const current = pending.find((p) => p.name === wanted && p.status === 'CREATE_COMPLETE');
+  if (!current) {
+    const others = pending.map((p) => p.name).join(', ');
+    throw new RefusedError(
+      `no pending change set for the current desired release (version ${desired.version}, ${wanted})${others ? `; ${others} is for an older release and will not be executed` : ''}`,
+    );
+  }
+  const [described, stack] = await Promise.all([
+    runtime.clients.cfn.send(
+      new DescribeChangeSetCommand({ StackName: stage.stack, ChangeSetName: current.id ?? current.name }),
+    ),
+    describeStack(runtime.clients.cfn, stage.stack),
+  ]);
+  if (described.ExecutionStatus !== 'AVAILABLE') {
+    throw new RefusedError(
+      `change set ${current.name} cannot be executed: it is ${described.ExecutionStatus}`,
+    );
+  }
+  const changedSince =
+    stack?.LastUpdatedTime &&
+    described.CreationTime &&
+    stack.LastUpdatedTime.getTime() > described.CreationTime.getTime();
+  if (changedSince) {
+    throw new RefusedError(
+      `stack ${stage.stack} changed after change set ${current.name} was made; it is stale (the next reconcile makes a new one)`,
+    );
+  }
+  const run = await ourRun(runtime, stage, described, desired);
+  const ref: ChangeSetRef = {
+    stack: stage.stack,
+    name: current.name,
+    ...(described.ChangeSetId ? { id: described.ChangeSetId } : {}),
+  };
+  return { desired, changeSet: ref, run, stack, changes: described.Changes };
+};
+
+/**
+ * The run record of the deployer's that made exactly this change set (by ARN) for the desired release, with
+ * the artifact parameter set to the desired key and the pinned template. Anything else is refused: a change
+ * set deleted and made again under the same name has another ARN, even when its description was copied.
+ */
+const ourRun = async (
+  runtime: Runtime,
+  stage: Stage,
+  described: DescribeChangeSetCommandOutput,
+  desired: { version: number; key: string; provenance: { template?: string } },
+): Promise<RunRecord> => {
+  const name = described.ChangeSetName ?? '?';
+  const token = tokenInDescription(described.Description);
+  const run = token ? await readRun(runtime.clients.s3, stage, token) : undefined;
+  if (!run || run.changeSetId === undefined || run.changeSetId !== described.ChangeSetId) {
+    throw new RefusedError(
+      `change set ${name} (${described.ChangeSetId ?? 'no ARN'}) is not the one the deployer made for version ${desired.version}: it was replaced or made by someone else, and is not executed (the next reconcile makes the deployer's own)`,
+    );
+  }
+  const artifact = described.Parameters?.find((p) => p.ParameterKey === stage.stackParameter)?.ParameterValue;
+  if (run.version !== desired.version || run.artifactKey !== desired.key || artifact !== desired.key) {
+    throw new RefusedError(
+      `change set ${name} sets ${stage.stackParameter} to ${artifact ?? 'nothing'}, not the desired release ${desired.key} (version ${desired.version}): it is not executed`,
+    );
+  }
+  if (run.template !== desired.provenance.template) {
+    throw new RefusedError(
+      `change set ${name} was made from template ${run.template ?? "(the stack's own)"}, not the pinned ${desired.provenance.template ?? "(the stack's own)"}: it is not executed`,
+    );
+  }
+  return run;
+};
+
+/** Verify the release once more under the lock, then execute the deployer's change set with its run token. */
+const approveLocked = async (runtime: Runtime, stage: Stage, by: string, lease: HeldLease) => {
+  const { desired, changeSet, run, stack, changes } = await currentPending(runtime, stage);
+  const creating = !stack || stack.StackStatus === 'REVIEW_IN_PROGRESS';
+  try {
+    await verifyRelease(runtime.clients.s3, stage, desired, { creating, region: runtime.settings.region });
+  } catch (error) {
+    if (!(error instanceof ReleaseIntegrityError)) throw error;
+    await report(runtime, stage, by, {
+      outcome: 'tampered',
+      desired,
+      reason: error.message,
+      commit: desired.provenance.commit,
+    });
+    throw new RefusedError(`${error.message}; the change set was not executed`, { cause: error });
+  }
+  await executeRun(runtime, stage, changeSet, run, lease);
+  await report(runtime, stage, by, {
+    outcome: 'deploying',
+    desired,
+    changeSet: changeSet.name,
+    token: run.token,
+    action: creating ? 'create' : 'update',
+    changes: plannedChanges(changes),
+    commit: desired.provenance.commit,
+  });
+  return {
+    stage: stage.name,
+    action: 'approve',
+    version: desired.version,
+    key: desired.key,
+    changeSet: changeSet.name,
+  };
+};
+
+const report = (
+  runtime: Runtime,
+  stage: Stage,
+  by: string,
+  fields: Omit<ReconcileResult, 'stage' | 'stack' | 'fresh'> & { commit?: string | undefined },
+) => {
+  const { commit, ...result } = fields;
+  return announceDeploy(runtime, {
+    outcome: result.outcome,
+    stage: stage.name,
+    stack: stage.stack,
+    reconcile: { ...result, stage: stage.name, stack: stage.stack, fresh: true },
+    trigger: `approval by ${by}`,
+    ...(commit ? { commitId: commit } : {}),
+  });
+};
+
+/** Execute the pending change set of an approval stage. */
+export const approve = async (runtime: Runtime, stageName: string, by: string) => {
+  const stage = stageOrRefuse(runtime, stageName);
+  return withStageLock(runtime.clients.s3, stage, `approve by ${by}`, (lease) =>
+    approveLocked(runtime, stage, by, lease),
+  );
+};
+
+/**
+ * Delete the pending change set of an approval stage, and make what the stage runs now desired again, so
+ * no later reconcile proposes the rejected release again. The rejected version is labelled for the history.
+ */
+export const reject = async (
+  runtime: Runtime,
+  stageName: string,
+  by: string,
+): Promise<MoveResult & { changeSet: string }> => {
+  const stage = stageOrRefuse(runtime, stageName);
+  const { desired, changeSet, running } = await withStageLock(
+    runtime.clients.s3,
+    stage,
+    `reject by ${by}`,
+    async () => {
+      const found = await currentPending(runtime, stage);
+      const running = found.stack ? stackParameterValue(found.stack, stage.stackParameter) : undefined;
+      if (!running) {
+        // The first release of a stage: nothing runs that could stay desired instead.
+        throw new RefusedError(
+          `stack ${stage.stack} runs no release yet, so there is nothing to keep instead of version ${found.desired.version}; delete the stack (or leave the change set) to stop this first deploy`,
+        );
+      }
+      await deleteChangeSet(runtime.clients.cfn, found.changeSet);
+      await addLabels(runtime.clients.ssm, stage, found.desired.version, [
+        rejectedLabel(found.desired.version),
+      ]);
+      return { ...found, running };
+    },
+  );
+  // What runs stays: as its history entry has it, or (a stack deployed by hand) as its key promises.
+  const kept = latestWithKey(await readHistory(runtime.clients.ssm, stage), running);
+  const moved = await moveTo(
+    runtime,
+    stage,
+    moveTargetOf(stage, kept ?? { version: 0, key: running, provenance: {} }),
+    { action: 'reject', by, from: String(desired.version) },
+    `the rejection by ${by} of version ${desired.version}`,
+  );
+  return { ...moved, changeSet: changeSet.name };
+};
