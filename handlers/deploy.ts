@@ -10,7 +10,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { bundledConfig } from '../shared/bundled-config';
 import { type DeploySummary, handlePipelineEvent } from '../shared/deploy';
-import { logger } from '../shared/logger';
+import { logger, logInvocation } from '../shared/logger';
 import { loadRuntime } from '../shared/runtime';
 
 const runtime = loadRuntime(bundledConfig, {
@@ -21,9 +21,9 @@ const runtime = loadRuntime(bundledConfig, {
   ddb: DynamoDBClient,
 });
 
-export const handler = async (event: unknown, context?: Context): Promise<DeploySummary> => {
-  if (context) logger.addContext(context);
-  const summary = await handlePipelineEvent(runtime, event);
-  logger.info('pipeline event handled', { verdict: summary.verdict, stages: summary.stages });
-  return summary;
-};
+export const handler = (event: unknown, context?: Context): Promise<DeploySummary> =>
+  logInvocation(event, context, async () => {
+    const summary = await handlePipelineEvent(runtime, event);
+    logger.info('pipeline event handled', { verdict: summary.verdict, stages: summary.stages });
+    return summary;
+  });

@@ -9,7 +9,7 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { bundledConfig } from '../shared/bundled-config';
-import { logger } from '../shared/logger';
+import { logger, logInvocation } from '../shared/logger';
 import { loadRuntime } from '../shared/runtime';
 import { handleStackNotification, type NotifySummary } from '../shared/stack-notify';
 
@@ -22,9 +22,9 @@ const runtime = loadRuntime(bundledConfig, {
   s3: S3Client,
 });
 
-export const handler = async (event: unknown, context?: Context): Promise<NotifySummary> => {
-  if (context) logger.addContext(context);
-  const summary = await handleStackNotification(runtime, event);
-  logger.info('stack event handled', { ...summary });
-  return summary;
-};
+export const handler = (event: unknown, context?: Context): Promise<NotifySummary> =>
+  logInvocation(event, context, async () => {
+    const summary = await handleStackNotification(runtime, event);
+    logger.info('stack event handled', { ...summary });
+    return summary;
+  });

@@ -9,7 +9,7 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { bundledConfig } from '../shared/bundled-config';
-import { logger } from '../shared/logger';
+import { logger, logInvocation } from '../shared/logger';
 import { loadRuntime } from '../shared/runtime';
 import { handleReconcileTrigger, type SettleSummary } from '../shared/settle';
 
@@ -21,9 +21,9 @@ const runtime = loadRuntime(bundledConfig, {
   ddb: DynamoDBClient,
 });
 
-export const handler = async (event: unknown, context?: Context): Promise<SettleSummary[]> => {
-  if (context) logger.addContext(context);
-  const summaries = await handleReconcileTrigger(runtime, event);
-  logger.info('reconcile trigger handled', { summaries });
-  return summaries;
-};
+export const handler = (event: unknown, context?: Context): Promise<SettleSummary[]> =>
+  logInvocation(event, context, async () => {
+    const summaries = await handleReconcileTrigger(runtime, event);
+    logger.info('reconcile trigger handled', { summaries });
+    return summaries;
+  });

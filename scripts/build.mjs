@@ -1,7 +1,13 @@
-// Bundles every handler (handlers/*.ts) and every command (bin/*.ts) with esbuild, the same way
-// `sam build` does from the Metadata in template.yaml: one minified CommonJS file per entry, with a
-// source map, and the configuration (deployer.config.yaml compiled to JSON) inlined.
-import { readdirSync } from 'node:fs';
+// Bundles the handlers (handlers/*.ts) and the commands (bin/*.ts; their modules live in subfolders such as
+// bin/cli/, so that they are no entries) with esbuild: one CommonJS file per entry, with a source map. Either
+// way the handlers get deployer.config.yaml compiled as the build runs, never an older compiled copy:
+//
+//   node scripts/build.mjs                                  everything into dist/ (npm run build)
+//   node scripts/build.mjs --function <entry.ts> <outdir>   one function's bundle, for `sam build` (Makefile)
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { compileConfig } from './compile-config.mjs';
 
@@ -10,47 +16,88 @@ const entries = (dir) =>
     .filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))
     .map((file) => `${dir}/${file}`);
 
-compileConfig();
+const scratch = mkdtempSync(join(tmpdir(), 'deployer-build-'));
+process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
 
-// The configuration must stay inside the scope the deployer's IAM grants (bin/support/scope-check.ts).
-await build({
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  logLevel: 'warning',
-  entryPoints: ['bin/support/scope-check.ts'],
-  outfile: 'dist/tools/scope-check.js',
-});
-const { checkScope } = (await import(new URL('../dist/tools/scope-check.js', import.meta.url))).default;
-const problems = checkScope();
-if (problems.length > 0) {
-  process.stderr.write(
-    `deployer.config.yaml reaches outside what the deployer's IAM allows:\n${problems.map((p) => `  ${p}`).join('\n')}\n`,
-  );
-  process.exit(1);
-}
-
-const common = {
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  sourcemap: true,
-  logLevel: 'warning',
+/**
+ * deployer.config.yaml, compiled now, in place of whatever deployer.config.json holds: the handlers import the
+ * JSON (no YAML parser at cold start), and this makes that import the YAML as it is on disk.
+ */
+const configFromYaml = () => {
+  const compiled = resolve(compileConfig('deployer.config.yaml', join(scratch, 'deployer.config.json')));
+  return {
+    name: 'deployer-config-from-yaml',
+    setup(b) {
+      b.onResolve({ filter: /(^|\/)deployer\.config\.json$/ }, () => ({ path: compiled }));
+    },
+  };
 };
 
-await build({
-  ...common,
-  entryPoints: entries('handlers'),
-  outdir: 'dist/handlers',
-  minify: true,
-  // Functions read their configuration as bundled JSON; only local runs with DEPLOYER_CONFIG_FILE parse
-  // YAML, and they find the yaml package in node_modules.
-  external: ['yaml'],
-});
-await build({ ...common, entryPoints: entries('bin'), outdir: 'dist/bin' });
-await build({ ...common, entryPoints: entries('bench'), outdir: 'dist/bench', external: ['esbuild'] });
+// The configuration must stay inside the scope the deployer's IAM grants (bin/support/scope-check.ts).
+const checkScopeOrExit = async () => {
+  const outfile = join(scratch, 'scope-check.js');
+  await build({
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    logLevel: 'warning',
+    entryPoints: ['bin/support/scope-check.ts'],
+    outfile,
+  });
+  const { checkScope } = (await import(pathToFileURL(outfile).href)).default;
+  const problems = checkScope();
+  if (problems.length > 0) {
+    process.stderr.write(
+      `deployer.config.yaml reaches outside what the deployer's IAM allows:\n${problems.map((p) => `  ${p}`).join('\n')}\n`,
+    );
+    process.exit(1);
+  }
+};
 
-// The command line runs as `npx deployer …`: its bundle must be executable.
-const { chmodSync } = await import('node:fs');
-chmodSync('dist/bin/deployer.js', 0o755);
+/**
+ * A function's bundle. For Lambda these are the options SAM's esbuild build method had in template.yaml
+ * (Format cjs, Target node22, Minify, Sourcemap, External yaml); dist/handlers, run by Node 20 here, targets node20.
+ * Functions read their configuration as bundled JSON; only local runs with DEPLOYER_CONFIG_FILE parse YAML,
+ * and they find the yaml package in node_modules.
+ */
+const handlerOptions = (target) => ({
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target,
+  minify: true,
+  sourcemap: true,
+  external: ['yaml'],
+  logLevel: 'warning',
+  plugins: [configFromYaml()],
+});
+
+const [mode, entry, outdir] = process.argv.slice(2);
+
+await checkScopeOrExit();
+
+if (mode === '--function') {
+  if (!entry || !outdir) {
+    process.stderr.write('usage: node scripts/build.mjs --function <handlers/name.ts> <outdir>\n');
+    process.exit(2);
+  }
+  await build({ ...handlerOptions('node22'), entryPoints: [entry], outdir });
+} else {
+  // The JSON beside the YAML stays current for the type checker and the tests that read it.
+  compileConfig();
+  const common = {
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    sourcemap: true,
+    logLevel: 'warning',
+  };
+  await build({ ...handlerOptions('node20'), entryPoints: entries('handlers'), outdir: 'dist/handlers' });
+  await build({ ...common, entryPoints: entries('bin'), outdir: 'dist/bin' });
+  await build({ ...common, entryPoints: entries('bench'), outdir: 'dist/bench', external: ['esbuild'] });
+
+  // The command line runs as `npx deployer …`: its bundle must be executable.
+  const { chmodSync } = await import('node:fs');
+  chmodSync('dist/bin/deployer.js', 0o755);
+}

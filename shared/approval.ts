@@ -10,10 +10,8 @@ import {
 import { executeRun } from './change-set-runs';
 import { type ChangeSetRef, deleteChangeSet, pendingChangeSets, plannedChanges } from './change-sets';
 import type { Stage } from './config';
-import { announceDeploy } from './deploy-messages';
 import { addLabels } from './desired-state';
-import { ReleaseIntegrityError } from './errors';
-import { type MoveResult, moveTargetOf, moveTo } from './moves';
+import { type MoveResult, moveTargetOf, moveTo, verifyMoveTarget } from './moves';
 import { changeSetName, rejectedLabel } from './names';
 import type { ReconcileResult } from './reconcile';
 import { RefusedError, stageOrRefuse } from './refusals';
@@ -21,8 +19,7 @@ import { latestWithKey, readDesired, readHistory } from './release-history';
 import { type RunRecord, readRun, tokenInDescription } from './runs';
 import type { Runtime } from './runtime';
 import { describeStack, stackParameterValue } from './stacks';
-import { type HeldLease, withStageLock } from './stage-lock';
-import { verifyRelease } from './verified-release';
+import { newsReport, runStageTransaction } from './stage-transaction';
 
 /** The pending change set of the current desired release, checked to be the deployer's and unchanged. */
 const currentPending = async (runtime: Runtime, stage: Stage) => {
@@ -101,64 +98,51 @@ const ourRun = async (
   return run;
 };
 
-/** Verify the release once more under the lock, then execute the deployer's change set with its run token. */
-const approveLocked = async (runtime: Runtime, stage: Stage, by: string, lease: HeldLease) => {
-  const { desired, changeSet, run, stack, changes } = await currentPending(runtime, stage);
-  const creating = !stack || stack.StackStatus === 'REVIEW_IN_PROGRESS';
-  try {
-    await verifyRelease(runtime.clients.s3, stage, desired, { creating, region: runtime.settings.region });
-  } catch (error) {
-    if (!(error instanceof ReleaseIntegrityError)) throw error;
-    await report(runtime, stage, by, {
-      outcome: 'tampered',
-      desired,
-      reason: error.message,
-      commit: desired.provenance.commit,
-    });
-    throw new RefusedError(`${error.message}; the change set was not executed`, { cause: error });
-  }
-  await executeRun(runtime, stage, changeSet, run, lease);
-  await report(runtime, stage, by, {
-    outcome: 'deploying',
-    desired,
-    changeSet: changeSet.name,
-    token: run.token,
-    action: creating ? 'create' : 'update',
-    changes: plannedChanges(changes),
-    commit: desired.provenance.commit,
+/**
+ * Execute the pending change set of an approval stage, as one stage transaction: under the lock, check it is
+ * the deployer's own for the current desired release, verify the release once more, execute it with its
+ * run's token, and tell the ops team.
+ */
+export const approve = async (runtime: Runtime, stageName: string, by: string) => {
+  const stage = stageOrRefuse(runtime, stageName);
+  const trigger = `approval by ${by}`;
+  const done = await runStageTransaction(runtime, stage, {
+    holder: `approve by ${by}`,
+    trigger,
+    act: async (lease): Promise<ReconcileResult> => {
+      const { desired, changeSet, run, stack, changes } = await currentPending(runtime, stage);
+      const creating = !stack || stack.StackStatus === 'REVIEW_IN_PROGRESS';
+      await verifyMoveTarget(
+        runtime,
+        stage,
+        moveTargetOf(stage, desired),
+        trigger,
+        'the change set was not executed',
+      );
+      await executeRun(runtime, stage, changeSet, run, lease);
+      return {
+        outcome: 'deploying',
+        stage: stage.name,
+        stack: stage.stack,
+        desired,
+        changeSet: changeSet.name,
+        token: run.token,
+        action: creating ? 'create' : 'update',
+        changes: plannedChanges(changes),
+        fresh: true,
+      };
+    },
+    report: (result) => ({ report: newsReport(stage, result, trigger) }),
   });
+  if (!done.done) throw new Error('approve acts on the stack');
+  const { desired, changeSet } = done.result;
   return {
     stage: stage.name,
     action: 'approve',
-    version: desired.version,
-    key: desired.key,
-    changeSet: changeSet.name,
+    version: desired?.version,
+    key: desired?.key,
+    changeSet,
   };
-};
-
-const report = (
-  runtime: Runtime,
-  stage: Stage,
-  by: string,
-  fields: Omit<ReconcileResult, 'stage' | 'stack' | 'fresh'> & { commit?: string | undefined },
-) => {
-  const { commit, ...result } = fields;
-  return announceDeploy(runtime, {
-    outcome: result.outcome,
-    stage: stage.name,
-    stack: stage.stack,
-    reconcile: { ...result, stage: stage.name, stack: stage.stack, fresh: true },
-    trigger: `approval by ${by}`,
-    ...(commit ? { commitId: commit } : {}),
-  });
-};
-
-/** Execute the pending change set of an approval stage. */
-export const approve = async (runtime: Runtime, stageName: string, by: string) => {
-  const stage = stageOrRefuse(runtime, stageName);
-  return withStageLock(runtime.clients.s3, stage, `approve by ${by}`, (lease) =>
-    approveLocked(runtime, stage, by, lease),
-  );
 };
 
 /**
@@ -171,10 +155,14 @@ export const reject = async (
   by: string,
 ): Promise<MoveResult & { changeSet: string }> => {
   const stage = stageOrRefuse(runtime, stageName);
-  const { desired, changeSet, running } = await withStageLock(
-    runtime.clients.s3,
+  // Refused before the lock when there is nothing to reject; checked again under it.
+  const { desired, changeSet } = await currentPending(runtime, stage);
+  const trigger = `the rejection by ${by} of version ${desired.version}`;
+  const moved = await moveTo(
+    runtime,
     stage,
-    `reject by ${by}`,
+    { action: 'reject', by, from: String(desired.version) },
+    trigger,
     async () => {
       const found = await currentPending(runtime, stage);
       const running = found.stack ? stackParameterValue(found.stack, stage.stackParameter) : undefined;
@@ -184,21 +172,16 @@ export const reject = async (
           `stack ${stage.stack} runs no release yet, so there is nothing to keep instead of version ${found.desired.version}; delete the stack (or leave the change set) to stop this first deploy`,
         );
       }
+      // What runs stays: as its history entry has it, or (a stack deployed by hand) as its key promises.
+      const kept = latestWithKey(await readHistory(runtime.clients.ssm, stage), running);
+      const target = moveTargetOf(stage, kept ?? { version: 0, key: running, provenance: {} });
+      await verifyMoveTarget(runtime, stage, target, trigger);
       await deleteChangeSet(runtime.clients.cfn, found.changeSet);
       await addLabels(runtime.clients.ssm, stage, found.desired.version, [
         rejectedLabel(found.desired.version),
       ]);
-      return { ...found, running };
+      return target;
     },
-  );
-  // What runs stays: as its history entry has it, or (a stack deployed by hand) as its key promises.
-  const kept = latestWithKey(await readHistory(runtime.clients.ssm, stage), running);
-  const moved = await moveTo(
-    runtime,
-    stage,
-    moveTargetOf(stage, kept ?? { version: 0, key: running, provenance: {} }),
-    { action: 'reject', by, from: String(desired.version) },
-    `the rejection by ${by} of version ${desired.version}`,
   );
   return { ...moved, changeSet: changeSet.name };
 };

@@ -9,7 +9,7 @@ import type { Runtime } from './runtime';
 import { consoleLink } from './stacks';
 import { quoted, shown } from './untrusted';
 
-export type DeployOutcome = ReconcileOutcome | 'failed' | 'locked';
+export type DeployOutcome = ReconcileOutcome | 'failed' | 'locked' | 'superseded';
 
 export interface DeployReport {
   outcome: DeployOutcome;
@@ -64,6 +64,11 @@ const HEADLINES: Record<DeployOutcome, { word: string; severity: Severity; text:
     text: 'No release is recorded for this stage.',
   },
   failed: { word: 'FAILED', severity: 'error', text: 'The build could not be released.' },
+  superseded: {
+    word: 'SUPERSEDED',
+    severity: 'info',
+    text: 'This build was recorded as desired, but its report did not go out before a newer build took its place. Here it is now.',
+  },
   locked: {
     word: 'LOCKED',
     severity: 'warning',

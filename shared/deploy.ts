@@ -9,15 +9,15 @@ import { announceDeploy, type DeployOutcome } from './deploy-messages';
 import { labelRecorded, type RecordResult, recordDesired } from './desired-state';
 import { EventValidationError, errorMessage, isPermanent } from './errors';
 import { type PipelineExecution, parsePipelineEvent } from './events';
-import { reportLockedStage } from './locked-stage';
 import { logger } from './logger';
+import { executionLabel } from './names';
 import { announceDeployOnce, ledgerKeys } from './notification-ledger';
-import { reconcile } from './reconcile';
+import { readHistory } from './release-history';
 import { pinConfiguredTemplate, releaseBuildTemplate } from './release-templates';
 import type { Runtime } from './runtime';
 import { assertSameAccountAndRegion } from './settings';
 import { describeStack } from './stacks';
-import { type HeldLease, withStageLock } from './stage-lock';
+import { runStageTransaction } from './stage-transaction';
 
 export type EventVerdict = 'deployed' | 'ignored' | 'rejected';
 
@@ -145,6 +145,8 @@ const deployStage = async (
   releases: Map<string, Promise<unknown>>,
 ): Promise<StageSummary> => {
   const base = { stage: stage.name, stack: stage.stack };
+  /** A redelivery of a delivery that finished (recorded and labelled). */
+  let duplicate = false;
   let release: Release;
   try {
     release = await releaseOnce(runtime, stage, execution, releases);
@@ -168,79 +170,93 @@ const deployStage = async (
   // Recording, reconciling and reporting hold the stage's lock: deliveries of the same or other builds for
   // this stage take turns, so none is recorded twice, an older one never lands after a newer one, and only
   // one change set is executed.
-  return withStageLock(runtime.clients.s3, stage, `deploy ${execution.executionId}`, (lease) =>
-    recordAndReconcile(runtime, stage, execution, release, base, lease),
-  ).catch(async (error: unknown) => {
-    await reportLockedStage(
-      runtime,
-      stage,
-      error,
-      `pipeline ${execution.pipeline} execution ${execution.executionId}`,
-    );
-    throw error;
+  const done = await runStageTransaction<StageSummary>(runtime, stage, {
+    holder: `deploy ${execution.executionId}`,
+    trigger: `pipeline ${execution.pipeline} execution ${execution.executionId}`,
+    record: async () => {
+      const recorded = await recordDesired(runtime.clients.ssm, stage, release, execution, (first) =>
+        firstTemplate(runtime, stage, first),
+      );
+      if (recorded.outcome === 'superseded') {
+        logger.info('a newer execution is already desired; this older one is not recorded', {
+          ...base,
+          executionId: execution.executionId,
+          newer: recorded.by.execution,
+        });
+        const notified = await reportOvertaken(runtime, stage, execution, release, recorded.version);
+        return { stop: { ...base, ...releasedAs(release, recorded), outcome: 'superseded', notified } };
+      }
+      duplicate = recorded.outcome === 'duplicate' && recorded.announced;
+      return {
+        desired: { parameter: stage.ssmParameter, key: release.key, ...recorded },
+        newlyRecorded: recorded.outcome === 'recorded',
+        // The release was copied (or found) and checked against its digest moments ago, in this invocation.
+        artifactVerified: true,
+      };
+    },
+    // A duplicate of a delivery that finished says nothing new, unless it did something the first did not.
+    report: (result) =>
+      duplicate && (!result.fresh || ['in-sync', 'waiting', 'blocked'].includes(result.outcome))
+        ? undefined
+        : { report: { outcome: result.outcome, ...base, execution, release, reconcile: result } },
+    // Labelled last: a version without its execution label is a delivery whose report may not have gone out.
+    finish: async (_, recorded, notified) => {
+      if (recorded && notified)
+        await labelRecorded(
+          runtime.clients.ssm,
+          stage,
+          recorded.desired.version,
+          execution.executionId,
+          release.commitId,
+        );
+    },
   });
+  if (!done.done) return done.stop;
+  const { result, notified, recorded } = done;
+  logger.info('stage reconciled', { ...base, outcome: result.outcome, changeSet: result.changeSet });
+  return {
+    ...base,
+    releaseKey: release.key,
+    recorded: recorded?.newlyRecorded ? 'recorded' : 'duplicate',
+    ...(recorded ? { desiredVersion: recorded.desired.version } : {}),
+    outcome: result.outcome,
+    ...(result.changeSet ? { changeSet: result.changeSet } : {}),
+    ...(result.token ? { token: result.token } : {}),
+    notified,
+  };
 };
 
-/** Under the stage's lock: record the release as desired, reconcile, report, label. */
-const recordAndReconcile = async (
+/**
+ * An earlier delivery of this execution recorded (and may have deployed) its release, then failed before its
+ * report went out; a newer build took its place before this redelivery. Its version carries no execution
+ * label (labels go on once the report went out): say now what happened to it, once, and label it.
+ */
+const reportOvertaken = async (
   runtime: Runtime,
   stage: Stage,
   execution: PipelineExecution,
   release: Release,
-  base: { stage: string; stack: string },
-  lease: HeldLease,
-): Promise<StageSummary> => {
-  const recorded = await recordDesired(runtime.clients.ssm, stage, release, execution, (first) =>
-    firstTemplate(runtime, stage, first),
+  newest: number,
+): Promise<boolean> => {
+  const label = executionLabel(execution.executionId);
+  const mine = (await readHistory(runtime.clients.ssm, stage)).findLast(
+    (v) => v.provenance.execution === execution.executionId,
   );
-  const released = {
-    ...base,
-    releaseKey: release.key,
-    recorded: recorded.outcome,
-    desiredVersion: recorded.version,
-  };
-  if (recorded.outcome === 'superseded') {
-    logger.info('a newer execution is already desired; this older one is not recorded', {
-      ...base,
-      executionId: execution.executionId,
-      newer: recorded.by.execution,
-    });
-    return { ...released, outcome: 'superseded', notified: false };
-  }
-  const desired = {
-    parameter: stage.ssmParameter,
-    key: release.key,
-    version: recorded.version,
-    provenance: recorded.provenance,
-  };
-  const result = await reconcile(runtime, stage.name, {
-    desired,
-    newlyRecorded: recorded.outcome === 'recorded',
-    // The release was copied (or found) and checked against its digest moments ago, in this invocation.
-    artifactVerified: true,
-    lease,
-  });
-  logger.info('stage reconciled', { ...released, outcome: result.outcome, changeSet: result.changeSet });
-  const summary = {
-    ...released,
-    outcome: result.outcome,
-    ...(result.changeSet ? { changeSet: result.changeSet } : {}),
-    ...(result.token ? { token: result.token } : {}),
-  };
-  // A duplicate of a delivery that finished says nothing new, unless it did something the first did not.
-  const quiet =
-    recorded.outcome === 'duplicate' &&
-    recorded.announced &&
-    (!result.fresh || ['in-sync', 'waiting', 'blocked'].includes(result.outcome));
-  if (quiet) return { ...summary, notified: false };
+  if (!mine || mine.labels.includes(label)) return false;
   const notified = await announceDeploy(runtime, {
-    outcome: result.outcome,
-    ...base,
+    outcome: 'superseded',
+    stage: stage.name,
+    stack: stage.stack,
     execution,
     release,
-    reconcile: result,
+    error: `recorded as desired version ${mine.version} (and deployed if its change set ran); a newer build is desired now (version ${newest})`,
   });
-  // Labelled last: a version without its execution label is a delivery whose report may not have gone out.
-  await labelRecorded(runtime.clients.ssm, stage, recorded.version, execution.executionId, release.commitId);
-  return { ...summary, notified };
+  await labelRecorded(runtime.clients.ssm, stage, mine.version, execution.executionId, release.commitId);
+  return notified;
 };
+
+const releasedAs = (release: Release, recorded: RecordResult) => ({
+  releaseKey: release.key,
+  recorded: recorded.outcome,
+  desiredVersion: recorded.version,
+});

@@ -1,7 +1,7 @@
 /**
  * The common end of every move a person (or auto-promotion) makes on a stage — rollback, reject, promote:
- * verify the release it names, record it as a new desired version (so it shows in the history), reconcile
- * the stage under its lock, and tell the ops team like any deploy. A release whose bytes do not match its
+ * one stage transaction that verifies the release it names, records it as a new desired version (so it shows
+ * in the history), reconciles the stage, and tells the ops team like any deploy. A release whose bytes do not match its
  * recorded digest is refused before anything is recorded, and the ops team is told.
  */
 import { releaseBucketOf, type Stage } from './config';
@@ -9,11 +9,11 @@ import { announceDeploy } from './deploy-messages';
 import { type Provenance, writeDesired } from './desired-state';
 import { ReleaseIntegrityError } from './errors';
 import { digestOfReleaseKey } from './names';
-import { type ReconcileResult, reconcile } from './reconcile';
+import type { ReconcileResult } from './reconcile';
 import { RefusedError } from './refusals';
 import type { ReleaseVersion } from './release-history';
 import type { Runtime } from './runtime';
-import { withStageLock } from './stage-lock';
+import { runStageTransaction } from './stage-transaction';
 import { UnverifiableReleaseError, verifyRelease } from './verified-release';
 
 export interface MoveResult {
@@ -61,6 +61,7 @@ export const verifyMoveTarget = async (
   stage: Stage,
   target: MoveTarget,
   trigger: string,
+  consequence = 'nothing was recorded or deployed',
 ): Promise<void> => {
   const desired = {
     parameter: stage.ssmParameter,
@@ -92,55 +93,59 @@ export const verifyMoveTarget = async (
         reason: error.message,
       },
     });
-    throw new RefusedError(`${error.message}; nothing was recorded or deployed`, { cause: error });
+    throw new RefusedError(`${error.message}; ${consequence}`, { cause: error });
   }
 };
 
-/** Record `target` as desired by a move, reconcile, and tell the ops team. */
+/**
+ * A move, as one stage transaction: under the stage's lock, choose the release (`choose` may look at the
+ * stage as it is now), verify it, record it as a new desired version, reconcile, and tell the ops team.
+ */
 export const moveTo = async (
   runtime: Runtime,
   stage: Stage,
-  target: MoveTarget,
   fields: Provenance,
   trigger: string,
+  choose: () => Promise<MoveTarget>,
 ): Promise<MoveResult> => {
-  await verifyMoveTarget(runtime, stage, target, trigger);
-  const provenance: Provenance = {
-    ...fields,
-    startedAt: new Date().toISOString(),
-    artifact: target.artifact,
-    ...(target.template ? { template: target.template } : {}),
-    ...(target.commit ? { commit: target.commit } : {}),
-  };
-  const { version, result } = await withStageLock(
-    runtime.clients.s3,
-    stage,
-    `${provenance.action} by ${provenance.by}`,
-    async (lease) => {
-      const written = await writeDesired(runtime.clients.ssm, stage, target.key, provenance, true);
-      const result = await reconcile(runtime, stage.name, {
-        desired: { parameter: stage.ssmParameter, key: target.key, ...written },
-        newlyRecorded: true,
-        lease,
-      });
-      return { version: written.version, result };
-    },
-  );
-  await announceDeploy(runtime, {
-    outcome: result.outcome,
-    stage: stage.name,
-    stack: stage.stack,
-    reconcile: result,
+  let target: MoveTarget | undefined;
+  const done = await runStageTransaction(runtime, stage, {
+    holder: `${fields.action} by ${fields.by}`,
     trigger,
-    ...(target.commit ? { commitId: target.commit } : {}),
+    record: async () => {
+      const chosen = await choose();
+      await verifyMoveTarget(runtime, stage, chosen, trigger);
+      const provenance: Provenance = {
+        ...fields,
+        startedAt: new Date().toISOString(),
+        artifact: chosen.artifact,
+        ...(chosen.template ? { template: chosen.template } : {}),
+        ...(chosen.commit ? { commit: chosen.commit } : {}),
+      };
+      const written = await writeDesired(runtime.clients.ssm, stage, chosen.key, provenance, true);
+      target = chosen;
+      return { desired: { parameter: stage.ssmParameter, key: chosen.key, ...written }, newlyRecorded: true };
+    },
+    report: (result) => ({
+      report: {
+        outcome: result.outcome,
+        stage: stage.name,
+        stack: stage.stack,
+        reconcile: result,
+        trigger,
+        ...(target?.commit ? { commitId: target.commit } : {}),
+      },
+    }),
   });
+  if (!done.done || !done.recorded || !target)
+    throw new Error('a move records a version before it reconciles');
   return {
     stage: stage.name,
-    action: provenance.action ?? 'move',
-    version,
+    action: fields.action ?? 'move',
+    version: done.recorded.desired.version,
     key: target.key,
-    reconcile: result,
-    notified: true,
+    reconcile: done.result,
+    notified: done.notified,
   };
 };
 

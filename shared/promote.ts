@@ -39,11 +39,15 @@ export const promote = async (
   const source = moveTargetOf(from, entry);
   const trigger = `a promotion by ${by} from ${from.name}`;
   await verifyMoveTarget(runtime, from, source, trigger);
-  const target = await carry(runtime, from, to, source);
-  const current = await readDesired(runtime.clients.ssm, to);
-  if (current?.key === target.key && current.provenance.template === target.template)
-    throw new RefusedError(`stage ${to.name} already has ${target.key} as its desired release`);
-  return moveTo(runtime, to, target, { action: 'promote', by, from: from.name }, trigger);
+  const target = carriedTarget(from, to, source);
+  return moveTo(runtime, to, { action: 'promote', by, from: from.name }, trigger, async () => {
+    // Refused before anything is copied.
+    const current = await readDesired(runtime.clients.ssm, to);
+    if (current?.key === target.key && current.provenance.template === target.template)
+      throw new RefusedError(`stage ${to.name} already has ${target.key} as its desired release`);
+    await carry(runtime, from, to, source, target);
+    return target;
+  });
 };
 
 /** The source stage's release to promote: recorded in its history, not failed. */
@@ -81,22 +85,31 @@ const promotable = async (
   return entry;
 };
 
-/** The release under the target stage's bucket and prefix: the same keys, or verified copies there. */
-const carry = async (runtime: Runtime, from: Stage, to: Stage, source: MoveTarget): Promise<MoveTarget> => {
-  if (sameReleaseLocation(from, to)) return source;
-  const { s3 } = runtime.clients;
+/** The release's keys under the target stage's bucket and prefix: the same, or content-named there. */
+const carriedTarget = (from: Stage, to: Stage, source: MoveTarget): MoveTarget =>
+  sameReleaseLocation(from, to)
+    ? source
+    : { ...source, key: releaseKey(to.releasePrefix, source.artifact, `x${keyExtension(source.key)}`) };
+
+/** Copy the release's objects to the target stage's bucket and prefix, each checked against its digest. */
+const carry = async (
+  runtime: Runtime,
+  from: Stage,
+  to: Stage,
+  source: MoveTarget,
+  target: MoveTarget,
+): Promise<void> => {
+  if (sameReleaseLocation(from, to)) return;
   const copy = (key: string, targetKey: string, sha256: string) =>
     copyToRelease(
-      s3,
+      runtime.clients.s3,
       { bucket: releaseBucketOf(from), key },
       { bucket: releaseBucketOf(to), key: targetKey, sha256 },
       { sha256, 'promoted-from': from.name },
     );
-  const key = releaseKey(to.releasePrefix, source.artifact, `x${keyExtension(source.key)}`);
-  await copy(source.key, key, source.artifact);
+  await copy(source.key, target.key, source.artifact);
   if (source.template) {
     const templateKey = templateReleaseKey(from.releasePrefix, source.template);
     await copy(templateKey, templateReleaseKey(to.releasePrefix, source.template), source.template);
   }
-  return { ...source, key };
 };

@@ -1,15 +1,15 @@
 /**
  * Reconcile(stage): compare what the stage should run (SSM) with what its stack runs, and move the stack
- * towards the desired release through a change set. Every trigger calls this with just a stage name; it is
- * safe to call twice, and does nothing on a busy stack (the event that ends the busy state calls it again).
+ * towards the desired release through a change set. Every trigger calls it through the stage transaction
+ * (shared/stage-transaction.ts), under the stage's lock; it is safe to call twice, and does nothing on a busy stack (the event that ends the busy state calls it again).
  * The release is verified (bytes against recorded digests) before anything is created, recreated or executed.
  */
 import type { Stack } from '@aws-sdk/client-cloudformation';
 import { executeRun, type Fence, prepareChangeSet } from './change-set-runs';
 import { deleteChangeSet, type PlannedChange, pendingChangeSets } from './change-sets';
-import { type Stage, stageNamed } from './config';
+import type { Stage } from './config';
 import type { DesiredState } from './desired-state';
-import { PermanentError, ReleaseIntegrityError } from './errors';
+import { ReleaseIntegrityError } from './errors';
 import { logger } from './logger';
 import { changeSetName } from './names';
 import { isFailed, readDesired } from './release-history';
@@ -79,15 +79,12 @@ export interface ReconcileOptions {
 
 type Seen = Omit<ReconcileResult, 'outcome'>;
 
-/** Reconcile one stage by name. */
+/** Reconcile one stage. */
 export const reconcile = async (
   runtime: Runtime,
-  stageName: string,
+  stage: Stage,
   options: ReconcileOptions = {},
 ): Promise<ReconcileResult> => {
-  const stage = stageNamed(runtime.config, stageName);
-  if (!stage)
-    throw new PermanentError(`no stage named ${JSON.stringify(stageName.slice(0, 64))} in the configuration`);
   const base = { stage: stage.name, stack: stage.stack, fresh: true };
   const read = options.desired ? undefined : await readDesired(runtime.clients.ssm, stage);
   const desired = options.desired ?? read;

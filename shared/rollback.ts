@@ -57,13 +57,13 @@ export const rollback = async (
   by: string,
 ): Promise<MoveResult> => {
   const stage = stageOrRefuse(runtime, stageName);
-  const history = await readHistory(runtime.clients.ssm, stage);
-  const target = findRollbackTarget(history, to);
+  // Chosen before the lock (the refusals need no lock), and again under it: the history may have moved.
+  const first = findRollbackTarget(await readHistory(runtime.clients.ssm, stage), to);
   return moveTo(
     runtime,
     stage,
-    moveTargetOf(stage, target),
-    { action: 'rollback', by, from: String(target.version) },
-    `a rollback by ${by} to version ${target.version}`,
+    { action: 'rollback', by, from: String(first.version) },
+    `a rollback by ${by} to version ${first.version}`,
+    async () => moveTargetOf(stage, findRollbackTarget(await readHistory(runtime.clients.ssm, stage), to)),
   );
 };

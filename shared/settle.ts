@@ -6,22 +6,20 @@
 import { randomUUID } from 'node:crypto';
 import { sendDueDigests } from './api-call-storm';
 import { allStages, type Stage, stageOfStack } from './config';
-import type { DeployReport } from './deploy-messages';
 import { EventValidationError, errorMessage } from './errors';
 import { describeIssues, envelope } from './events';
-import { reportLockedStage } from './locked-stage';
 import { logger } from './logger';
-import { announceDeployOnce, eventIdOf, ledgerKeys } from './notification-ledger';
+import { eventIdOf, ledgerKeys } from './notification-ledger';
 import { promote } from './promote';
-import { type ReconcileResult, reconcile } from './reconcile';
+import type { ReconcileResult } from './reconcile';
 import { RefusedError } from './refusals';
-import { markFailed, readHistory } from './release-history';
+import { markFailed } from './release-history';
 import { ownRun, settleRun } from './runs';
 import type { Runtime } from './runtime';
 import { assertSameAccountAndRegion } from './settings';
 import { acceptStackEvent } from './stack-events';
 import { isFailureStatus, isFinalStatus } from './stack-messages';
-import { withStageLock } from './stage-lock';
+import { isNews, newsReport, runStageTransaction } from './stage-transaction';
 
 export interface SettleSummary {
   verdict: 'reconciled' | 'ignored' | 'rejected';
@@ -49,29 +47,24 @@ export const handleStackSettled = async (runtime: Runtime, raw: unknown): Promis
   // Ours only by the deployer's own record of the token (never by how the token looks), and acted on once.
   const run = await ownRun(runtime.clients.s3, stage, event.token, eventId);
   const failed = run && isFailureStatus(event.status) ? run.version : undefined;
-  const result = await withStageLock(runtime.clients.s3, stage, `settle ${event.status}`, async (lease) => {
-    if (failed !== undefined) {
+  const { result, notified } = await reconcileWithNews(
+    runtime,
+    stage,
+    `stack ${event.stack} reached ${event.status}`,
+    eventId,
+    async () => {
+      if (failed === undefined) return undefined;
       await markFailed(runtime.clients.ssm, stage, failed);
       logger.warn('release failed to deploy; marked so it is not retried', {
         stage: stage.name,
         version: failed,
       });
-    }
-    return reconcile(runtime, stage.name, { lease });
-  }).catch(async (error: unknown) => {
-    await reportLockedStage(runtime, stage, error, `stack ${event.stack} reached ${event.status}`);
-    throw error;
-  });
+      return undefined;
+    },
+  );
   const promoted = run ? await autoPromote(runtime, stage, event.status, run.version) : [];
   // Settled last: a redelivery of an event whose handling broke off acts again (each step is idempotent).
   if (run && run.state !== 'settled') await settleRun(runtime.clients.s3, stage, run, eventId, event.status);
-  const notified = await announceIfNews(
-    runtime,
-    stage,
-    result,
-    `stack ${event.stack} reached ${event.status}`,
-    eventId,
-  );
   return {
     verdict: 'reconciled',
     stage: stage.name,
@@ -114,13 +107,12 @@ export const reconcileAll = async (
   const stages = allStages(runtime.config);
   const settled = await Promise.allSettled(
     stages.map(async (stage): Promise<SettleSummary> => {
-      const result = await withStageLock(runtime.clients.s3, stage, 'schedule', (lease) =>
-        reconcile(runtime, stage.name, { lease }),
-      ).catch(async (error: unknown) => {
-        await reportLockedStage(runtime, stage, error, 'the scheduled reconcile');
-        throw error;
-      });
-      const notified = await announceIfNews(runtime, stage, result, 'the scheduled reconcile', eventId);
+      const { result, notified } = await reconcileWithNews(
+        runtime,
+        stage,
+        'the scheduled reconcile',
+        eventId,
+      );
       return { verdict: 'reconciled', stage: stage.name, outcome: result.outcome, notified };
     }),
   );
@@ -139,38 +131,35 @@ export const reconcileAll = async (
 };
 
 /**
- * Report what this reconcile did that nobody has said yet: a deploy started, an approval requested, an
- * empty change set, a change set that failed. A busy or in-sync stage, or one blocked by its stack status
- * (the stack status message said so), is not news.
+ * Reconcile a stage in one stage transaction and tell the ops team what is news, once per triggering event
+ * (a refusal once per desired version: each schedule run is an event of its own).
  */
-const isNews = (result: ReconcileResult): boolean =>
-  result.fresh &&
-  (['deploying', 'pending-approval', 'no-change', 'recreating'].includes(result.outcome) ||
-    (result.outcome === 'blocked' && result.changeSet !== undefined));
-
-const announceIfNews = async (
+export const reconcileWithNews = async (
   runtime: Runtime,
   stage: Stage,
-  result: ReconcileResult,
   trigger: string,
   eventId: string,
+  before?: () => Promise<undefined>,
 ) => {
-  if (!isNews(result)) return false;
-  const desired = result.desired;
-  const provenance = desired
-    ? (await readHistory(runtime.clients.ssm, stage)).find((v) => v.version === desired.version)?.provenance
-    : undefined;
-  const report: DeployReport = {
-    outcome: result.outcome,
-    stage: stage.name,
-    stack: stage.stack,
-    reconcile: result,
+  const done = await runStageTransaction(runtime, stage, {
+    holder: trigger.slice(0, 120),
     trigger,
-    ...(provenance?.commit ? { commitId: provenance.commit } : {}),
-  };
-  // A redelivered trigger that finds the same news says nothing new.
-  const key = ledgerKeys.settled(eventId, stage.name, result.outcome, result.desired?.version);
-  return announceDeployOnce(runtime, key, report);
+    ...(before ? { record: before } : {}),
+    report: (result) =>
+      isNews(result)
+        ? {
+            report: newsReport(stage, result, trigger),
+            once: ledgerKeys.settled(
+              result.outcome === 'tampered' ? 'refused' : eventId,
+              stage.name,
+              result.outcome,
+              result.desired?.version,
+            ),
+          }
+        : undefined,
+  });
+  if (!done.done) throw new Error('a reconcile transaction cannot stop before reconciling');
+  return done;
 };
 
 const isScheduledEvent = (raw: unknown): boolean =>

@@ -334,9 +334,13 @@ const putLease = async (
       return (maybeOurs && (await ours())) || 'refused';
     }
   };
-  const landed = async (): Promise<Lease | undefined> => {
+  const landed = async (): Promise<Lease | 'refused' | undefined> => {
     lost = true;
-    return afterLoss === 'read back' ? ours() : undefined;
+    if (afterLoss === 'write again') return undefined;
+    const found = await readLease(claim.place);
+    if (found?.token === claim.token) return { ...claim, etag: found.etag ?? etagOf(claim.body) };
+    // Another holder's lease is there: our conditional write did not land.
+    return found ? 'refused' : undefined;
   };
   const result = await writeOnce(`writing the stage lock ${location}`, write, landed);
   return result === 'refused' ? undefined : result;
@@ -344,7 +348,32 @@ const putLease = async (
 
 // ---- taking, keeping and giving back ----
 
+/**
+ * Take the lease, waiting for it at most `waitMs`. An attempt that fails after one of its writes may have
+ * landed (its answer lost, and the read-back failed too) deletes its own lease on the way out — by its ETag,
+ * the MD5 of its own bytes — so that the event's redelivery does not find the stage locked by itself.
+ */
 const acquire = async (claim: Claim, waitMs: number): Promise<Lease> => {
+  try {
+    return await acquireOrWait(claim, waitMs);
+  } catch (error) {
+    if (!(error instanceof StageLockedError)) await dropOwnLease(claim);
+    throw error;
+  }
+};
+
+const dropOwnLease = async (claim: Claim): Promise<void> => {
+  const { s3, bucket, key } = claim.place;
+  await s3
+    .send(new DeleteObjectCommand({ Bucket: bucket, Key: key, IfMatch: etagOf(claim.body) }))
+    .catch((error: unknown) => {
+      // Not ours (412), gone, or S3 still failing: the lease then expires on its own.
+      if (!isRefused(error))
+        logger.warn('could not drop a lease this attempt may have written', { key, error: error as Error });
+    });
+};
+
+const acquireOrWait = async (claim: Claim, waitMs: number): Promise<Lease> => {
   const { place } = claim;
   const deadline = Date.now() + waitMs;
   let pause = POLL_MS.first;

@@ -18,7 +18,7 @@ import {
   snapshotStage,
   writeConfigFile,
 } from './helpers/operate';
-import { recordRelease } from './helpers/stack-events';
+import { configuredStage, recordRelease } from './helpers/stack-events';
 import {
   artifactKeyOf,
   bodyField,
@@ -146,7 +146,7 @@ describe('approve', () => {
   test('the command line: exit 0, the stack runs the release, and status says in sync', async () => {
     const w = await approvalWorld();
 
-    const result = await runCli(w.env, ['approve', w.prod.name]);
+    const result = await runCli(w.env, ['approve', w.prod.name, '--json']);
 
     expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
     expect(jsonOf(result)).toEqual({
@@ -213,7 +213,7 @@ describe('reject', () => {
     expect(bodyField(messages[0]?.body ?? '', 'Triggered by')).toBe('the rejection by tester of version 2');
 
     // The rejected release is not proposed again.
-    const again = await reconcile(w.world.runtime, w.prod.name);
+    const again = await reconcile(w.world.runtime, configuredStage(w.world, 'prod'));
     expect(again.outcome).toBe('in-sync');
     expect(await pendingOf(w.world, w.prod)).toEqual([]);
 

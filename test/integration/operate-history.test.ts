@@ -213,7 +213,7 @@ describe('deployer history (the command line)', () => {
     ]);
   });
 
-  test('a stage with no history prints an empty list; no stage is a usage error; an unknown one is refused', async () => {
+  test('a stage with no history prints an empty list; no stage or an unknown one is a usage error', async () => {
     const empty = await runCli(env, ['history', stageOf(world, 'prod').name, '--json']);
     expect({ code: empty.code, stdout: empty.stdout }).toEqual({ code: 0, stdout: '[]\n' });
 
@@ -222,7 +222,7 @@ describe('deployer history (the command line)', () => {
     expect(missing.stderr).toContain('history takes exactly one stage name');
 
     const unknown = await runCli(env, ['history', 'staging']);
-    expect(unknown.code).toBe(4);
-    expect(unknown.stderr).toContain('refused: no stage named "staging"');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('deployer: no stage named "staging" in the configuration');
   });
 });

@@ -1,3 +1,4 @@
+import { stageNamed } from '../../shared/config';
 /**
  * `deployer promote dev prod`: the release dev's stack runs (not merely desires) becomes prod's desired
  * release and is deployed there, or waits for approval on an approval stage. And auto-promotion: a stage
@@ -91,7 +92,9 @@ const promoteWorld = async (
   const execution = newExecution(hoursAfterBase(0));
   const { release, recorded } = await recordRelease(world, execution, 'dev');
   expect(recorded).toMatchObject({ outcome: 'recorded', version: 2 });
-  expect((await reconcile(runtime, dev.name)).outcome).toBe('deploying');
+  const devStage = stageNamed(runtime.config, dev.name);
+  if (!devStage) throw new Error('dev is configured');
+  expect((await reconcile(runtime, devStage)).outcome).toBe('deploying');
   expect(artifactKeyOf(await stackOf(world, dev.stack))).toBe(release.key);
   await inbox(world);
   return {
@@ -181,7 +184,7 @@ describe('promote dev → prod', () => {
   test('prod requires approval (command line): desired, change set waiting, stack unchanged; approve deploys it', async () => {
     const w = await promoteWorld({ prodApproval: true });
 
-    const result = await runCli(w.env, ['promote', w.dev.name, w.prod.name]);
+    const result = await runCli(w.env, ['promote', w.dev.name, w.prod.name, '--json']);
 
     expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
     expect(jsonOf<MoveResult>(result)).toMatchObject({

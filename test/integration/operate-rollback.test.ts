@@ -147,13 +147,22 @@ describe('rollback by each selector', () => {
     await expectRolledBack(w, { version: 4, key: w.a.key, from: '2', commit: w.a.commitId });
   });
 
-  test('previous is the default of the command line', async () => {
+  test('previous is the default of the command line, which says what it did in words', async () => {
     const w = await rollbackWorld();
 
     const result = await runCli(w.env, ['rollback', w.stage.name]);
 
     expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
-    expect(jsonOf(result)).toMatchObject({ action: 'rollback', version: 4, key: w.a.key });
+    const digest = w.a.key.slice(w.stage.releasePrefix.length, w.stage.releasePrefix.length + 12);
+    expect(result.stdout.split('\n').map((line) => line.replace(/ {2,}/g, ' '))).toEqual([
+      `rolled back stage ${w.stage.name}`,
+      `desired: version 4: ${w.stage.releasePrefix}${digest}… (commit ${w.a.commitId.slice(0, 7)})`,
+      `outcome: deploying: the change set was executed; stack ${w.stage.stack} is updating`,
+      `change set: deploy-${w.stage.name}-v4`,
+      `next: npx deployer status ${w.stage.name} shows when the stack settles; the ops team hears how it ends`,
+      'ops team: told, as for any deploy',
+      '',
+    ]);
     await expectRolledBack(w, { version: 4, key: w.a.key, from: '2', commit: w.a.commitId });
   });
 
@@ -163,7 +172,13 @@ describe('rollback by each selector', () => {
     await rollback(w.world.runtime, w.stage.name, '2', 'tester');
     await inbox(w.world);
 
-    const result = await runCli(w.env, ['rollback', w.stage.name, '--to', w.b.commitId.slice(0, 7)]);
+    const result = await runCli(w.env, [
+      'rollback',
+      w.stage.name,
+      '--to',
+      w.b.commitId.slice(0, 7),
+      '--json',
+    ]);
 
     expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
     expect(jsonOf(result)).toMatchObject({
@@ -181,7 +196,7 @@ describe('rollback by each selector', () => {
   test('--to <SSM version> (command line)', async () => {
     const w = await rollbackWorld();
 
-    const result = await runCli(w.env, ['rollback', w.stage.name, '--to', '2']);
+    const result = await runCli(w.env, ['rollback', w.stage.name, '--to', '2', '--json']);
 
     expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
     expect(jsonOf(result)).toMatchObject({ action: 'rollback', version: 4, key: w.a.key });
@@ -266,10 +281,6 @@ describe('rollback refusals: exit code 4, nothing changed, nobody told', () => {
     await refused([w.stage.name, '--to', 'yesterday'], '--to takes "previous", a commit id');
   });
 
-  test('an unknown stage', async () => {
-    await refused(['staging'], 'no stage named "staging"');
-  });
-
   test("the release's object is gone from S3", async () => {
     await deleteObject(w.world, w.a.key);
     await refused(
@@ -277,6 +288,17 @@ describe('rollback refusals: exit code 4, nothing changed, nobody told', () => {
       `the release object s3://${w.world.bucket}/${w.a.key} is gone: it cannot be deployed again`,
     );
     await refused([w.stage.name, '--to', w.a.commitId.slice(0, 7)], 'is gone');
+  });
+
+  test('a stage not in the configuration is a usage error (exit 2): nothing changed', async () => {
+    const before = await snapshotStage(w.world, 'dev');
+    const result = await runCli(w.env, ['rollback', 'staging']);
+    expect({ code: result.code, stdout: result.stdout }).toEqual({ code: 2, stdout: '' });
+    expect(result.stderr).toMatch(
+      /^deployer: no stage named "staging" in the configuration \(configured: [^)]+\)\n$/,
+    );
+    expect(await snapshotStage(w.world, 'dev')).toEqual(before);
+    expect(await inbox(w.world)).toEqual([]);
   });
 
   test('without DEPLOYER_TOPIC_ARN the command is a usage error (exit 2) and changes nothing', async () => {

@@ -232,10 +232,10 @@ describe('deployer status (the command line)', () => {
     expect(cellsOf(header, row)[4]).toBe(`v1 ${shortKey(initialKeys.prod)}`);
   });
 
-  test('an unknown stage is refused (exit 4); extra arguments are a usage error (exit 2)', async () => {
+  test('an unknown stage and extra arguments are usage errors (exit 2)', async () => {
     const unknown = await runCli(env, ['status', 'staging']);
-    expect(unknown.code).toBe(4);
-    expect(unknown.stderr).toMatch(/^deployer: refused: no stage named "staging" \(configured: /);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^deployer: no stage named "staging" in the configuration \(configured: /);
 
     const extra = await runCli(env, ['status', names().dev.name, names().prod.name]);
     expect(extra.code).toBe(2);

@@ -114,7 +114,13 @@ test('a rollback from the command line writes version 102 (the labelled version 
   const dev = stageOf(world, 'dev');
   const target = devVersions.get(3);
 
-  const result = await runCli(env, ['rollback', dev.name, '--to', target?.commit.slice(0, 7) ?? '?']);
+  const result = await runCli(env, [
+    'rollback',
+    dev.name,
+    '--to',
+    target?.commit.slice(0, 7) ?? '?',
+    '--json',
+  ]);
 
   expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
   expect(jsonOf(result)).toMatchObject({ version: 102, key: target?.key });

@@ -186,11 +186,10 @@ describe('retries run out', () => {
     expect(messages[0]?.body).toContain(releaseKey);
   });
 
-  // PRODUCT BUG (shared/desired-state.ts, recordDesired): a version is written (PutParameter) and then
-  // labelled in a second call. When labelling fails and a newer build is recorded before the event is
-  // delivered again, the retry is 'superseded' and never labels its version: the history keeps a version
-  // whose labels do not name its execution. Kept asserting the promised behaviour.
-  it.failing('ssm.LabelParameterVersion failing (503) on every attempt, a newer build recorded meanwhile: the older version still gets its labels', async () => {
+  // A version is written (PutParameter) and labelled in a second call. When labelling fails and a newer
+  // build is recorded before the event is delivered again, the retry is 'superseded': it still reports and
+  // labels its own version (shared/deploy.ts reportOvertaken).
+  it('ssm.LabelParameterVersion failing (503) on every attempt, a newer build recorded meanwhile: the older version still gets its labels', async () => {
     const { world, stage, execution, runtime, event } = await setUp();
     failOnly('ssm.LabelParameterVersion');
     await expect(handlePipelineEvent(runtime, structuredClone(event))).rejects.toThrow(STAGE_FAILED);

@@ -122,7 +122,7 @@ describe('1. the stage template swapped in S3', () => {
     // Anyone with write access to the bucket replaces the configured template; the stack is deleted.
     await putObject(world, world.templateKey, EVIL);
     await deleteStageStack(world, 'dev');
-    const result = await reconcile(world.runtime, dev.name);
+    const result = await reconcile(world.runtime, configuredStage(world, 'dev'));
 
     expect(result).toMatchObject({ outcome: 'deploying', action: 'create' });
     const stack = await stackOf(world, dev.stack);
@@ -142,7 +142,7 @@ describe('1. the stage template swapped in S3', () => {
 
     await putObject(world, pinnedKey, EVIL);
     await deleteStageStack(world, 'dev');
-    const result = await reconcile(world.runtime, dev.name);
+    const result = await reconcile(world.runtime, configuredStage(world, 'dev'));
 
     expect(result.outcome).toBe('tampered');
     expect(result.reason).toContain(`s3://${world.bucket}/${pinnedKey}`);
@@ -184,7 +184,7 @@ describe('2. a tampered release', () => {
     await putObject(world, a.key, Buffer.from('tampered bytes'));
     await inbox(world);
 
-    const result = await reconcile(world.runtime, dev.name);
+    const result = await reconcile(world.runtime, configuredStage(world, 'dev'));
 
     expect(result.outcome).toBe('tampered');
     expect(artifactKeyOf(await stackOf(world, dev.stack))).toBe(initialKey);

@@ -9,6 +9,7 @@ import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand } from '@aws-sdk
 import { PublishCommand, type PublishCommandInput } from '@aws-sdk/client-sns';
 import {
   GetParameterCommand,
+  GetParameterHistoryCommand,
   InternalServerError,
   LabelParameterVersionCommand,
   PutParameterCommand,
@@ -569,17 +570,24 @@ describe('handlePipelineEvent: repeated and late deliveries', () => {
     });
   });
 
+  const newerVersion = {
+    version: 8,
+    value: OLD_RELEASE.key,
+    description: JSON.stringify({
+      execution: 'newer-run',
+      startedAt: '2026-11-20T11:00:00.000Z',
+      artifact: OLD_RELEASE.sha256,
+    }),
+  };
+
   it('neither records nor deploys nor reports an older execution arriving after a newer one', async () => {
     runtime = makeRuntime(devOnlyConfig());
     givenWorld(mocks);
-    givenLatestVersion(mocks, PARAMETER.dev, {
-      version: 8,
-      value: OLD_RELEASE.key,
-      description: JSON.stringify({
-        execution: 'newer-run',
-        startedAt: '2026-11-20T11:00:00.000Z',
-        artifact: OLD_RELEASE.sha256,
-      }),
+    givenLatestVersion(mocks, PARAMETER.dev, newerVersion);
+    mocks.ssm.on(GetParameterHistoryCommand, { Name: PARAMETER.dev }).resolves({
+      Parameters: [
+        { Name: PARAMETER.dev, Version: 8, Value: OLD_RELEASE.key, Description: newerVersion.description },
+      ],
     });
     const summary = await handlePipelineEvent(runtime, loadEvent('pipeline-succeeded'));
     expect(summary.stages).toEqual([
@@ -596,5 +604,35 @@ describe('handlePipelineEvent: repeated and late deliveries', () => {
     expect(mocks.ssm).not.toHaveReceivedCommand(PutParameterCommand);
     expect(mocks.cfn).not.toHaveReceivedAnyCommand();
     expect(mocks.sns).not.toHaveReceivedCommand(PublishCommand);
+  });
+
+  it('reports, once, a version of its own that an earlier delivery recorded but never reported before a newer one took its place', async () => {
+    runtime = makeRuntime(devOnlyConfig());
+    givenWorld(mocks);
+    givenLatestVersion(mocks, PARAMETER.dev, newerVersion);
+    const mine = JSON.stringify({
+      pipeline: SAMPLE.pipeline,
+      execution: SAMPLE.executionId,
+      startedAt: SAMPLE.startTime,
+      artifact: BUILD_SHA256_HEX,
+    });
+    mocks.ssm.on(GetParameterHistoryCommand, { Name: PARAMETER.dev }).resolves({
+      Parameters: [
+        { Name: PARAMETER.dev, Version: 7, Value: BUILD_RELEASE_KEY, Description: mine, Labels: [] },
+        { Name: PARAMETER.dev, Version: 8, Value: OLD_RELEASE.key, Description: newerVersion.description },
+      ],
+    });
+    const summary = await handlePipelineEvent(runtime, loadEvent('pipeline-succeeded'));
+    expect(summary.stages[0]).toMatchObject({ outcome: 'superseded', notified: true });
+    expect(mocks.sns).toHaveReceivedCommandTimes(PublishCommand, 1);
+    expect(mocks.sns.commandCalls(PublishCommand)[0]?.args[0].input.Subject).toMatch(/ SUPERSEDED /);
+    // Labelled, so that a further delivery says nothing.
+    expect(mocks.ssm).toHaveReceivedCommandWith(LabelParameterVersionCommand, {
+      Name: PARAMETER.dev,
+      ParameterVersion: 7,
+      Labels: expect.arrayContaining([`exec-${SAMPLE.executionId}`]),
+    });
+    expect(mocks.ssm).not.toHaveReceivedCommand(PutParameterCommand);
+    expect(mocks.cfn).not.toHaveReceivedAnyCommand();
   });
 });

@@ -24,6 +24,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import type { DesiredState, Provenance } from '../../shared/desired-state';
 import { DeployerError, PermanentError } from '../../shared/errors';
 import { reconcile } from '../../shared/reconcile';
+import { stageOrRefuse } from '../../shared/refusals';
 import type { Runtime } from '../../shared/runtime';
 import {
   awsError,
@@ -35,7 +36,9 @@ import {
   repoConfigText,
   SAMPLE,
   sha256Hex,
+  stageOf,
   streamBody,
+  thrownBy,
 } from './helpers/fixtures';
 import {
   BUILD_RELEASE,
@@ -168,8 +171,8 @@ beforeEach(() => {
 });
 
 describe('reconcile: before the stack is looked at', () => {
-  it('throws a PermanentError for an unknown stage', async () => {
-    const error = await rejectionOf(reconcile(runtime, 'staging'));
+  it('an unknown stage is refused before any AWS call (the CLI names the stages there are)', async () => {
+    const error = thrownBy(() => stageOrRefuse(runtime, 'staging'));
     expect(error).toBeInstanceOf(PermanentError);
     expect(error.message).toContain('no stage named "staging"');
     expect(cfn).not.toHaveReceivedAnyCommand();
@@ -179,7 +182,7 @@ describe('reconcile: before the stack is looked at', () => {
     ssm
       .on(GetParameterHistoryCommand)
       .rejects(new ParameterNotFound({ message: 'not found', $metadata: {} }));
-    const result = await reconcile(runtime, 'dev');
+    const result = await reconcile(runtime, stageOf(runtime.config, 'dev'));
     expect(result).toEqual({
       outcome: 'nothing-desired',
       stage: 'dev',
@@ -198,7 +201,7 @@ describe('reconcile: before the stack is looked at', () => {
       ],
     });
     givenStack(stackNamed('orders-api-dev'));
-    const result = await reconcile(runtime, 'dev');
+    const result = await reconcile(runtime, stageOf(runtime.config, 'dev'));
     expect(result.outcome).toBe('in-sync');
     expect(result.desired).toEqual({
       parameter: '/deployer/orders-api/dev/artifact',
@@ -226,7 +229,7 @@ describe('reconcile: before the stack is looked at', () => {
     });
     givenStack(stackNamed('orders-api-dev'));
     givenChangeSetReady();
-    const result = await reconcile(runtime, 'dev');
+    const result = await reconcile(runtime, stageOf(runtime.config, 'dev'));
     expect(result).toMatchObject({ outcome: 'blocked', fresh: false });
     expect(result.reason).toContain('failed to deploy');
     expect(ssm).not.toHaveReceivedCommand(GetParameterCommand);
@@ -238,7 +241,7 @@ describe('reconcile: the stack does not exist', () => {
   it('creates it from the pinned template (its verified text) through a CREATE change set, then executes it', async () => {
     givenStack(undefined);
     givenChangeSetReady();
-    const result = await reconcile(runtime, 'dev', { desired: pinned('dev') });
+    const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: pinned('dev') });
     expect(result).toMatchObject({
       outcome: 'deploying',
       action: 'create',
@@ -289,7 +292,7 @@ describe('reconcile: the stack does not exist', () => {
   it('records what it started before executing it, and what it applied after', async () => {
     givenStack(undefined);
     givenChangeSetReady();
-    const result = await reconcile(runtime, 'dev', { desired: pinned('dev') });
+    const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: pinned('dev') });
     const token = result.token ?? '';
     expect(runRecordOf(store, 'dev', token)).toMatchObject({
       token,
@@ -334,7 +337,7 @@ describe('reconcile: the stack does not exist', () => {
   it('treats a REVIEW_IN_PROGRESS stack (only pending CREATE change sets) like a missing one', async () => {
     givenStack(stackNamed('orders-api-dev', 'REVIEW_IN_PROGRESS', null));
     givenChangeSetReady();
-    const result = await reconcile(runtime, 'dev', { desired: pinned('dev') });
+    const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: pinned('dev') });
     expect(result).toMatchObject({
       outcome: 'deploying',
       action: 'create',
@@ -365,7 +368,7 @@ describe('reconcile: the stack does not exist', () => {
     });
     givenStack(undefined);
     givenChangeSetReady();
-    await reconcile(runtime, 'dev', {
+    await reconcile(runtime, stageOf(runtime.config, 'dev'), {
       desired: desired('dev', 5, artifact.key, { artifact: artifact.sha256, template: big.sha256 }),
     });
     expect(cfn).toHaveReceivedCommandWith(CreateChangeSetCommand, {
@@ -390,7 +393,7 @@ describe('reconcile: the stack does not exist', () => {
     );
     givenStack(undefined);
     givenChangeSetReady();
-    const result = await reconcile(runtime, 'dev', { desired: desired('dev') });
+    const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: desired('dev') });
     expect(result.outcome).toBe('blocked');
     expect(result.reason).toContain('does not exist');
     expect(result.reason).toContain('names no template to create it from');
@@ -412,7 +415,7 @@ describe('reconcile: the stack does not exist', () => {
       change(store);
       givenStack(undefined);
       givenChangeSetReady();
-      const result = await reconcile(runtime, 'dev', { desired: pinned('dev') });
+      const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: pinned('dev') });
       expect(result.outcome).toBe('tampered');
       expect(result.reason).toContain(`s3://${SAMPLE.bucket}/${TEMPLATE.key}`);
       expect(result.reason).toContain(TEMPLATE.sha256);
@@ -425,9 +428,9 @@ describe('reconcile: the stack does not exist', () => {
 
   it('lets other DescribeStacks errors through', async () => {
     cfn.on(DescribeStacksCommand).rejects(awsError('ValidationError', 'Template format error'));
-    await expect(reconcile(runtime, 'dev', { desired: desired('dev') })).rejects.toThrow(
-      'Template format error',
-    );
+    await expect(
+      reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: desired('dev') }),
+    ).rejects.toThrow('Template format error');
     expect(cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
   });
 });
@@ -443,7 +446,7 @@ describe('reconcile: stack status', () => {
   ])('waits while the stack is %s, without a change set', async (status) => {
     givenStack(stackNamed('orders-api-dev', status));
     givenChangeSetReady();
-    const result = await reconcile(runtime, 'dev', { desired: desired('dev') });
+    const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: desired('dev') });
     expect(result).toMatchObject({ outcome: 'waiting', stackStatus: status, live: OLD_KEY, fresh: true });
     expect(cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
     expect(cfn).not.toHaveReceivedCommand(ExecuteChangeSetCommand);
@@ -461,7 +464,7 @@ describe('reconcile: stack status', () => {
       StackStatusReason: 'Resource OrdersFunction failed',
     });
     givenChangeSetReady();
-    const result = await reconcile(runtime, 'dev', { desired: desired('dev') });
+    const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: desired('dev') });
     expect(result.outcome).toBe('blocked');
     expect(result.reason).toBe(`stack orders-api-dev is ${status}: Resource OrdersFunction failed`);
     expect(result.nextStep).toContain(command);
@@ -472,7 +475,7 @@ describe('reconcile: stack status', () => {
 
   it('is in sync when the stack runs the desired release', async () => {
     givenStack(stackNamed('orders-api-dev', 'UPDATE_COMPLETE', BUILD_RELEASE_KEY));
-    const result = await reconcile(runtime, 'dev', { desired: desired('dev') });
+    const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: desired('dev') });
     expect(result).toMatchObject({
       outcome: 'in-sync',
       live: BUILD_RELEASE_KEY,
@@ -484,7 +487,7 @@ describe('reconcile: stack status', () => {
   it('with a pinned template, is in sync only when the deployer applied that template too', async () => {
     givenStack(stackNamed('orders-api-dev', 'UPDATE_COMPLETE', BUILD_RELEASE_KEY));
     givenApplied(store, 'dev', { version: 4, key: BUILD_RELEASE_KEY, template: TEMPLATE.sha256 });
-    const result = await reconcile(runtime, 'dev', { desired: pinned('dev') });
+    const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: pinned('dev') });
     expect(result.outcome).toBe('in-sync');
     expect(s3).toHaveReceivedCommandWith(GetObjectCommand, { Key: '.deployer/applied/dev.json' });
     expect(cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
@@ -500,7 +503,9 @@ describe('reconcile: stack status', () => {
     given?.();
     givenStack(stackNamed('orders-api-dev', 'UPDATE_COMPLETE', BUILD_RELEASE_KEY));
     givenChangeSetReady();
-    const result = await reconcile(runtime, 'dev', { desired: pinned('dev', 5, TEMPLATE_WITH_QUEUE) });
+    const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), {
+      desired: pinned('dev', 5, TEMPLATE_WITH_QUEUE),
+    });
     expect(result).toMatchObject({
       outcome: 'deploying',
       action: 'update',
@@ -516,7 +521,7 @@ describe('reconcile: stack status', () => {
     ssm.on(GetParameterCommand, { Name: '/deployer/orders-api/dev/artifact:failed-v5' }).resolves({
       Parameter: { Name: '/deployer/orders-api/dev/artifact', Value: BUILD_RELEASE_KEY, Version: 5 },
     });
-    const result = await reconcile(runtime, 'dev', { desired: desired('dev', 5) });
+    const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: desired('dev', 5) });
     expect(result).toMatchObject({ outcome: 'blocked', fresh: false });
     expect(result.reason).toContain('failed to deploy');
     expect(cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
@@ -525,7 +530,7 @@ describe('reconcile: stack status', () => {
   it('deploys a desired version that carries no failed label', async () => {
     givenStack(stackNamed('orders-api-dev'));
     givenChangeSetReady();
-    const result = await reconcile(runtime, 'dev', { desired: desired('dev', 5) });
+    const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: desired('dev', 5) });
     expect(result.outcome).toBe('deploying');
     expect(ssm).toHaveReceivedCommandWith(GetParameterCommand, {
       Name: '/deployer/orders-api/dev/artifact:failed-v5',
@@ -534,7 +539,7 @@ describe('reconcile: stack status', () => {
 
   it('is blocked when the stack has no artifact parameter', async () => {
     givenStack(stackNamed('orders-api-dev', 'UPDATE_COMPLETE', null));
-    const result = await reconcile(runtime, 'dev', { desired: desired('dev') });
+    const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: desired('dev') });
     expect(result.outcome).toBe('blocked');
     expect(result.reason).toBe(
       'stack orders-api-dev has no parameter ArtifactKey to receive the release key',
@@ -554,7 +559,7 @@ describe('reconcile: the release is verified before it is deployed', () => {
       tamper(store, BUILD_RELEASE_KEY, { checksum, bytes: 'PK evil' });
       givenStack(stackNamed('orders-api-dev'));
       givenChangeSetReady();
-      const result = await reconcile(runtime, 'dev', { desired: desired('dev') });
+      const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: desired('dev') });
       expect(result.outcome).toBe('tampered');
       expect(result.reason).toBe(
         `release object s3://${SAMPLE.bucket}/${BUILD_RELEASE_KEY} does not match its recorded SHA-256: recorded ${BUILD_SHA256_HEX}, found ${sha256Hex(Buffer.from('PK evil'))}`,
@@ -570,7 +575,7 @@ describe('reconcile: the release is verified before it is deployed', () => {
     store.put(SAMPLE.bucket, BUILD_RELEASE_KEY, BUILD_BYTES, { checksum: false });
     givenStack(stackNamed('orders-api-dev'));
     givenChangeSetReady();
-    const result = await reconcile(runtime, 'dev', { desired: desired('dev') });
+    const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: desired('dev') });
     expect(result.outcome).toBe('deploying');
     expect(s3).toHaveReceivedCommandWith(GetObjectCommand, { Key: BUILD_RELEASE_KEY });
   });
@@ -578,7 +583,7 @@ describe('reconcile: the release is verified before it is deployed', () => {
   it('checks the artifact against the digest its provenance records, not only the one in its name', async () => {
     givenStack(stackNamed('orders-api-dev'));
     givenChangeSetReady();
-    const result = await reconcile(runtime, 'dev', {
+    const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), {
       desired: desired('dev', 5, BUILD_RELEASE_KEY, { artifact: 'e'.repeat(64) }),
     });
     expect(result.outcome).toBe('tampered');
@@ -589,7 +594,7 @@ describe('reconcile: the release is verified before it is deployed', () => {
   it('is blocked on a desired key that names no digest (a hand-written key): it cannot be verified', async () => {
     givenStack(stackNamed('orders-api-dev'));
     givenChangeSetReady();
-    const result = await reconcile(runtime, 'dev', {
+    const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), {
       desired: desired('dev', 5, 'releases/orders-api/hotfix.zip', {}),
     });
     expect(result.outcome).toBe('blocked');
@@ -601,7 +606,10 @@ describe('reconcile: the release is verified before it is deployed', () => {
   it('skips the artifact check the caller has just made (artifactVerified), never the template', async () => {
     givenStack(stackNamed('orders-api-dev'));
     givenChangeSetReady();
-    const result = await reconcile(runtime, 'dev', { desired: pinned('dev'), artifactVerified: true });
+    const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), {
+      desired: pinned('dev'),
+      artifactVerified: true,
+    });
     expect(result.outcome).toBe('deploying');
     expect(s3Keys(HeadObjectCommand)).not.toContain(BUILD_RELEASE_KEY);
     expect(s3Keys(GetObjectCommand)).toContain(TEMPLATE.key);
@@ -614,7 +622,9 @@ describe('reconcile: the stack runs another release', () => {
     async (status) => {
       givenStack(stackNamed('orders-api-dev', status));
       givenChangeSetReady();
-      const result = await reconcile(runtime, 'dev', { desired: desired('dev', 12) });
+      const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), {
+        desired: desired('dev', 12),
+      });
       expect(result).toMatchObject({
         outcome: 'deploying',
         action: 'update',
@@ -637,7 +647,7 @@ describe('reconcile: the stack runs another release', () => {
   it('without a pinned template: the previous template, the release key, overrides, role, capabilities and tags', async () => {
     givenStack(stackNamed('orders-api-dev'));
     givenChangeSetReady();
-    const result = await reconcile(runtime, 'dev', { desired: desired('dev', 12) });
+    const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: desired('dev', 12) });
     expect(cfn).toHaveReceivedCommandTimes(CreateChangeSetCommand, 1);
     const input = createInput();
     expect(input).toMatchObject<CreateChangeSetCommandInput>({
@@ -684,7 +694,7 @@ describe('reconcile: the stack runs another release', () => {
   it('with a pinned template: deploys its verified text with the parameters it declares', async () => {
     givenStack(stackNamed('orders-api-dev'));
     givenChangeSetReady();
-    await reconcile(runtime, 'dev', { desired: pinned('dev', 12) });
+    await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: pinned('dev', 12) });
     const input = createInput();
     expect(input).toMatchObject({ ChangeSetType: 'UPDATE', TemplateBody: TEMPLATE_TEXT });
     expect(input?.UsePreviousTemplate).toBeUndefined();
@@ -702,7 +712,7 @@ describe('reconcile: the stack runs another release', () => {
     givenStack(stackNamed('orders-api-dev'));
     givenChangeSetReady();
     cfn.on(DescribeChangeSetCommand).resolves({ Status: 'FAILED', StatusReason: EMPTY_REASON });
-    const result = await reconcile(runtime, 'dev', { desired: desired('dev') });
+    const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: desired('dev') });
     expect(result).toMatchObject({ outcome: 'no-change', reason: EMPTY_REASON, changeSet: 'deploy-dev-v5' });
     expect(cfn).toHaveReceivedCommandWith(DeleteChangeSetCommand, {
       StackName: 'orders-api-dev',
@@ -717,7 +727,7 @@ describe('reconcile: the stack runs another release', () => {
     givenStack(stackNamed('orders-api-dev'));
     givenChangeSetReady();
     cfn.on(CreateChangeSetCommand).rejects(awsError('ValidationError', 'No updates are to be performed.'));
-    const result = await reconcile(runtime, 'dev', { desired: desired('dev') });
+    const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: desired('dev') });
     expect(result.outcome).toBe('no-change');
     expect(cfn).not.toHaveReceivedCommand(DescribeChangeSetCommand);
     expect(cfn).not.toHaveReceivedCommand(DeleteChangeSetCommand);
@@ -730,9 +740,9 @@ describe('reconcile: the stack runs another release', () => {
     cfn
       .on(CreateChangeSetCommand)
       .rejects(awsError('InsufficientCapabilitiesException', 'Requires CAPABILITY_NAMED_IAM'));
-    await expect(reconcile(runtime, 'dev', { desired: desired('dev') })).rejects.toThrow(
-      'CAPABILITY_NAMED_IAM',
-    );
+    await expect(
+      reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: desired('dev') }),
+    ).rejects.toThrow('CAPABILITY_NAMED_IAM');
     expect(cfn).not.toHaveReceivedCommand(ExecuteChangeSetCommand);
   });
 
@@ -743,7 +753,7 @@ describe('reconcile: the stack runs another release', () => {
       Status: 'FAILED',
       StatusReason: 'Parameter validation failed: parameter value x for parameter name MemorySize',
     });
-    const result = await reconcile(runtime, 'dev', { desired: desired('dev') });
+    const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: desired('dev') });
     expect(result.outcome).toBe('blocked');
     expect(result.reason).toBe(
       'change set deploy-dev-v5 failed: Parameter validation failed: parameter value x for parameter name MemorySize',
@@ -784,7 +794,7 @@ describe('reconcile: the stack runs another release', () => {
         Changes: CHANGES,
         Description: description(EARLIER),
       });
-      const result = await reconcile(runtime, 'dev', { desired: desired('dev') });
+      const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: desired('dev') });
       expect(result.outcome).toBe('deploying');
       // Without an ARN from CloudFormation, the change set is addressed by stack and name.
       expect(cfn).toHaveReceivedCommandWith(DescribeChangeSetCommand, { ChangeSetName: 'deploy-dev-v5' });
@@ -815,7 +825,7 @@ describe('reconcile: the stack runs another release', () => {
         Changes: CHANGES,
         Description: description(EARLIER),
       });
-      await reconcile(runtime, 'dev', { desired: desired('dev') });
+      await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: desired('dev') });
       expect(cfn).toHaveReceivedCommandWith(ExecuteChangeSetCommand, {
         ChangeSetName: arn,
         ClientRequestToken: EARLIER,
@@ -862,7 +872,7 @@ describe('reconcile: the stack runs another release', () => {
               }
             : { Status: 'CREATE_COMPLETE', ExecutionStatus: 'AVAILABLE', Changes: CHANGES },
         );
-        const result = await reconcile(runtime, 'dev', { desired: desired('dev') });
+        const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: desired('dev') });
         expect(result).toMatchObject({ outcome: 'deploying', fresh: true });
         expect(cfn).toHaveReceivedCommandWith(DeleteChangeSetCommand, { ChangeSetName: foreign });
         expect(cfn).toHaveReceivedCommandTimes(CreateChangeSetCommand, 2);
@@ -890,7 +900,7 @@ describe('reconcile: the stack runs another release', () => {
         StatusReason: 'Template error',
         Description: description(EARLIER),
       });
-      const result = await reconcile(runtime, 'dev', { desired: desired('dev') });
+      const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: desired('dev') });
       expect(result).toMatchObject({ outcome: 'blocked', fresh: false });
     });
   });
@@ -904,7 +914,7 @@ describe('reconcile: the stack runs another release', () => {
         $metadata: {},
       }),
     );
-    const result = await reconcile(runtime, 'dev', { desired: desired('dev') });
+    const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: desired('dev') });
     expect(result).toMatchObject({ outcome: 'waiting', fresh: false, changeSet: 'deploy-dev-v5' });
     expect(appliedOf(store, 'dev')).toBeUndefined();
   });
@@ -913,7 +923,9 @@ describe('reconcile: the stack runs another release', () => {
     givenStack(stackNamed('orders-api-dev'));
     givenChangeSetReady();
     cfn.on(ExecuteChangeSetCommand).rejects(awsError('Throttling', 'Rate exceeded'));
-    await expect(reconcile(runtime, 'dev', { desired: desired('dev') })).rejects.toThrow('Rate exceeded');
+    await expect(
+      reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: desired('dev') }),
+    ).rejects.toThrow('Rate exceeded');
     expect(appliedOf(store, 'dev')).toBeUndefined();
   });
 
@@ -926,16 +938,16 @@ describe('reconcile: the stack runs another release', () => {
         confirmed.push(cfn.commandCalls(ExecuteChangeSetCommand).length);
       }),
     };
-    await reconcile(runtime, 'dev', { desired: desired('dev'), lease });
+    await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: desired('dev'), lease });
     expect(lease.confirm).toHaveBeenCalledTimes(1);
     expect(confirmed).toEqual([0]);
     expect(cfn).toHaveReceivedCommandTimes(ExecuteChangeSetCommand, 1);
 
     cfn.resetHistory();
     const lost = { confirm: jest.fn(async () => Promise.reject(new DeployerError('lock lost'))) };
-    await expect(reconcile(runtime, 'dev', { desired: desired('dev', 6), lease: lost })).rejects.toThrow(
-      'lock lost',
-    );
+    await expect(
+      reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: desired('dev', 6), lease: lost }),
+    ).rejects.toThrow('lock lost');
     expect(cfn).not.toHaveReceivedCommand(ExecuteChangeSetCommand);
   });
 });
@@ -944,7 +956,7 @@ describe('reconcile: an approval stage', () => {
   it('leaves the change set for approval, with its changes, and does not execute it', async () => {
     givenStack(stackNamed('orders-api-prod'));
     givenChangeSetReady();
-    const result = await reconcile(runtime, 'prod', { desired: desired('prod', 3) });
+    const result = await reconcile(runtime, stageOf(runtime.config, 'prod'), { desired: desired('prod', 3) });
     expect(result).toMatchObject({
       outcome: 'pending-approval',
       changeSet: 'deploy-prod-v3',
@@ -970,7 +982,7 @@ describe('reconcile: an approval stage', () => {
         { ChangeSetName: 'deploy-prod-v3', ExecutionStatus: 'AVAILABLE', Status: 'CREATE_COMPLETE' },
       ],
     });
-    const result = await reconcile(runtime, 'prod', { desired: desired('prod', 3) });
+    const result = await reconcile(runtime, stageOf(runtime.config, 'prod'), { desired: desired('prod', 3) });
     expect(result).toMatchObject({ outcome: 'pending-approval', changeSet: 'deploy-prod-v3', fresh: false });
     expect(cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
     expect(cfn).not.toHaveReceivedCommand(DeleteChangeSetCommand);
@@ -997,7 +1009,7 @@ describe('reconcile: an approval stage', () => {
           { ChangeSetName: 'deploy-dev-v1', ExecutionStatus: 'AVAILABLE', Status: 'CREATE_COMPLETE' },
         ],
       });
-    const result = await reconcile(runtime, 'prod', { desired: desired('prod', 3) });
+    const result = await reconcile(runtime, stageOf(runtime.config, 'prod'), { desired: desired('prod', 3) });
     expect(result.outcome).toBe('pending-approval');
     expect(cfn).toHaveReceivedCommandTimes(ListChangeSetsCommand, 2);
     expect(cfn).toHaveReceivedNthSpecificCommandWith(2, ListChangeSetsCommand, { NextToken: 'page-2' });
@@ -1019,7 +1031,7 @@ describe('reconcile: an approval stage', () => {
         },
       ],
     });
-    const result = await reconcile(runtime, 'prod', { desired: pinned('prod', 2) });
+    const result = await reconcile(runtime, stageOf(runtime.config, 'prod'), { desired: pinned('prod', 2) });
     expect(result).toMatchObject({
       outcome: 'pending-approval',
       action: 'create',
@@ -1037,7 +1049,7 @@ describe('reconcile: an approval stage', () => {
   it('creates a missing stack through a change set that waits for approval', async () => {
     givenStack(undefined);
     givenChangeSetReady();
-    const result = await reconcile(runtime, 'prod', { desired: pinned('prod', 1) });
+    const result = await reconcile(runtime, stageOf(runtime.config, 'prod'), { desired: pinned('prod', 1) });
     expect(result).toMatchObject({
       outcome: 'pending-approval',
       action: 'create',
@@ -1065,7 +1077,9 @@ describe('reconcile: a change set that takes too long', () => {
     givenStack(stackNamed('orders-api-dev'));
     givenChangeSetReady();
     cfn.on(DescribeChangeSetCommand).resolves({ Status: 'CREATE_IN_PROGRESS' });
-    const outcome = rejectionOf(reconcile(runtime, 'dev', { desired: desired('dev') }));
+    const outcome = rejectionOf(
+      reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: desired('dev') }),
+    );
     await jest.advanceTimersByTimeAsync(11_000);
     const error = await outcome;
     expect(error).toBeInstanceOf(DeployerError);

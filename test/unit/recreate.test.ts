@@ -15,7 +15,14 @@ import { GetParameterCommand, ParameterNotFound, SSMClient } from '@aws-sdk/clie
 import { mockClient } from 'aws-sdk-client-mock';
 import type { DesiredState } from '../../shared/desired-state';
 import { reconcile } from '../../shared/reconcile';
-import { BUILD_RELEASE_KEY, BUILD_SHA256_HEX, makeRuntime, repoConfigText, SAMPLE } from './helpers/fixtures';
+import {
+  BUILD_RELEASE_KEY,
+  BUILD_SHA256_HEX,
+  makeRuntime,
+  repoConfigText,
+  SAMPLE,
+  stageOf,
+} from './helpers/fixtures';
 import { BUILD_RELEASE, putRelease, TEMPLATE, tamper } from './helpers/releases';
 import { givenS3Store, type S3Store } from './helpers/s3-store';
 
@@ -60,7 +67,7 @@ beforeEach(() => {
 it('recreate: deletes the stack with the stage service role, to create it again from the desired release', async () => {
   const runtime = withPolicy('recreate');
   expect(runtime.config.pipelines['orders-api-pipeline']?.stages.dev?.onFailedCreate).toBe('recreate');
-  const result = await reconcile(runtime, 'dev', { desired });
+  const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired });
   expect(result.outcome).toBe('recreating');
   expect(result.reason).toContain(BUILD_RELEASE_KEY);
   expect(cfn).toHaveReceivedCommandWith(DeleteStackCommand, {
@@ -80,7 +87,9 @@ it('recreate: deletes the stack with the stage service role, to create it again 
 
 it('recreate: never deletes the stack to recreate it from a release whose bytes were changed', async () => {
   const found = tamper(store, BUILD_RELEASE_KEY);
-  const result = await reconcile(withPolicy('recreate'), 'dev', { desired });
+  const result = await reconcile(withPolicy('recreate'), stageOf(withPolicy('recreate').config, 'dev'), {
+    desired,
+  });
   expect(result.outcome).toBe('tampered');
   expect(result.reason).toContain(`s3://${SAMPLE.bucket}/${BUILD_RELEASE_KEY}`);
   expect(result.reason).toContain(`recorded ${BUILD_SHA256_HEX}`);
@@ -90,7 +99,7 @@ it('recreate: never deletes the stack to recreate it from a release whose bytes 
 });
 
 it('recreate: never deletes the stack when the desired release names no template to create it from', async () => {
-  const result = await reconcile(withPolicy('recreate'), 'dev', {
+  const result = await reconcile(withPolicy('recreate'), stageOf(withPolicy('recreate').config, 'dev'), {
     desired: { ...desired, provenance: { artifact: BUILD_SHA256_HEX } },
   });
   expect(result.outcome).toBe('blocked');
@@ -102,14 +111,16 @@ it('recreate: never deletes to recreate from a release that already failed', asy
   ssm.on(GetParameterCommand, { Name: '/deployer/orders-api/dev/artifact:failed-v4' }).resolves({
     Parameter: { Name: '/deployer/orders-api/dev/artifact', Value: BUILD_RELEASE_KEY, Version: 4 },
   });
-  const result = await reconcile(withPolicy('recreate'), 'dev', { desired });
+  const result = await reconcile(withPolicy('recreate'), stageOf(withPolicy('recreate').config, 'dev'), {
+    desired,
+  });
   expect(result.outcome).toBe('blocked');
   expect(result.reason).toContain('failed to deploy');
   expect(cfn).not.toHaveReceivedCommand(DeleteStackCommand);
 });
 
 it('notify (the default): blocked with the next step, nothing deleted', async () => {
-  const result = await reconcile(makeRuntime(), 'dev', { desired });
+  const result = await reconcile(makeRuntime(), stageOf(makeRuntime().config, 'dev'), { desired });
   expect(result.outcome).toBe('blocked');
   expect(result.nextStep).toContain('delete-stack');
   expect(cfn).not.toHaveReceivedCommand(DeleteStackCommand);

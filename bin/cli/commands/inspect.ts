@@ -1,0 +1,107 @@
+/**
+ * The commands that only read: status (what runs where) and history (what ran before). Tables for people,
+ * --json for scripts.
+ */
+import { allStages } from '../../../shared/config';
+import { type StageStatus, stageStatus } from '../../../shared/operate';
+import { type ReleaseVersion, readHistory } from '../../../shared/release-history';
+import { shown } from '../../../shared/untrusted';
+import { type Command, commandArgs, EXIT, exactly, JSON_OPTION, UsageError } from '../args';
+import { print, releaseCell, short, shortCommit, table } from '../render';
+import { cliRuntime, stageArg } from '../runtime';
+
+export const status: Command = {
+  summary: 'what each stage should run, what it runs, and what waits',
+  usage: `usage: deployer status [stage] [--json]
+
+For each stage (or one): the desired release (SSM) and the live one (the stack's parameter), each with
+its commit, when and by which execution; the stack's status; a pending change set; whether it is in sync;
+who holds the stage's lock, since and until when.
+Exit code 0 when every stage shown is in sync, 3 when one is not (or its stack needs a person).`,
+  async run(args, env) {
+    const { values, positionals } = commandArgs(args, JSON_OPTION);
+    if (positionals.length > 1) throw new UsageError('status takes at most one stage name');
+    const runtime = cliRuntime(env, { tellsOps: false });
+    const stages = positionals[0] ? [stageArg(runtime, positionals[0])] : allStages(runtime.config);
+    const statuses = await Promise.all(stages.map((stage) => stageStatus(runtime, stage)));
+    print(values.json ? statuses : statusText(statuses));
+    return statuses.every((s) => s.inSync) ? EXIT.ok : EXIT.needsPerson;
+  },
+};
+
+const statusText = (statuses: StageStatus[]): string => {
+  const lines = [
+    table(
+      ['STAGE', 'STACK', 'STATUS', 'DESIRED', 'LIVE', 'IN SYNC', 'PENDING'],
+      statuses.map((s) => [
+        s.stage,
+        s.stack,
+        shown(s.stackStatus),
+        s.desired ? releaseCell(s.desired.version, s.desired.provenance.commit, s.desired.key) : '-',
+        s.live ? releaseCell(s.live.release?.version, s.live.release?.provenance.commit, s.live.key) : '-',
+        s.inSync ? 'yes' : 'NO',
+        s.pendingChangeSet ? shown(s.pendingChangeSet.name) : '-',
+      ]),
+    ),
+  ];
+  for (const s of statuses) {
+    if (s.desired) {
+      const when = s.desired.provenance.startedAt ?? s.desired.modifiedAt;
+      lines.push(
+        `${s.stage}: desired since ${when ? shown(when) : '?'} (${recordedBy(s.desired, 'a person')}); ${shown(s.desired.key, 1024)}`,
+      );
+    }
+    // The holder is cleaned text from the lock object (readStageLock): quoted, it stays data.
+    const { lock } = s;
+    if (lock) {
+      const ended = lock.expired ? ', expired: the next writer takes it over' : '';
+      lines.push(
+        `${s.stage}: locked by ${JSON.stringify(lock.holder)} since ${lock.since} until ${lock.until}${ended} (${lock.location})`,
+      );
+    }
+  }
+  return lines.join('\n');
+};
+
+/** Who recorded a version: "execution 3f8e2a14…", "rollback by kim", or `byHand`. */
+const recordedBy = (
+  v: Pick<ReleaseVersion, 'provenance'>,
+  byHand: string,
+  executionChars?: number,
+): string =>
+  v.provenance.execution
+    ? `execution ${shown(v.provenance.execution.slice(0, executionChars))}`
+    : v.provenance.action
+      ? `${shown(v.provenance.action)} by ${shown(String(v.provenance.by))}`
+      : byHand;
+
+export const history: Command = {
+  summary: "a stage's releases, newest first, with labels and failures",
+  usage: `usage: deployer history <stage> [--json]
+
+Every version of the stage's SSM parameter (all pages), newest first: the release key, the commit, who
+recorded it (pipeline execution, rollback, promotion, rejection) and when, its labels, and whether its
+deploy failed or was rejected.`,
+  async run(args, env) {
+    const { values, positionals } = commandArgs(args, JSON_OPTION);
+    const [stageName = ''] = exactly(positionals, 1, 'history takes exactly one stage name');
+    const runtime = cliRuntime(env, { tellsOps: false });
+    const versions = (await readHistory(runtime.clients.ssm, stageArg(runtime, stageName))).reverse();
+    print(values.json ? versions : historyText(versions));
+    return EXIT.ok;
+  },
+};
+
+const historyText = (versions: ReleaseVersion[]): string =>
+  table(
+    ['VERSION', 'WHEN', 'COMMIT', 'BY', 'RELEASE', 'STATE', 'LABELS'],
+    versions.map((v) => [
+      String(v.version),
+      shown((v.provenance.startedAt ?? v.modifiedAt ?? '-').replace(/\.\d+Z$/, 'Z')),
+      shortCommit(v.provenance.commit) ?? '-',
+      recordedBy(v, 'by hand', 8),
+      short(v.key),
+      v.failed ? 'FAILED' : v.labels.some((l) => l.startsWith('rejected-')) ? 'rejected' : '',
+      v.labels.map((label) => shown(label)).join(' '),
+    ]),
+  );
