@@ -24,14 +24,14 @@ import {
   uploadTemplate,
 } from '../bin/support/example-world';
 import { emulatorEnv, startMoto } from '../bin/support/moto';
-import { buildKeyFor } from '../shared/artifacts';
-import { createClients } from '../shared/clients';
-import { parseConfig, stageNamed } from '../shared/config';
-import { handlePipelineEvent } from '../shared/deploy';
-import { parsePipelineEvent } from '../shared/events';
+import { buildKeyFor } from '../shared/aws/artifacts';
+import { createClients } from '../shared/aws/clients';
+import { describeStack, stackParameterValue } from '../shared/aws/stacks';
+import { parseConfig, stageNamed } from '../shared/edge/config';
+import { parsePipelineEvent } from '../shared/edge/events';
 import { logger } from '../shared/logger';
 import type { Runtime } from '../shared/runtime';
-import { describeStack, stackParameterValue } from '../shared/stacks';
+import { handlePipelineEvent } from '../shared/triggers/deploy';
 
 const ROOT = join(__dirname, '..', '..');
 const ACCOUNT = '123456789012';

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { cleanText } from '../shared/edge/untrusted';
 /**
  * The deployer's command line: `npx deployer <command>`. Talks to AWS with the usual credential chain, or to
  * the endpoint in AWS_ENDPOINT_URL. The commands live in bin/cli/ (commands/ for the operating commands,
@@ -8,8 +9,7 @@
  */
 import { ConfigError, errorMessage, errorName } from '../shared/errors';
 import { logger } from '../shared/logger';
-import { RefusedError } from '../shared/refusals';
-import { cleanText } from '../shared/untrusted';
+import { RefusedError } from '../shared/operations/refusals';
 import { type Command, EXIT, UsageError } from './cli/args';
 import { history, status } from './cli/commands/inspect';
 import { approve, promote, reconcile, reject, rollback } from './cli/commands/moves';

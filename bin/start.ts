@@ -22,12 +22,12 @@ import { GetParameterHistoryCommand } from '@aws-sdk/client-ssm';
 import type { handler as DeployHandler } from '../handlers/deploy';
 import type { handler as NotifyHandler } from '../handlers/notify';
 import type { handler as ReconcileHandler } from '../handlers/reconcile';
-import { buildKeyFor, fillKey } from '../shared/artifacts';
-import { createClients } from '../shared/clients';
-import { loadConfigFile, type Stage, stagesOfPipeline } from '../shared/config';
-import { type PipelineExecution, parsePipelineEvent } from '../shared/events';
+import { buildKeyFor, fillKey } from '../shared/aws/artifacts';
+import { createClients } from '../shared/aws/clients';
+import { describeStack, stackParameterValue } from '../shared/aws/stacks';
+import { loadConfigFile, type Stage, stagesOfPipeline } from '../shared/edge/config';
+import { type PipelineExecution, parsePipelineEvent } from '../shared/edge/events';
 import { logger } from '../shared/logger';
-import { describeStack, stackParameterValue } from '../shared/stacks';
 import { type AwsProxy, startAwsProxy } from './support/aws-proxy';
 import {
   createBucket,

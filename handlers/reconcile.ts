@@ -8,10 +8,10 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
-import { bundledConfig } from '../shared/bundled-config';
+import { bundledConfig } from '../shared/edge/bundled-config';
 import { logger, logInvocation } from '../shared/logger';
 import { loadRuntime } from '../shared/runtime';
-import { handleReconcileTrigger, type SettleSummary } from '../shared/settle';
+import { handleReconcileTrigger, type SettleSummary } from '../shared/triggers/reconcile';
 
 const runtime = loadRuntime(bundledConfig, {
   cfn: CloudFormationClient,

@@ -1,6 +1,6 @@
 // Compiles deployer.config.yaml to deployer.config.json, the form the functions bundle (esbuild inlines
 // JSON natively, and no YAML parser has to load at cold start). Run by `npm run build`; `npm test`
-// fails when the JSON is stale. Validation happens where the configuration is used (shared/config.ts).
+// fails when the JSON is stale. Validation happens where the configuration is used (shared/edge/config.ts).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parse } from 'yaml';
 

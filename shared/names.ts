@@ -117,7 +117,7 @@ const RUN_TOKEN = /^deploy-([a-z][a-z0-9-]{0,31})-v([1-9][0-9]{0,15})-([0-9a-f]{
  * The request token of one deployer operation on a stage's stack (a change set's ClientToken and its
  * execution's ClientRequestToken): readable ("deploy-dev-v12-…") but unpredictable, so nobody can make
  * their own operation look like the deployer's. The version in it is for people; the deployer believes only
- * its run record (shared/runs.ts).
+ * its run record (shared/aws/runs.ts).
  */
 export const runToken = (stage: string, version: number, random: string): string => {
   if (!Number.isSafeInteger(version) || version < 1)

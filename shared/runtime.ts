@@ -2,9 +2,9 @@
  * Everything a trigger needs, made once per process: settings from the environment, the validated
  * configuration, and the SDK clients.
  */
-import { type ClientClasses, type Clients, makeClients } from './client-factory';
-import { type DeployerConfig, loadConfigFile, validateConfig } from './config';
-import { readSettings, type Settings } from './settings';
+import { type ClientClasses, type Clients, makeClients } from './aws/client-factory';
+import { type DeployerConfig, loadConfigFile, validateConfig } from './edge/config';
+import { readSettings, type Settings } from './edge/settings';
 
 export interface Runtime {
   settings: Settings;

@@ -3,10 +3,10 @@
  * now desired, the outcome on the stack, the change set, and the next step. Reasons, keys and names come from
  * AWS and the history: they are shown as data (quoted or bare single words), never as our own text.
  */
-import type { PlannedChange } from '../../shared/change-sets';
-import type { MoveResult } from '../../shared/moves';
-import type { ReconcileOutcome, ReconcileResult } from '../../shared/reconcile';
-import { cleanText, quoted, shown } from '../../shared/untrusted';
+import type { PlannedChange } from '../../shared/aws/change-sets';
+import { cleanText, quoted, shown } from '../../shared/edge/untrusted';
+import type { MoveResult } from '../../shared/stage/moves';
+import type { ReconcileOutcome, ReconcileResult } from '../../shared/stage/reconcile';
 import { fields, short, shortCommit } from './render';
 
 /** The release a stage now desires: "version 7: releases/app/3f9a12b4c5d6… (commit 1a2b3c4)". */

@@ -2,9 +2,9 @@
  * How the command line writes: tables and short release names for people, JSON for scripts (--json).
  *
  * Keys, commits, names, reasons and times come from SSM and the stacks, which anyone with access can write:
- * each is shown as data (shared/untrusted.ts), so that none can break a table row or repaint the terminal.
+ * each is shown as data (shared/edge/untrusted.ts), so that none can break a table row or repaint the terminal.
  */
-import { shown } from '../../shared/untrusted';
+import { shown } from '../../shared/edge/untrusted';
 
 /** "releases/app/3f9a12b4c5d6…": a content-named key with its digest cut to 12 characters. */
 export const short = (key: string | undefined): string => {

@@ -5,8 +5,8 @@
  * command, and never reaches AWS.
  */
 import { resolve } from 'node:path';
-import { createClients } from '../../shared/clients';
-import { allStages, loadConfigFile, type Stage, stageNamed } from '../../shared/config';
+import { createClients } from '../../shared/aws/clients';
+import { allStages, loadConfigFile, type Stage, stageNamed } from '../../shared/edge/config';
 import type { Runtime } from '../../shared/runtime';
 import { regionOf, UsageError } from './args';
 

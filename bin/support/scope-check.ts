@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
-import { allStages, type DeployerConfig, parseConfig, releaseBucketOf } from '../../shared/config';
+import { allStages, type DeployerConfig, parseConfig, releaseBucketOf } from '../../shared/edge/config';
 import { readTemplate } from './sam-template';
 
 type Parameters = Record<string, string>;

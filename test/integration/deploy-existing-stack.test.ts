@@ -4,10 +4,10 @@
  * newer builds and late older executions behave as promised. State is read back from moto.
  */
 import { ChecksumMode, GetObjectCommand } from '@aws-sdk/client-s3';
-import { locateBuild, releaseBuild } from '../../shared/artifacts';
-import { stageNamed } from '../../shared/config';
-import { recordDesired } from '../../shared/desired-state';
-import { parsePipelineEvent } from '../../shared/events';
+import { locateBuild, releaseBuild } from '../../shared/aws/artifacts';
+import { recordDesired } from '../../shared/aws/desired-state';
+import { stageNamed } from '../../shared/edge/config';
+import { parsePipelineEvent } from '../../shared/edge/events';
 import {
   artifactKeyOf,
   bodyField,

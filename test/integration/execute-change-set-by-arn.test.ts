@@ -12,8 +12,8 @@ import {
   ExecuteChangeSetCommand,
   waitForChangeSetCreateComplete,
 } from '@aws-sdk/client-cloudformation';
-import { handleStackNotification } from '../../shared/stack-notify';
-import { consoleLink } from '../../shared/stacks';
+import { consoleLink } from '../../shared/aws/stacks';
+import { handleStackNotification } from '../../shared/triggers/notify';
 import { type CloudTrailEvent, targetOf } from './helpers/stack-events';
 import {
   ACCOUNT,

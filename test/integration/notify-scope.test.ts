@@ -4,8 +4,8 @@
  * `notifications.inProgress`, API calls unless `notifications.apiCalls: false`, and not the deployer's own
  * calls. The configuration variants go through the YAML and the schema; the inbox is the real topic's queue.
  */
-import { handlePipelineEvent } from '../../shared/deploy';
-import { handleStackNotification } from '../../shared/stack-notify';
+import { handlePipelineEvent } from '../../shared/triggers/deploy';
+import { handleStackNotification } from '../../shared/triggers/notify';
 import {
   cloudTrailEvent,
   consoleToken,

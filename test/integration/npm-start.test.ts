@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exampleBuild } from '../../bin/support/example-world';
-import { loadConfigFile, stagesOfPipeline } from '../../shared/config';
-import { parsePipelineEvent } from '../../shared/events';
+import { loadConfigFile, stagesOfPipeline } from '../../shared/edge/config';
+import { parsePipelineEvent } from '../../shared/edge/events';
 import { CLI_TEST_TIMEOUT_MS, cleanEnv, runProcess, withBuildLock } from '../support/checkout-build';
 import { EXAMPLE_EVENT_FILE, sha256Hex } from './helpers/world';
 

@@ -4,9 +4,9 @@
  * change set deploy-<prod>-v2 waiting. Approve executes exactly that change set; reject deletes it, labels
  * the version rejected-v2 and makes what prod runs desired again. Refusals change nothing.
  */
-import type { StageStatus } from '../../shared/operate';
-import { approve, RefusedError, reject } from '../../shared/operate';
-import { reconcile } from '../../shared/reconcile';
+import type { StageStatus } from '../../shared/operations';
+import { approve, RefusedError, reject } from '../../shared/operations';
+import { reconcile } from '../../shared/stage/reconcile';
 import {
   buildCli,
   CLI_TEST_TIMEOUT_MS,
@@ -129,7 +129,7 @@ describe('approve', () => {
     expect(bodyField(message?.body ?? '', 'Release')).toBe(w.a.key);
   });
 
-  // PRODUCT BUG (shared/operate.ts, approve → deployMessage): the DEPLOYING message of an approval names no
+  // PRODUCT BUG (shared/operations/status.ts, approve → deployMessage): the DEPLOYING message of an approval names no
   // commit, although every deploy message's subject ends with the short commit (README, "Deploy outcomes")
   // and the desired version's provenance has it. Fix: read the version's provenance (readHistory or the
   // DescribeParameters description) and pass commitId to deployMessage, as moveTo does.
@@ -223,7 +223,7 @@ describe('reject', () => {
     expect(row).toContain('rejected-v2');
   });
 
-  // PRODUCT BUG (shared/operate.ts, reject: the provenance of the new version): the version reject writes
+  // PRODUCT BUG (shared/operations/status.ts, reject: the provenance of the new version): the version reject writes
   // holds the running release but not its commit, so `status` shows the live release without its commit
   // and `history` shows "-" for it, although the history knows it (promote looks it up with latestWithKey).
   // Fix: commit: latestWithKey(await readHistory(ssm, stage), running)?.provenance.commit in the provenance.
@@ -354,7 +354,7 @@ describe('the first release of an approval stage (its stack not created yet, REV
     expect((await inbox(world)).map((m) => m.attributes.outcome)).toEqual(['deploying']);
   });
 
-  // PRODUCT BUG (shared/operate.ts, approve: the ReconcileResult it reports has action: 'update' always):
+  // PRODUCT BUG (shared/operations/status.ts, approve: the ReconcileResult it reports has action: 'update' always):
   // approving the CREATE change set of a stack that does not exist yet is reported as "Stack: <stack>
   // (UPDATE_IN_PROGRESS)" with status attribute UPDATE_IN_PROGRESS, though the stack is being created.
   // Fix: action 'create' when the stack is missing or REVIEW_IN_PROGRESS (describeStack before executing).
@@ -368,7 +368,7 @@ describe('the first release of an approval stage (its stack not created yet, REV
     expect(message?.attributes.status).toBe('CREATE_IN_PROGRESS');
   });
 
-  // PRODUCT BUG (shared/operate.ts, reject): with no release running yet, reject deletes the change set and
+  // PRODUCT BUG (shared/operations/status.ts, reject): with no release running yet, reject deletes the change set and
   // labels the version rejected-v1 under the lock, and only then finds nothing to keep as desired and
   // throws RefusedError — the command line says "refused" and exits 4, whose contract is "nothing was
   // changed". (The version stays desired, so the next reconcile makes the same CREATE change set again and

@@ -5,8 +5,8 @@
  * deployed, so that 61 of them take seconds.
  */
 import { GetParameterHistoryCommand } from '@aws-sdk/client-ssm';
-import { labelRecorded, recordDesired } from '../../shared/desired-state';
-import { markFailed, type ReleaseVersion, readHistory } from '../../shared/release-history';
+import { labelRecorded, recordDesired } from '../../shared/aws/desired-state';
+import { markFailed, type ReleaseVersion, readHistory } from '../../shared/aws/release-history';
 import {
   buildCli,
   CLI_TEST_TIMEOUT_MS,

@@ -1,4 +1,4 @@
-import { stageNamed } from '../../shared/config';
+import { stageNamed } from '../../shared/edge/config';
 /**
  * `deployer promote dev prod`: the release dev's stack runs (not merely desires) becomes prod's desired
  * release and is deployed there, or waits for approval on an approval stage. And auto-promotion: a stage
@@ -6,10 +6,10 @@ import { stageNamed } from '../../shared/config';
  * UPDATE_COMPLETE status event with the deployer's change set token, through handleStackSettled).
  */
 
-import { type MoveResult, promote, RefusedError } from '../../shared/operate';
-import { reconcile } from '../../shared/reconcile';
+import { type MoveResult, promote, RefusedError } from '../../shared/operations';
 import type { Runtime } from '../../shared/runtime';
-import { handleStackSettled } from '../../shared/settle';
+import { reconcile } from '../../shared/stage/reconcile';
+import { handleStackSettled } from '../../shared/triggers/reconcile';
 import {
   buildCli,
   CLI_TEST_TIMEOUT_MS,

@@ -4,8 +4,9 @@
  * shared function and the real command line, on three stages of one world: dev deployed and in sync, prod
  * (an approval stage) with a release waiting for approval, and test whose stack does not exist.
  */
-import { type StageStatus, stageStatus } from '../../shared/operate';
-import { lockKey, withStageLock } from '../../shared/stage-lock';
+
+import { lockKey, withStageLock } from '../../shared/aws/stage-lock';
+import { type StageStatus, stageStatus } from '../../shared/operations';
 import {
   buildCli,
   CLI_TEST_TIMEOUT_MS,

@@ -4,8 +4,9 @@
  * writeDesired while the oldest version is labelled (SSM then refuses to drop it until its labels are freed),
  * and the stacks still end on the releases chosen.
  */
-import { promote, rollback } from '../../shared/operate';
-import type { ReleaseVersion } from '../../shared/release-history';
+
+import type { ReleaseVersion } from '../../shared/aws/release-history';
+import { promote, rollback } from '../../shared/operations';
 import {
   buildCli,
   CLI_TEST_TIMEOUT_MS,

@@ -3,7 +3,7 @@
  * stack's status event says it settled, and the schedule heals a stage whose desired release differs from
  * what its stack runs. State (stack parameters, change sets, SSM) and the ops messages are read back.
  */
-import { handleReconcileTrigger, handleStackSettled } from '../../shared/settle';
+import { handleReconcileTrigger, handleStackSettled } from '../../shared/triggers/reconcile';
 import {
   createOtherStack,
   recordRelease,

@@ -4,8 +4,8 @@
  * (moto's stack operations finish at once); the state is read back straight from moto.
  */
 import { type AwsProxy, startAwsProxy } from '../../bin/support/aws-proxy';
-import type { Clients } from '../../shared/clients';
-import { handlePipelineEvent } from '../../shared/deploy';
+import type { Clients } from '../../shared/aws/clients';
+import { handlePipelineEvent } from '../../shared/triggers/deploy';
 import { destroyClients, forwardedFor, provenanceOf, proxiedRuntime } from './helpers/reliability';
 import {
   artifactKeyOf,

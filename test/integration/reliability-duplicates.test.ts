@@ -5,8 +5,8 @@
  * The deployer's clients go through the proxy (to count what reached moto); the state is read back from moto.
  */
 import { type AwsProxy, startAwsProxy } from '../../bin/support/aws-proxy';
-import type { Clients } from '../../shared/clients';
-import { type DeploySummary, handlePipelineEvent } from '../../shared/deploy';
+import type { Clients } from '../../shared/aws/clients';
+import { type DeploySummary, handlePipelineEvent } from '../../shared/triggers/deploy';
 import {
   changeSetNameOf,
   destroyClients,

@@ -6,10 +6,10 @@
  * no change set may be executed twice. The world is set up and read back straight from moto.
  */
 import { type AwsProxy, startAwsProxy } from '../../bin/support/aws-proxy';
-import type { Clients } from '../../shared/clients';
-import { handlePipelineEvent } from '../../shared/deploy';
-import { reconcileAll } from '../../shared/settle';
-import { lockKey } from '../../shared/stage-lock';
+import type { Clients } from '../../shared/aws/clients';
+import { lockKey } from '../../shared/aws/stage-lock';
+import { handlePipelineEvent } from '../../shared/triggers/deploy';
+import { reconcileAll } from '../../shared/triggers/reconcile';
 import {
   deliverWithRetries,
   destroyClients,

@@ -8,9 +8,8 @@
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { type AwsProxy, type LostAs, startAwsProxy } from '../../bin/support/aws-proxy';
-import type { Clients } from '../../shared/clients';
-import type { Stage } from '../../shared/config';
-import { AmbiguousWriteError, guardWrite } from '../../shared/single-writes';
+import type { Clients } from '../../shared/aws/clients';
+import { AmbiguousWriteError, guardWrite } from '../../shared/aws/single-writes';
 import {
   LEASE_MS,
   LockLostError,
@@ -18,7 +17,8 @@ import {
   readStageLock,
   StageLockedError,
   withStageLock,
-} from '../../shared/stage-lock';
+} from '../../shared/aws/stage-lock';
+import type { Stage } from '../../shared/edge/config';
 import { destroyClients, proxiedClients } from './helpers/reliability';
 import { configuredStage } from './helpers/stack-events';
 import { createWorld, destroyWorld, objectExists, parameterHistory, type World } from './helpers/world';

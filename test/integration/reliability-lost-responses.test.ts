@@ -27,10 +27,10 @@ import {
   type LostAs,
   startAwsProxy,
 } from '../../bin/support/aws-proxy';
-import type { Clients } from '../../shared/clients';
-import { handlePipelineEvent } from '../../shared/deploy';
+import type { Clients } from '../../shared/aws/clients';
+import { lockKey, readStageLock } from '../../shared/aws/stage-lock';
 import { changeSetName, desiredVersionOfChangeSet, executionLabel } from '../../shared/names';
-import { lockKey, readStageLock } from '../../shared/stage-lock';
+import { handlePipelineEvent } from '../../shared/triggers/deploy';
 import {
   changeSetNameOf,
   deliverWithRetries,

@@ -7,13 +7,13 @@
  */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { type AwsProxy, type LostAs, startAwsProxy } from '../../bin/support/aws-proxy';
-import { SENT_ONE_BY_ONE, WINDOW_MS } from '../../shared/api-call-storm';
-import { type Clients, createClients } from '../../shared/clients';
-import { handlePipelineEvent } from '../../shared/deploy';
-import { CLAIM_STALE_MS, ledgerKeys, RETENTION_SECONDS } from '../../shared/notification-ledger';
+import { type Clients, createClients } from '../../shared/aws/clients';
+import { CLAIM_STALE_MS, ledgerKeys, RETENTION_SECONDS } from '../../shared/aws/notification-ledger';
 import type { Runtime } from '../../shared/runtime';
-import { handleReconcileTrigger } from '../../shared/settle';
-import { handleStackNotification, type NotifySummary } from '../../shared/stack-notify';
+import { SENT_ONE_BY_ONE, WINDOW_MS } from '../../shared/triggers/api-call-storm';
+import { handlePipelineEvent } from '../../shared/triggers/deploy';
+import { handleStackNotification, type NotifySummary } from '../../shared/triggers/notify';
+import { handleReconcileTrigger } from '../../shared/triggers/reconcile';
 import { destroyClients, proxiedRuntime } from './helpers/reliability';
 import {
   type CloudTrailEvent,

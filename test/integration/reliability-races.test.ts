@@ -8,10 +8,10 @@
  * through the proxy, the world is set up and read back straight from moto.
  */
 import { type AwsProxy, startAwsProxy } from '../../bin/support/aws-proxy';
-import type { Clients } from '../../shared/clients';
-import { type DeploySummary, handlePipelineEvent } from '../../shared/deploy';
+import type { Clients } from '../../shared/aws/clients';
 import type { Runtime } from '../../shared/runtime';
-import { handleStackSettled, reconcileAll } from '../../shared/settle';
+import { type DeploySummary, handlePipelineEvent } from '../../shared/triggers/deploy';
+import { handleStackSettled, reconcileAll } from '../../shared/triggers/reconcile';
 import {
   changeSetNameOf,
   destroyClients,

@@ -5,10 +5,10 @@
  * set up and read back straight from moto.
  */
 import { type AwsProxy, startAwsProxy } from '../../bin/support/aws-proxy';
-import type { Clients } from '../../shared/clients';
-import { MAX_ATTEMPTS } from '../../shared/clients';
-import { handlePipelineEvent } from '../../shared/deploy';
-import { lockKey } from '../../shared/stage-lock';
+import type { Clients } from '../../shared/aws/clients';
+import { MAX_ATTEMPTS } from '../../shared/aws/clients';
+import { lockKey } from '../../shared/aws/stage-lock';
+import { handlePipelineEvent } from '../../shared/triggers/deploy';
 import {
   changeSetNameOf,
   destroyClients,
@@ -164,7 +164,7 @@ describe('retries run out', () => {
     expect((await inbox(world)).map((m) => m.attributes.outcome)).toEqual(['deploying']);
   });
 
-  // PRODUCT BUG (shared/deploy.ts, the `quiet` rule in deployStage): the first delivery deploys, then its
+  // PRODUCT BUG (shared/triggers/deploy.ts, the `quiet` rule in deployStage): the first delivery deploys, then its
   // SNS Publish fails after the SDK's retries, so the invocation fails and Lambda retries it. The retry finds
   // the execution recorded ('duplicate') and the stack already on the release ('in-sync'), and stays quiet:
   // the ops team never hears that the build was deployed. Kept asserting the promised behaviour.
@@ -188,7 +188,7 @@ describe('retries run out', () => {
 
   // A version is written (PutParameter) and labelled in a second call. When labelling fails and a newer
   // build is recorded before the event is delivered again, the retry is 'superseded': it still reports and
-  // labels its own version (shared/deploy.ts reportOvertaken).
+  // labels its own version (shared/triggers/deploy.ts reportOvertaken).
   it('ssm.LabelParameterVersion failing (503) on every attempt, a newer build recorded meanwhile: the older version still gets its labels', async () => {
     const { world, stage, execution, runtime, event } = await setUp();
     failOnly('ssm.LabelParameterVersion');

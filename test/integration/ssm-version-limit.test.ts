@@ -3,8 +3,9 @@
  * every version it writes, so without care the 101st deploy of a stage would fail: it must keep recording
  * past version 100, with the newest versions still labelled.
  */
-import { stageNamed } from '../../shared/config';
-import { labelRecorded, recordDesired } from '../../shared/desired-state';
+
+import { labelRecorded, recordDesired } from '../../shared/aws/desired-state';
+import { stageNamed } from '../../shared/edge/config';
 import {
   createWorld,
   destroyWorld,

@@ -5,8 +5,8 @@
  * played by putting the stack back on its earlier release before the event is fed.
  */
 
-import { handleReconcileTrigger, handleStackSettled } from '../../shared/settle';
-import { handleStackNotification } from '../../shared/stack-notify';
+import { handleStackNotification } from '../../shared/triggers/notify';
+import { handleReconcileTrigger, handleStackSettled } from '../../shared/triggers/reconcile';
 import { runTokenOf } from './helpers/runs';
 import {
   consoleToken,

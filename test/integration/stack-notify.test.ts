@@ -4,8 +4,8 @@
  * queue subscribed to it. The events are the samples of events/ aimed at the real stack.
  */
 
-import { handleStackNotification } from '../../shared/stack-notify';
-import { consoleLink } from '../../shared/stacks';
+import { consoleLink } from '../../shared/aws/stacks';
+import { handleStackNotification } from '../../shared/triggers/notify';
 import { runTokenOf } from './helpers/runs';
 import {
   ACCESS_KEY_ID,

@@ -13,11 +13,11 @@ import {
 } from '@aws-sdk/client-cloudformation';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
-import { approve, RefusedError } from '../../shared/operate';
-import { reconcile } from '../../shared/reconcile';
-import { readHistory } from '../../shared/release-history';
-import { handleStackSettled } from '../../shared/settle';
-import { handleStackNotification } from '../../shared/stack-notify';
+import { readHistory } from '../../shared/aws/release-history';
+import { approve, RefusedError } from '../../shared/operations';
+import { reconcile } from '../../shared/stage/reconcile';
+import { handleStackNotification } from '../../shared/triggers/notify';
+import { handleStackSettled } from '../../shared/triggers/reconcile';
 import {
   buildCli,
   CLI_TEST_TIMEOUT_MS,

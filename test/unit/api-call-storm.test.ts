@@ -4,10 +4,10 @@
  */
 import { PutItemCommand, UpdateItemCommand, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { PublishCommand } from '@aws-sdk/client-sns';
-import { reportApiCall, SENT_ONE_BY_ONE, WINDOW_MS, windowOf } from '../../shared/api-call-storm';
-import type { Notification } from '../../shared/notify';
-import type { StackApiCall } from '../../shared/stack-events';
-import { digestMessage } from '../../shared/storm-messages';
+import type { StackApiCall } from '../../shared/edge/stack-events';
+import type { Notification } from '../../shared/messages/notification';
+import { digestMessage } from '../../shared/messages/storm-messages';
+import { reportApiCall, SENT_ONE_BY_ONE, WINDOW_MS, windowOf } from '../../shared/triggers/api-call-storm';
 import { ACCOUNT, awsError, makeRuntime, REGION } from './helpers/fixtures';
 import { mockAll, resetAll } from './helpers/world';
 

@@ -10,8 +10,8 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import { type BuildArtifact, buildKeyFor, locateBuild, releaseBuild } from '../../shared/artifacts';
-import { type DeployerConfig, parseConfig, type Stage } from '../../shared/config';
+import { type BuildArtifact, buildKeyFor, locateBuild, releaseBuild } from '../../shared/aws/artifacts';
+import { type DeployerConfig, parseConfig, type Stage } from '../../shared/edge/config';
 import { ArtifactError, PermanentError, ReleaseIntegrityError } from '../../shared/errors';
 import {
   BUILD_BYTES,

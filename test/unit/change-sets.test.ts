@@ -19,16 +19,16 @@ import {
   isNoChangeError,
   isNoChangeReason,
   pendingChangeSets,
-} from '../../shared/change-sets';
-import { parseConfig } from '../../shared/config';
-import { DeployerError } from '../../shared/errors';
+} from '../../shared/aws/change-sets';
 import {
   classifyStatus,
   consoleLink,
   describeStack,
   nextStepFor,
   stackParameterValue,
-} from '../../shared/stacks';
+} from '../../shared/aws/stacks';
+import { parseConfig } from '../../shared/edge/config';
+import { DeployerError } from '../../shared/errors';
 import { awsError, makeRuntime, rejectionOf, repoConfigText, stageOf } from './helpers/fixtures';
 import { TEMPLATE, TEMPLATE_PARAMETERS } from './helpers/releases';
 import { runToken } from './helpers/runs';

@@ -9,7 +9,7 @@ import {
   stageNamed,
   stagesOfPipeline,
   validateConfig,
-} from '../../shared/config';
+} from '../../shared/edge/config';
 import { ConfigError, PermanentError } from '../../shared/errors';
 import { ROOT, repoConfigText, stageOf, thrownBy } from './helpers/fixtures';
 

@@ -14,8 +14,8 @@ import {
   LabelParameterVersionCommand,
   PutParameterCommand,
 } from '@aws-sdk/client-ssm';
-import { handlePipelineEvent } from '../../shared/deploy';
 import type { Runtime } from '../../shared/runtime';
+import { handlePipelineEvent } from '../../shared/triggers/deploy';
 import {
   BUILD_BYTES,
   BUILD_RELEASE_KEY,

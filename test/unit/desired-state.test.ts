@@ -9,17 +9,17 @@ import {
   SSMClient,
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { Release } from '../../shared/artifacts';
-import { parseConfig } from '../../shared/config';
+import type { Release } from '../../shared/aws/artifacts';
 import {
   labelRecorded,
   parseProvenance,
   recordDesired,
   trustProvenance,
   writeDesired,
-} from '../../shared/desired-state';
-import { readDesired } from '../../shared/release-history';
-import { AmbiguousWriteError } from '../../shared/single-writes';
+} from '../../shared/aws/desired-state';
+import { readDesired } from '../../shared/aws/release-history';
+import { AmbiguousWriteError } from '../../shared/aws/single-writes';
+import { parseConfig } from '../../shared/edge/config';
 import {
   awsError,
   BUILD_RELEASE_KEY,

@@ -1,5 +1,5 @@
+import { EVENT_TEXT_LIMIT, parsePipelineEvent } from '../../shared/edge/events';
 import { EventValidationError, PermanentError } from '../../shared/errors';
-import { EVENT_TEXT_LIMIT, parsePipelineEvent } from '../../shared/events';
 import { executionLabel } from '../../shared/names';
 import { loadEvent, SAMPLE, type SampleEvent, thrownBy } from './helpers/fixtures';
 

@@ -16,10 +16,10 @@ import {
   ledgerKeys,
   RETENTION_SECONDS,
   sendOnce,
-} from '../../shared/notification-ledger';
-import type { Notification } from '../../shared/notify';
-import * as singleWrites from '../../shared/single-writes';
-import { AmbiguousWriteError } from '../../shared/single-writes';
+} from '../../shared/aws/notification-ledger';
+import * as singleWrites from '../../shared/aws/single-writes';
+import { AmbiguousWriteError } from '../../shared/aws/single-writes';
+import type { Notification } from '../../shared/messages/notification';
 import { awsError, LEDGER_TABLE, makeRuntime, rejectionOf, TOPIC_ARN } from './helpers/fixtures';
 import { mockAll, resetAll } from './helpers/world';
 

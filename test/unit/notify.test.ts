@@ -1,8 +1,14 @@
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
-import { deployMessage, severityOf } from '../../shared/deploy-messages';
-import { composeSubject, fieldLines, publish, shortCommit, toSubject } from '../../shared/notify';
-import type { ReconcileResult } from '../../shared/reconcile';
+import { deployMessage, severityOf } from '../../shared/messages/deploy-messages';
+import {
+  composeSubject,
+  fieldLines,
+  publish,
+  shortCommit,
+  toSubject,
+} from '../../shared/messages/notification';
+import type { ReconcileResult } from '../../shared/stage/reconcile';
 import { expectNoInjection, HOSTILE, HOSTILE_CLEANED, HOSTILE_QUOTED } from '../support/hostile-text';
 import { executionOf, makeRuntime, SAMPLE, TOPIC_ARN } from './helpers/fixtures';
 

@@ -27,6 +27,7 @@ import {
   PutParameterCommand,
   UnlabelParameterVersionCommand,
 } from '@aws-sdk/client-ssm';
+import type { ReleaseVersion } from '../../shared/aws/release-history';
 import { PermanentError } from '../../shared/errors';
 import {
   approve,
@@ -36,8 +37,7 @@ import {
   reject,
   rollback,
   stageStatus,
-} from '../../shared/operate';
-import type { ReleaseVersion } from '../../shared/release-history';
+} from '../../shared/operations';
 import type { Runtime } from '../../shared/runtime';
 import {
   awsError,
@@ -208,7 +208,7 @@ describe('findRollbackTarget', () => {
       );
     });
 
-    // PRODUCT BUG (shared/operate.ts, findRollbackTarget): a selector of digits only is always read as an
+    // PRODUCT BUG (shared/operations/status.ts, findRollbackTarget): a selector of digits only is always read as an
     // SSM version, so a commit whose short id is all digits (about 1 commit in 27 has such a 7-character
     // prefix) cannot be named by it: `--to 1234567` is refused as "no version 1234567". Fix: when no
     // version has that number and the selector is 7 to 64 characters long, look it up as a commit.
@@ -991,7 +991,7 @@ describe('stageStatus', () => {
     expect((await stageStatus(runtime, prod)).pendingChangeSet).toBeUndefined();
   });
 
-  // PRODUCT BUG (shared/operate.ts, stageStatus, inSync): a stack that needs a person but whose parameter
+  // PRODUCT BUG (shared/operations/status.ts, stageStatus, inSync): a stack that needs a person but whose parameter
   // holds the desired key — a creation that rolled back (ROLLBACK_COMPLETE: the stack has no resources, and
   // the version is labelled failed), a rollback that failed — is reported in sync, so `deployer status`
   // exits 0 although the README promises exit 3 when "a stage … is not in sync (or its stack needs a

@@ -1,6 +1,6 @@
 /**
  * Property-based tests (fast-check) for the functions that stand between untrusted input and AWS: the name
- * builders of shared/names.ts, the SNS subject of shared/notify.ts, and the schemas of events and
+ * builders of shared/names.ts, the SNS subject of shared/messages/notification.ts, and the schemas of events and
  * configuration. Each property runs a few hundred generated inputs, hostile ones included (any unicode,
  * lone surrogates, control characters, very long strings, `__proto__` keys, mutated copies of the sample
  * events). No network: these are pure functions.
@@ -8,9 +8,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { allStages, type DeployerConfig, validateConfig } from '../../shared/config';
+import { allStages, type DeployerConfig, validateConfig } from '../../shared/edge/config';
+import { EVENT_TEXT_LIMIT, type PipelineExecution, parsePipelineEvent } from '../../shared/edge/events';
+import {
+  type ParsedStackEvent,
+  parseStackEvent,
+  REPORTED_CALLS,
+  stackNameOf,
+} from '../../shared/edge/stack-events';
 import { ConfigError, DeployerError, EventValidationError } from '../../shared/errors';
-import { EVENT_TEXT_LIMIT, type PipelineExecution, parsePipelineEvent } from '../../shared/events';
+import { composeSubject, toSubject } from '../../shared/messages/notification';
 import {
   COMMIT_ID,
   changeSetName,
@@ -24,13 +31,6 @@ import {
   STACK_NAME,
   STAGE_NAME,
 } from '../../shared/names';
-import { composeSubject, toSubject } from '../../shared/notify';
-import {
-  type ParsedStackEvent,
-  parseStackEvent,
-  REPORTED_CALLS,
-  stackNameOf,
-} from '../../shared/stack-events';
 import { ROOT } from './helpers/fixtures';
 
 /** Generated inputs per property: enough to find shape bugs, few enough for the file to run in seconds. */
@@ -865,7 +865,7 @@ describe('parseStackEvent (property)', () => {
     expect(counts.rejected).toBeGreaterThan(0);
   });
 
-  // PRODUCT BUG (shared/stack-events.ts, the last line of parseStackEvent): the message for an unknown
+  // PRODUCT BUG (shared/edge/stack-events.ts, the last line of parseStackEvent): the message for an unknown
   // detail-type calls String(detailType), which throws a TypeError for a JSON object whose `toString` is not a
   // function ({"detail-type": {"toString": 1}}), so the notify and reconcile handlers throw (and Lambda
   // retries) instead of rejecting the event. Expected: EventValidationError. Remove `.failing` once fixed.
@@ -984,7 +984,7 @@ describe('validateConfig (property)', () => {
     expect(counts.rejected).toBeGreaterThan(0);
   });
 
-  // PRODUCT BUG (shared/config.ts, the `pipelines` record of configSchema): a pipeline named `__proto__` (a
+  // PRODUCT BUG (shared/edge/config.ts, the `pipelines` record of configSchema): a pipeline named `__proto__` (a
   // legal CodePipeline name, and an own key in the parsed YAML/JSON) passes validation but is dropped from
   // the result, so its events are silently "not configured". Expected: every declared pipeline survives
   // validation, or validation fails with a ConfigError naming it. Remove `.failing` once fixed.

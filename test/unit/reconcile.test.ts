@@ -21,11 +21,11 @@ import {
   SSMClient,
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { DesiredState, Provenance } from '../../shared/desired-state';
+import type { DesiredState, Provenance } from '../../shared/aws/desired-state';
 import { DeployerError, PermanentError } from '../../shared/errors';
-import { reconcile } from '../../shared/reconcile';
-import { stageOrRefuse } from '../../shared/refusals';
+import { stageOrRefuse } from '../../shared/operations/refusals';
 import type { Runtime } from '../../shared/runtime';
+import { reconcile } from '../../shared/stage/reconcile';
 import {
   awsError,
   BUILD_BYTES,

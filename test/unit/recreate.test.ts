@@ -13,8 +13,8 @@ import {
 import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetParameterCommand, ParameterNotFound, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { DesiredState } from '../../shared/desired-state';
-import { reconcile } from '../../shared/reconcile';
+import type { DesiredState } from '../../shared/aws/desired-state';
+import { reconcile } from '../../shared/stage/reconcile';
 import {
   BUILD_RELEASE_KEY,
   BUILD_SHA256_HEX,

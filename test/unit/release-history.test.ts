@@ -5,7 +5,7 @@ import {
   SSMClient,
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { latestWithKey, markFailed, readHistory } from '../../shared/release-history';
+import { latestWithKey, markFailed, readHistory } from '../../shared/aws/release-history';
 import { awsError, makeRuntime, rejectionOf, SAMPLE, stageOf } from './helpers/fixtures';
 import { NEW_KEY, NEWER_KEY, PARAMETERS, version } from './helpers/stack-world';
 import { OLD_KEY } from './helpers/world';

@@ -5,7 +5,7 @@ import {
   type StackEvent,
 } from '@aws-sdk/client-cloudformation';
 import { mockClient } from 'aws-sdk-client-mock';
-import { findRootCause } from '../../shared/root-cause';
+import { findRootCause } from '../../shared/aws/root-cause';
 import { awsError, makeRuntime, rejectionOf } from './helpers/fixtures';
 import { resourceEvent, STACK_IDS, stackEventPages, stackItselfEvent } from './helpers/stack-world';
 

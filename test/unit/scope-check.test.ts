@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { checkScope, environments, scopeProblems, templateDefaults } from '../../bin/support/scope-check';
-import { parseConfig } from '../../shared/config';
+import { parseConfig } from '../../shared/edge/config';
 
 const ROOT = join(__dirname, '..', '..');
 

@@ -9,8 +9,8 @@ import {
   LabelParameterVersionCommand,
   PutParameterCommand,
 } from '@aws-sdk/client-ssm';
-import type { RunRecord } from '../../shared/runs';
-import { handleReconcileTrigger, handleStackSettled, reconcileAll } from '../../shared/settle';
+import type { RunRecord } from '../../shared/aws/runs';
+import { handleReconcileTrigger, handleStackSettled, reconcileAll } from '../../shared/triggers/reconcile';
 import { awsError, makeRuntime, rejectionOf, repoConfigText, SAMPLE, TOPIC_ARN } from './helpers/fixtures';
 import { TEMPLATE, tamper } from './helpers/releases';
 import { appliedOf, givenApplied, givenRun, runRecordOf, runToken, runTokenPattern } from './helpers/runs';

@@ -1,5 +1,5 @@
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { AmbiguousWriteError, guardWrite, mayHaveLanded, writeOnce } from '../../shared/single-writes';
+import { AmbiguousWriteError, guardWrite, mayHaveLanded, writeOnce } from '../../shared/aws/single-writes';
 
 /** An SSM client whose "network" answers from a script: each entry is one attempt's answer. */
 const scriptedClient = (answers: (number | 'reset')[]) => {

@@ -1,5 +1,4 @@
-import { EventValidationError } from '../../shared/errors';
-import { EVENT_TEXT_LIMIT } from '../../shared/events';
+import { EVENT_TEXT_LIMIT } from '../../shared/edge/events';
 import {
   API_CALL_DETAIL_TYPE,
   type ChangeSetCall,
@@ -11,7 +10,8 @@ import {
   type StackStatusChange,
   stackNameOf,
   withStack,
-} from '../../shared/stack-events';
+} from '../../shared/edge/stack-events';
+import { EventValidationError } from '../../shared/errors';
 import { thrownBy } from './helpers/fixtures';
 import {
   API_CALL_EVENTS,

@@ -1,7 +1,8 @@
-import { toSubject } from '../../shared/notify';
-import type { ReleaseVersion } from '../../shared/release-history';
-import type { RootCause } from '../../shared/root-cause';
-import { parseStackEvent, type StackApiCall, type StackStatusChange } from '../../shared/stack-events';
+import type { ReleaseVersion } from '../../shared/aws/release-history';
+import type { RootCause } from '../../shared/aws/root-cause';
+import { consoleLink } from '../../shared/aws/stacks';
+import { parseStackEvent, type StackApiCall, type StackStatusChange } from '../../shared/edge/stack-events';
+import { toSubject } from '../../shared/messages/notification';
 import {
   apiCallMessage,
   isFailureStatus,
@@ -10,8 +11,7 @@ import {
   startedBy,
   statusMessage,
   statusSeverity,
-} from '../../shared/stack-messages';
-import { consoleLink } from '../../shared/stacks';
+} from '../../shared/messages/stack-messages';
 import { expectNoInjection, HOSTILE, HOSTILE_CLEANED, HOSTILE_QUOTED } from '../support/hostile-text';
 import { makeRuntime, SAMPLE, stageOf } from './helpers/fixtures';
 import { runToken } from './helpers/runs';
@@ -427,7 +427,7 @@ describe('statusMessage: times', () => {
     expect(fieldOf(body, 'When')).toBe('2026-11-20 10:17:05 UTC (us-east-1)');
   });
 
-  // Product bug (shared/stack-messages.ts `utc`): an event time with an offset, which the schema accepts, is
+  // Product bug (shared/messages/stack-messages.ts `utc`): an event time with an offset, which the schema accepts, is
   // printed unconverted with "UTC" after it. Remove `.failing` once fixed.
   it('converts an event time with an offset to UTC', () => {
     const { body } = statusMessage({

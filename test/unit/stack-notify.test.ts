@@ -7,8 +7,8 @@ import {
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { GetParameterHistoryCommand } from '@aws-sdk/client-ssm';
-import { handleStackNotification } from '../../shared/stack-notify';
-import { consoleLink } from '../../shared/stacks';
+import { consoleLink } from '../../shared/aws/stacks';
+import { handleStackNotification } from '../../shared/triggers/notify';
 import { expectNoInjection, HOSTILE, HOSTILE_QUOTED } from '../support/hostile-text';
 import { awsError, rejectionOf, SAMPLE, TOPIC_ARN } from './helpers/fixtures';
 import { givenRun, runToken } from './helpers/runs';
@@ -295,7 +295,7 @@ describe('handleStackNotification: the next step per status', () => {
     expect(attributes.severity).toBe('info');
   });
 
-  // Product bug (shared/stack-notify.ts statusReport): DescribeStacks by stack id still answers for a deleted
+  // Product bug (shared/triggers/notify.ts statusReport): DescribeStacks by stack id still answers for a deleted
   // stack, with its last parameters, and the message says that release is "Running now". Remove `.failing`
   // once fixed.
   it('DELETE_COMPLETE: does not say a deleted stack runs anything', async () => {
@@ -448,7 +448,7 @@ describe('handleStackNotification: missing stack, missing history', () => {
     expect(body).toContain('the stack runs its previous release again');
   });
 
-  // Product bug (shared/stack-notify.ts statusReport / shared/root-cause.ts): a missing stack is tolerated by
+  // Product bug (shared/triggers/notify.ts statusReport / shared/aws/root-cause.ts): a missing stack is tolerated by
   // DescribeStacks but not by DescribeStackEvents, so a failure status of a stack that is gone throws and the
   // message is lost. Remove `.failing` once fixed.
   it('a failure of a stack that is gone entirely: still one message, without a root cause', async () => {

@@ -19,9 +19,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import { parseConfig, type Stage, stageNamed } from '../../shared/config';
-import { DeployerError, PermanentError } from '../../shared/errors';
-import { AmbiguousWriteError } from '../../shared/single-writes';
+import { AmbiguousWriteError } from '../../shared/aws/single-writes';
 import {
   LEASE_MS,
   LockLostError,
@@ -29,7 +27,9 @@ import {
   readStageLock,
   StageLockedError,
   withStageLock,
-} from '../../shared/stage-lock';
+} from '../../shared/aws/stage-lock';
+import { parseConfig, type Stage, stageNamed } from '../../shared/edge/config';
+import { DeployerError, PermanentError } from '../../shared/errors';
 
 const config = parseConfig(readFileSync(join(__dirname, '..', '..', 'deployer.config.yaml'), 'utf8'));
 const dev = stageNamed(config, 'dev') as Stage;

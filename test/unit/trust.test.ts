@@ -14,14 +14,14 @@ import {
 } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
-import { parseConfig } from '../../shared/config';
-import { trustProvenance } from '../../shared/desired-state';
+import { trustProvenance } from '../../shared/aws/desired-state';
+import { readVerifiedTemplate, verifyObject } from '../../shared/aws/release-integrity';
+import { ownRun, type RunRecord } from '../../shared/aws/runs';
+import { StageLockedError } from '../../shared/aws/stage-lock';
+import { parseConfig } from '../../shared/edge/config';
 import { ReleaseIntegrityError } from '../../shared/errors';
-import { reportLockedStage } from '../../shared/locked-stage';
+import { reportLockedStage } from '../../shared/messages/locked-stage';
 import { digestOfReleaseKey, runToken, stageOfRunToken, templateReleaseKey } from '../../shared/names';
-import { readVerifiedTemplate, verifyObject } from '../../shared/release-integrity';
-import { ownRun, type RunRecord } from '../../shared/runs';
-import { StageLockedError } from '../../shared/stage-lock';
 import {
   BUILD_BYTES,
   BUILD_RELEASE_KEY,

@@ -1,4 +1,4 @@
-import { cleanText, NAME_LIMIT, quoted, shown, TEXT_LIMIT } from '../../shared/untrusted';
+import { cleanText, NAME_LIMIT, quoted, shown, TEXT_LIMIT } from '../../shared/edge/untrusted';
 
 /** Every character that must never reach a person's screen from outside. */
 const FORBIDDEN = /[\p{Cc}\p{Cf}\p{Cs}\u2028\u2029]/u;

@@ -2,10 +2,11 @@
  * The commands that only read: status (what runs where) and history (what ran before). Tables for people,
  * --json for scripts.
  */
-import { allStages } from '../../../shared/config';
-import { type StageStatus, stageStatus } from '../../../shared/operate';
-import { type ReleaseVersion, readHistory } from '../../../shared/release-history';
-import { shown } from '../../../shared/untrusted';
+
+import { type ReleaseVersion, readHistory } from '../../../shared/aws/release-history';
+import { allStages } from '../../../shared/edge/config';
+import { shown } from '../../../shared/edge/untrusted';
+import { type StageStatus, stageStatus } from '../../../shared/operations';
 import { type Command, commandArgs, EXIT, exactly, JSON_OPTION, UsageError } from '../args';
 import { print, releaseCell, short, shortCommit, table } from '../render';
 import { cliRuntime, stageArg } from '../runtime';

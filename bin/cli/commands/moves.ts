@@ -4,10 +4,11 @@
  * the change set and the next step; --json gives the result to scripts. Exit code 3 when the stage needs a
  * person afterwards, 4 when the deployer refused (nothing was changed).
  */
-import * as operate from '../../../shared/operate';
-import type { ReconcileResult } from '../../../shared/reconcile';
-import { reconcileStage } from '../../../shared/stage-transaction';
-import { shown } from '../../../shared/untrusted';
+
+import { shown } from '../../../shared/edge/untrusted';
+import * as operate from '../../../shared/operations';
+import type { ReconcileResult } from '../../../shared/stage/reconcile';
+import { reconcileStage } from '../../../shared/stage/transaction';
 import { type Command, commandArgs, EXIT, exactly, JSON_OPTION, whoami } from '../args';
 import { moveText, outcomeFields, reconcileText, recordedMoveText } from '../outcomes';
 import { print } from '../render';

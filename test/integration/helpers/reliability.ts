@@ -12,9 +12,9 @@ import type { ParameterHistory } from '@aws-sdk/client-ssm';
 import * as ssm from '@aws-sdk/client-ssm';
 import { parse, stringify } from 'yaml';
 import type { AwsProxy, ForwardedCall } from '../../../bin/support/aws-proxy';
-import { type Clients, createClients } from '../../../shared/clients';
-import { parseConfig } from '../../../shared/config';
-import { type Provenance, parseProvenance } from '../../../shared/desired-state';
+import { type Clients, createClients } from '../../../shared/aws/clients';
+import { type Provenance, parseProvenance } from '../../../shared/aws/desired-state';
+import { parseConfig } from '../../../shared/edge/config';
 import type { Runtime } from '../../../shared/runtime';
 import { REGION, RELEASE_PREFIX, stageOf, type World } from './world';
 

@@ -9,13 +9,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateStackCommand, DeleteStackCommand, UpdateStackCommand } from '@aws-sdk/client-cloudformation';
 import { parse, stringify } from 'yaml';
-import { locateBuild, type Release, releaseBuild } from '../../../shared/artifacts';
-import { parseConfig, type Stage, stageNamed } from '../../../shared/config';
-import { type RecordResult, recordDesired } from '../../../shared/desired-state';
-import { parsePipelineEvent } from '../../../shared/events';
+import { locateBuild, type Release, releaseBuild } from '../../../shared/aws/artifacts';
+import { type RecordResult, recordDesired } from '../../../shared/aws/desired-state';
+import { describeStack } from '../../../shared/aws/stacks';
+import { parseConfig, type Stage, stageNamed } from '../../../shared/edge/config';
+import { parsePipelineEvent } from '../../../shared/edge/events';
+import type { Settings } from '../../../shared/edge/settings';
 import type { Runtime } from '../../../shared/runtime';
-import type { Settings } from '../../../shared/settings';
-import { describeStack } from '../../../shared/stacks';
 import {
   ACCOUNT,
   type Execution,

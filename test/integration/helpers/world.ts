@@ -32,11 +32,11 @@ import {
   uploadBuild,
   uploadTemplate,
 } from '../../../bin/support/example-world';
-import { type Clients, createClients } from '../../../shared/clients';
-import { parseConfig } from '../../../shared/config';
-import { type DeploySummary, handlePipelineEvent } from '../../../shared/deploy';
+import { type Clients, createClients } from '../../../shared/aws/clients';
+import { describeStack } from '../../../shared/aws/stacks';
+import { parseConfig } from '../../../shared/edge/config';
 import type { Runtime } from '../../../shared/runtime';
-import { describeStack } from '../../../shared/stacks';
+import { type DeploySummary, handlePipelineEvent } from '../../../shared/triggers/deploy';
 
 export const REGION = 'us-east-1';
 /** moto's account. */

@@ -9,9 +9,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { GetObjectCommandOutput } from '@aws-sdk/client-s3';
-import { createClients } from '../../../shared/clients';
-import { type DeployerConfig, parseConfig, type Stage, stageNamed } from '../../../shared/config';
-import { type PipelineExecution, parsePipelineEvent } from '../../../shared/events';
+import { createClients } from '../../../shared/aws/clients';
+import { type DeployerConfig, parseConfig, type Stage, stageNamed } from '../../../shared/edge/config';
+import { type PipelineExecution, parsePipelineEvent } from '../../../shared/edge/events';
 import type { Runtime } from '../../../shared/runtime';
 
 export const ROOT = join(__dirname, '..', '..', '..');

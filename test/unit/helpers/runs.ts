@@ -1,9 +1,9 @@
 /**
- * The deployer's own records of what it started (shared/runs.ts), in an S3 store: run records under
+ * The deployer's own records of what it started (shared/aws/runs.ts), in an S3 store: run records under
  * `.deployer/runs/<stage>/<token>.json` and the applied record `.deployer/applied/<stage>.json`. A stack
  * operation is the deployer's only when its request token names one of these records.
  */
-import type { Applied, RunRecord } from '../../../shared/runs';
+import type { Applied, RunRecord } from '../../../shared/aws/runs';
 import { SAMPLE, sha256Hex } from './fixtures';
 import type { S3Store } from './s3-store';
 

@@ -30,8 +30,8 @@ import {
   PutParameterCommand,
   type PutParameterCommandInput,
 } from '@aws-sdk/client-ssm';
+import { stackNameOf } from '../../../shared/edge/stack-events';
 import type { Runtime } from '../../../shared/runtime';
-import { stackNameOf } from '../../../shared/stack-events';
 import { ACCOUNT, awsError, makeRuntime, REGION, ROOT, repoConfigText, SAMPLE } from './fixtures';
 import { putRelease, releaseObject, TEMPLATE, TEMPLATE_WITH_QUEUE } from './releases';
 import type { S3Store } from './s3-store';

@@ -1,0 +1,317 @@
+/**
+ * Desired state in SSM Parameter Store. One parameter per stage holds the release key the stage should
+ * run; its version history is the deployment history. Each version's description records which execution
+ * (and commit) made it, so that an older execution arriving late never overwrites a newer one and a
+ * duplicate delivery makes no new version. Labels on the version name the execution and the commit.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  DescribeParametersCommand,
+  GetParameterCommand,
+  GetParameterHistoryCommand,
+  LabelParameterVersionCommand,
+  PutParameterCommand,
+  type SSMClient,
+  UnlabelParameterVersionCommand,
+} from '@aws-sdk/client-ssm';
+import * as z from 'zod/mini';
+import type { Stage } from '../edge/config';
+import type { PipelineExecution } from '../edge/events';
+import { errorName } from '../errors';
+import { logger } from '../logger';
+import { commitLabel, digestOfReleaseKey, executionLabel } from '../names';
+import type { Release } from './artifacts';
+import { guardWrite, writeOnce } from './single-writes';
+import '../edge/schema';
+
+/** What the stage should run, as read from its parameter. */
+export interface DesiredState {
+  parameter: string;
+  key: string;
+  version: number;
+  /** Who made this version and what it pins; empty for a version written by hand. */
+  provenance: Provenance;
+}
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/** Who made a version and what it pins: kept as JSON in the version's description. */
+const provenanceSchema = z.looseObject({
+  pipeline: z.optional(z.string()),
+  execution: z.optional(z.string()),
+  commit: z.optional(z.string()),
+  startedAt: z.optional(z.string()),
+  /** Set when a person (or the deployer on its own) made this version: rollback, promote or reject. */
+  action: z.optional(z.string()),
+  by: z.optional(z.string()),
+  /** The version or stage it came from (a rollback's target version, a promotion's source stage). */
+  from: z.optional(z.string()),
+  /** SHA-256 of the artifact the version's value names: what makes the provenance describe its own value. */
+  artifact: z.optional(z.string().check(z.regex(SHA256))),
+  /** SHA-256 of the stage template released with the artifact: the template this version deploys. */
+  template: z.optional(z.string().check(z.regex(SHA256))),
+  /** A token of this write alone: a lost answer is recognised by it, and a copy of it is not ours. */
+  write: z.optional(z.string().check(z.regex(/^[0-9a-f]{16,64}$/))),
+});
+export type Provenance = z.output<typeof provenanceSchema>;
+
+export type RecordResult =
+  | { outcome: 'recorded'; version: number; provenance: Provenance }
+  | { outcome: 'duplicate'; version: number; announced: boolean; provenance: Provenance }
+  | { outcome: 'superseded'; version: number; by: Provenance };
+
+/** Parse a version's description; a description written by a person (not JSON) yields no provenance. */
+export const parseProvenance = (description: string | undefined): Provenance => {
+  if (!description?.startsWith('{')) return {};
+  try {
+    const parsed = provenanceSchema.safeParse(JSON.parse(description));
+    return parsed.success ? parsed.data : {};
+  } catch {
+    return {};
+  }
+};
+
+/**
+ * The provenance a version may be credited with. `PutParameter --overwrite` without a description keeps the
+ * previous version's description, so a version written by hand carries provenance that is not its own. It is
+ * believed only when it describes the version's own value (the artifact digest names the value) and is not a
+ * copy of the previous version's description; otherwise the version counts as hand-written.
+ */
+export const trustProvenance = (
+  description: string | undefined,
+  value: string,
+  previousDescription?: string,
+): { provenance: Provenance; handWritten: boolean } => {
+  const provenance = parseProvenance(description);
+  const inherited = description !== undefined && description === previousDescription;
+  const ownValue = provenance.artifact === undefined || provenance.artifact === digestOfReleaseKey(value);
+  const handWritten = inherited || !ownValue || Object.keys(provenance).length === 0;
+  return { provenance: handWritten ? {} : provenance, handWritten };
+};
+
+const isParameterMissing = (error: unknown): boolean =>
+  ['ParameterNotFound', 'ParameterVersionNotFound'].includes(errorName(error) ?? '');
+
+/** What DescribeParameters says of the newest version: its number, description and when it was written. */
+const describeLatest = async (ssm: SSMClient, stage: Stage) => {
+  const { Parameters } = await ssm.send(
+    new DescribeParametersCommand({
+      ParameterFilters: [{ Key: 'Name', Option: 'Equals', Values: [stage.ssmParameter] }],
+    }),
+  );
+  return Parameters?.[0];
+};
+
+const getLatest = async (ssm: SSMClient, stage: Stage) => {
+  try {
+    return (await ssm.send(new GetParameterCommand({ Name: stage.ssmParameter }))).Parameter;
+  } catch (error) {
+    if (isParameterMissing(error)) return undefined;
+    throw error;
+  }
+};
+
+/**
+ * The newest version, its value and the provenance it may be credited with, or undefined for a parameter not
+ * yet created. Value and description come from two calls made together; a write landing between them is
+ * read again.
+ */
+const readLatest = async (ssm: SSMClient, stage: Stage) => {
+  for (let attempt = 1; ; attempt++) {
+    const [described, parameter] = await Promise.all([describeLatest(ssm, stage), getLatest(ssm, stage)]);
+    if (described?.Version === undefined || parameter?.Value === undefined) return undefined;
+    if (described.Version !== parameter.Version && attempt < 3) continue;
+    const { provenance, handWritten } = trustProvenance(described.Description, parameter.Value);
+    return latestVersion(
+      described.Version,
+      parameter.Value,
+      provenance,
+      handWritten,
+      described.LastModifiedDate,
+    );
+  }
+};
+
+/** A version written by hand has no recorded start: it counts from when it was written. */
+const latestVersion = (
+  version: number,
+  key: string,
+  provenance: Provenance,
+  handWritten: boolean,
+  writtenAt: Date | undefined,
+) => {
+  const startedAt = provenance.startedAt ?? writtenAt?.toISOString();
+  return {
+    version,
+    key,
+    handWritten,
+    writtenAt,
+    provenance: { ...provenance, ...(startedAt ? { startedAt } : {}) },
+  };
+};
+
+/**
+ * Pins the stage's configured template when nothing else names one; told whether this is the stage's very
+ * first version. Returns the template's SHA-256, or undefined to keep the stack's own template.
+ */
+export type TemplatePin = (firstVersion: boolean) => Promise<string | undefined>;
+
+/**
+ * Record a release as the stage's desired artifact, unless this execution is already recorded (a duplicate
+ * delivery) or a newer execution already is (this one arrived late). The version pins the release's
+ * template: the one built with it, else the template the stage already deploys, else (the stage's first
+ * release) the one `firstTemplate` pins.
+ */
+export const recordDesired = async (
+  ssm: SSMClient,
+  stage: Stage,
+  release: Release,
+  execution: PipelineExecution,
+  firstTemplate: TemplatePin = async () => undefined,
+): Promise<RecordResult> => {
+  let latest = await readLatest(ssm, stage);
+  if (latest?.provenance.execution === execution.executionId && !latest.handWritten) {
+    // The labels are put on once the ops team was told (see deploy.ts): a version without them is a
+    // delivery that did not finish, and its retry must still report.
+    const labelled = await labelledVersion(ssm, stage, executionLabel(execution.executionId));
+    if (labelled === undefined || labelled === latest.version) {
+      const announced = labelled === latest.version;
+      return { outcome: 'duplicate', version: latest.version, announced, provenance: latest.provenance };
+    }
+    // The execution's label sits on an older version: the newest copied its description (a hand write of a
+    // version whose provenance names no digest, as the deployer wrote before it pinned them).
+    latest = latestVersion(latest.version, latest.key, {}, true, latest.writtenAt);
+  }
+  if (
+    latest?.provenance.startedAt &&
+    Date.parse(latest.provenance.startedAt) > Date.parse(execution.startedAt)
+  ) {
+    return { outcome: 'superseded', version: latest.version, by: latest.provenance };
+  }
+  const template =
+    release.template?.sha256 ?? latest?.provenance.template ?? (await firstTemplate(latest === undefined));
+  const provenance: Provenance = {
+    pipeline: execution.pipeline,
+    execution: execution.executionId,
+    ...(release.commitId ? { commit: release.commitId } : {}),
+    startedAt: execution.startedAt,
+    artifact: release.sha256,
+    ...(template ? { template } : {}),
+  };
+  const written = await writeDesired(ssm, stage, release.key, provenance, latest !== undefined);
+  if (latest && written.version !== latest.version + 1) {
+    logger.warn('another writer recorded a version of this stage at the same time', {
+      parameter: stage.ssmParameter,
+      expected: latest.version + 1,
+      got: written.version,
+    });
+  }
+  return { outcome: 'recorded', ...written };
+};
+
+/**
+ * Write a new desired version, once. The provenance gets a token of this write, so that a write whose answer
+ * was lost is recognised when read back instead of being written a second time. SSM keeps 100 versions of a
+ * parameter and refuses to drop the oldest while it carries labels: then the oldest version's labels are
+ * removed (it is about to disappear anyway) and the write is made again, so the deployer keeps deploying past
+ * version 100.
+ */
+export const writeDesired = async (
+  ssm: SSMClient,
+  stage: Stage,
+  key: string,
+  fields: Provenance,
+  overwrite: boolean,
+): Promise<{ version: number; provenance: Provenance }> => {
+  const provenance: Provenance = { ...fields, write: randomBytes(12).toString('hex') };
+  const put = () =>
+    ssm.send(
+      guardWrite(
+        new PutParameterCommand({
+          Name: stage.ssmParameter,
+          Value: key,
+          Type: 'String',
+          Description: JSON.stringify(provenance),
+          Overwrite: overwrite,
+        }),
+      ),
+    );
+  const putOnce = () =>
+    writeOnce(
+      `recording ${key} in ${stage.ssmParameter}`,
+      async () => (await put()).Version,
+      async () => {
+        const latest = await describeLatest(ssm, stage);
+        return parseProvenance(latest?.Description).write === provenance.write ? latest?.Version : undefined;
+      },
+    );
+  let version: number | undefined;
+  try {
+    version = await putOnce();
+  } catch (error) {
+    if (errorName(error) !== 'ParameterMaxVersionLimitExceeded') throw error;
+    await unlabelOldest(ssm, stage);
+    version = await putOnce();
+  }
+  if (version === undefined) throw new Error(`PutParameter on ${stage.ssmParameter} returned no version`);
+  return { version, provenance };
+};
+
+/** Remove the labels of the parameter's oldest version (history pages come oldest first). */
+const unlabelOldest = async (ssm: SSMClient, stage: Stage): Promise<void> => {
+  const { Parameters } = await ssm.send(
+    new GetParameterHistoryCommand({ Name: stage.ssmParameter, MaxResults: 1 }),
+  );
+  const oldest = Parameters?.[0];
+  if (oldest?.Version === undefined || !oldest.Labels?.length) return;
+  await ssm.send(
+    new UnlabelParameterVersionCommand({
+      Name: stage.ssmParameter,
+      ParameterVersion: oldest.Version,
+      Labels: oldest.Labels,
+    }),
+  );
+  logger.info('freed the oldest SSM version of its labels to stay within 100 versions', {
+    parameter: stage.ssmParameter,
+    version: oldest.Version,
+    labels: oldest.Labels,
+  });
+};
+
+/** The version that carries this label (a label sits on one version at a time), or undefined. */
+const labelledVersion = async (ssm: SSMClient, stage: Stage, label: string): Promise<number | undefined> => {
+  try {
+    const response = await ssm.send(new GetParameterCommand({ Name: `${stage.ssmParameter}:${label}` }));
+    return response?.Parameter?.Version;
+  } catch (error) {
+    if (isParameterMissing(error) || errorName(error) === 'ParameterVersionLabelNotFound') return undefined;
+    throw error;
+  }
+};
+
+/**
+ * Label a recorded version with its execution and commit. The deploy path does this last, once the ops
+ * team was told, so the labels also say "this delivery finished".
+ */
+export const labelRecorded = (
+  ssm: SSMClient,
+  stage: Stage,
+  version: number,
+  executionId: string,
+  commitId: string | undefined,
+): Promise<void> =>
+  addLabels(ssm, stage, version, [executionLabel(executionId), ...(commitId ? [commitLabel(commitId)] : [])]);
+
+/** Put labels on one version of the stage's parameter (each label moves there from any other version). */
+export const addLabels = async (
+  ssm: SSMClient,
+  stage: Stage,
+  version: number,
+  labels: string[],
+): Promise<void> => {
+  const { InvalidLabels } = await ssm.send(
+    new LabelParameterVersionCommand({ Name: stage.ssmParameter, ParameterVersion: version, Labels: labels }),
+  );
+  if (InvalidLabels?.length)
+    logger.warn('SSM refused labels', { parameter: stage.ssmParameter, labels: InvalidLabels });
+};

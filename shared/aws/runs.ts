@@ -1,0 +1,145 @@
+/**
+ * The deployer's own record of each operation it starts on a stage's stack: the change set it made (by ARN),
+ * for which desired version and release, and the unpredictable request token it executes it with. A change
+ * set name or a request token is chosen by whoever calls CloudFormation; an operation is the deployer's only
+ * when it matches one of these records, which only the deployer writes (under its state prefix, see the
+ * README's security model).
+ *
+ * Records are written by the holder of the stage's lock, so plain (idempotent) writes suffice.
+ */
+import { randomBytes } from 'node:crypto';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import * as z from 'zod/mini';
+import { releaseBucketOf, type Stage } from '../edge/config';
+import { isMissingObject } from '../errors';
+import { runToken, stageOfRunToken } from '../names';
+import '../edge/schema';
+
+const recordSchema = z.object({
+  token: z.string(),
+  stage: z.string(),
+  stack: z.string(),
+  version: z.number(),
+  artifactKey: z.string(),
+  artifact: z.optional(z.string()),
+  template: z.optional(z.string()),
+  changeSet: z.string(),
+  changeSetId: z.optional(z.string()),
+  state: z.enum(['created', 'executing', 'settled']),
+  createdAt: z.string(),
+  /** The stack status event that ended the operation (its EventBridge id), once one did. */
+  settledBy: z.optional(z.string()),
+  settledStatus: z.optional(z.string()),
+});
+export type RunRecord = z.output<typeof recordSchema>;
+
+/** Where a run's record lives: beside the stage's lock, under the deployer's own state prefix. */
+export const runRecordKey = (stage: Stage, token: string): string =>
+  `.deployer/runs/${stage.name}/${token}.json`;
+
+/** A new, unpredictable token for an operation on a desired version. */
+export const newRunToken = (stage: Stage, version: number): string =>
+  runToken(stage.name, version, randomBytes(12).toString('hex'));
+
+export const writeRun = async (s3: S3Client, stage: Stage, record: RunRecord): Promise<void> => {
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: releaseBucketOf(stage),
+      Key: runRecordKey(stage, record.token),
+      Body: JSON.stringify(record),
+      ContentType: 'application/json',
+    }),
+  );
+};
+
+/**
+ * The record of the run a token names, when the token is well formed, names this stage and the deployer
+ * recorded it; undefined for any other token (someone else's operation, or a forged token).
+ */
+export const readRun = async (s3: S3Client, stage: Stage, token: string): Promise<RunRecord | undefined> => {
+  if (stageOfRunToken(token) !== stage.name) return undefined;
+  try {
+    const response = await s3.send(
+      new GetObjectCommand({ Bucket: releaseBucketOf(stage), Key: runRecordKey(stage, token) }),
+    );
+    const parsed = recordSchema.safeParse(JSON.parse((await response.Body?.transformToString()) ?? ''));
+    if (!parsed.success) return undefined;
+    const record = parsed.data;
+    return record.token === token && record.stage === stage.name && record.stack === stage.stack
+      ? record
+      : undefined;
+  } catch (error) {
+    if (isMissingObject(error) || error instanceof SyntaxError) return undefined;
+    throw error;
+  }
+};
+
+/** The token a change set of the deployer's carries in its description ("… run <token>"). */
+export const tokenInDescription = (description: string | undefined): string | undefined =>
+  /\brun (deploy-[a-z][a-z0-9-]{0,31}-v[1-9][0-9]{0,15}-[0-9a-f]{24})\b/.exec(description ?? '')?.[1];
+
+/**
+ * What the deployer last applied to a stage's stack: the desired version, artifact and template of the change
+ * set it last executed (or found empty). The artifact key is visible on the stack itself; the template is
+ * not, so this record is how a release that changes only the template is told apart from one in sync.
+ */
+const appliedSchema = z.object({
+  version: z.number(),
+  key: z.string(),
+  template: z.optional(z.string()),
+  token: z.optional(z.string()),
+});
+export type Applied = z.output<typeof appliedSchema>;
+
+const appliedKey = (stage: Stage): string => `.deployer/applied/${stage.name}.json`;
+
+export const readApplied = async (s3: S3Client, stage: Stage): Promise<Applied | undefined> => {
+  try {
+    const response = await s3.send(
+      new GetObjectCommand({ Bucket: releaseBucketOf(stage), Key: appliedKey(stage) }),
+    );
+    const parsed = appliedSchema.safeParse(JSON.parse((await response.Body?.transformToString()) ?? ''));
+    return parsed.success ? parsed.data : undefined;
+  } catch (error) {
+    if (isMissingObject(error) || error instanceof SyntaxError) return undefined;
+    throw error;
+  }
+};
+
+export const writeApplied = async (s3: S3Client, stage: Stage, applied: Applied): Promise<void> => {
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: releaseBucketOf(stage),
+      Key: appliedKey(stage),
+      Body: JSON.stringify(applied),
+      ContentType: 'application/json',
+    }),
+  );
+};
+
+/**
+ * The deployer's run behind a stack operation's request token, when there is one: recorded by the deployer
+ * and not yet settled by another event. A token seen once can be reused by anyone on their own UpdateStack;
+ * once the run's own final status settled it, a later event with the same token is not the deployer's.
+ */
+export const ownRun = async (
+  s3: S3Client,
+  stage: Stage,
+  token: string | undefined,
+  eventId: string,
+): Promise<RunRecord | undefined> => {
+  if (!token) return undefined;
+  const record = await readRun(s3, stage, token);
+  if (!record || record.state === 'created') return undefined;
+  return record.state === 'settled' && record.settledBy !== eventId ? undefined : record;
+};
+
+/** Mark a run settled by the final status event that ended it. */
+export const settleRun = (
+  s3: S3Client,
+  stage: Stage,
+  record: RunRecord,
+  eventId: string,
+  status: string,
+): Promise<void> =>
+  writeRun(s3, stage, { ...record, state: 'settled', settledBy: eventId, settledStatus: status });

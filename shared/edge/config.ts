@@ -1,0 +1,282 @@
+/**
+ * The deployer's configuration: which pipelines deploy to which stages, and how each stage is deployed.
+ * It lives in `deployer.config.yaml` in the repository and is validated here when loaded; an invalid file
+ * fails at load with a message that names the field and the problem.
+ */
+import { readFileSync } from 'node:fs';
+import * as z from 'zod/mini';
+import { ConfigError } from '../errors';
+import { PIPELINE_NAME, STACK_NAME, STAGE_NAME } from '../names';
+import './schema';
+
+const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+/** SSM parameter names: a path, not under the reserved aws/ssm prefixes. */
+const SSM_PARAMETER = /^\/[a-zA-Z0-9_.\-/]{1,1010}$/;
+const STACK_PARAMETER = /^[a-zA-Z0-9]{1,255}$/;
+const IAM_ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
+/** S3 key text we accept in configuration: printable, no "..", no leading "/". */
+const S3_KEY_TEXT = /^(?!\/)(?!.*\.\.)[\w!\-.*'()/{}=+@,]{1,900}$/;
+const TAG_KEY = /^(?!aws:)[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
+const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
+const KEY_PLACEHOLDERS = /\{([^}]*)\}/g;
+const KNOWN_PLACEHOLDERS = new Set(['executionId', 'pipeline']);
+
+// zod/mini: the same validation as zod, tree-shaken to what is used (a smaller, faster cold start).
+const text = (pattern: RegExp, what: string) =>
+  z.string({ error: `must be a string: ${what}` }).check(z.regex(pattern, what));
+const flag = (value: boolean) => z._default(z.boolean(), value);
+
+/** A build's key in the artifact bucket: a fixed key, or a template with {executionId} and {pipeline}. */
+const buildKey = text(S3_KEY_TEXT, 'an S3 key (no leading "/", no "..")').check(
+  z.refine(
+    (key) => [...key.matchAll(KEY_PLACEHOLDERS)].every((m) => KNOWN_PLACEHOLDERS.has(m[1] ?? '')),
+    'may use only the placeholders {executionId} and {pipeline}',
+  ),
+);
+
+const artifactSource = z.strictObject({
+  bucket: text(S3_BUCKET, 'an S3 bucket name'),
+  key: buildKey,
+  /** Where the build publishes the stage template it was built with; released and deployed with the code. */
+  templateKey: z.optional(buildKey),
+  executionMetadataKey: z._default(
+    text(/^[a-z0-9-]{1,64}$/, 'an S3 metadata key (lowercase letters, digits, "-")'),
+    'pipeline-execution-id',
+  ),
+  commitMetadataKey: z._default(
+    text(/^[a-z0-9-]{1,64}$/, 'an S3 metadata key (lowercase letters, digits, "-")'),
+    'commit-id',
+  ),
+});
+
+const stageSchema = z.strictObject({
+  stack: text(STACK_NAME, 'a CloudFormation stack name ([a-zA-Z][-a-zA-Z0-9]*, at most 128 characters)'),
+  ssmParameter: text(SSM_PARAMETER, 'an SSM parameter name starting with "/"').check(
+    z.refine((name) => !/^\/(aws|ssm)/i.test(name), 'must not start with /aws or /ssm (reserved by AWS)'),
+  ),
+  stackParameter: z._default(
+    text(STACK_PARAMETER, 'a CloudFormation parameter name (letters and digits)'),
+    'ArtifactKey',
+  ),
+  artifact: artifactSource,
+  releaseBucket: z.optional(text(S3_BUCKET, 'an S3 bucket name')),
+  releasePrefix: text(S3_KEY_TEXT, 'an S3 key prefix').check(
+    z.refine(
+      (prefix) => prefix.endsWith('/') && !prefix.includes('{'),
+      'must end with "/" and contain no placeholders',
+    ),
+  ),
+  template: z.optional(
+    z.strictObject({ bucket: text(S3_BUCKET, 'an S3 bucket name'), key: text(S3_KEY_TEXT, 'an S3 key') }),
+  ),
+  parameterOverrides: z._default(
+    z.record(text(STACK_PARAMETER, 'a parameter name'), z.string().check(z.maxLength(4096))),
+    {},
+  ),
+  capabilities: z._default(
+    z.array(z.enum(['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM', 'CAPABILITY_AUTO_EXPAND'])),
+    [],
+  ),
+  tags: z._default(
+    z
+      .record(text(TAG_KEY, 'a tag key'), text(TAG_VALUE, 'a tag value'))
+      .check(z.refine((tags) => Object.keys(tags).length <= 50, 'at most 50 tags')),
+    {},
+  ),
+  roleArn: z.optional(text(IAM_ROLE_ARN, 'an IAM role ARN (arn:aws:iam::<account>:role/<name>)')),
+  requiresApproval: flag(false),
+  /**
+   * A stack whose creation failed (ROLLBACK_COMPLETE) cannot be updated: "notify" says so and waits for a
+   * person; "recreate" deletes it and creates it again from the desired release (never from a release
+   * that already failed).
+   */
+  onFailedCreate: z._default(z.enum(['notify', 'recreate']), 'notify'),
+  /** Stages that receive this stage's release when its deploy completes (build once, deploy many). */
+  promoteTo: z._default(z.array(text(STAGE_NAME, 'a stage name')), []),
+  /** No stack notifications for this stage (deploy outcomes are still reported). */
+  mute: flag(false),
+});
+
+const pipelineSchema = z.strictObject({
+  stages: z
+    .record(text(STAGE_NAME, 'a stage name (lowercase letters, digits, "-", at most 32)'), stageSchema)
+    .check(z.refine((stages) => Object.keys(stages).length > 0, 'a pipeline needs at least one stage')),
+});
+
+const configSchema = z
+  .strictObject({
+    settings: z._default(
+      z.strictObject({
+        /** How long to wait for CloudFormation to compute a change set; well inside the 300-second Lambda timeout. */
+        changeSetTimeoutSeconds: z._default(z.number().check(z.int(), z.gte(10), z.lte(240)), 120),
+      }),
+      { changeSetTimeoutSeconds: 120 },
+    ),
+    notifications: z._default(
+      z.strictObject({
+        /** Report every stack of the account and region, not only the configured stages' stacks. */
+        allStacks: flag(false),
+        /** Also report *_IN_PROGRESS statuses, not only the outcomes. */
+        inProgress: flag(false),
+        /** Report the CloudTrail API calls that start stack operations (who started what). */
+        apiCalls: flag(true),
+      }),
+      { allStacks: false, inProgress: false, apiCalls: true },
+    ),
+    pipelines: z.record(text(PIPELINE_NAME, 'a CodePipeline name'), pipelineSchema),
+  })
+  .check(
+    z.superRefine((config, ctx) => {
+      const owners = new Map<string, string>();
+      const stacks = new Map<string, string>();
+      const parameters = new Map<string, string>();
+      for (const [pipeline, { stages }] of Object.entries(config.pipelines)) {
+        for (const [stage, settings] of Object.entries(stages)) {
+          const path = ['pipelines', pipeline, 'stages', stage];
+          const unique = (
+            seen: Map<string, string>,
+            value: string,
+            field: string,
+            what: string,
+            owner = stage,
+          ) => {
+            const other = seen.get(value);
+            if (other !== undefined) {
+              ctx.addIssue({
+                code: 'custom',
+                path: field ? [...path, field] : path,
+                message: `${what} ${other}`,
+              });
+            }
+            seen.set(value, owner);
+          };
+          unique(
+            owners,
+            stage,
+            '',
+            'stage names must be unique across pipelines; also defined in pipeline',
+            pipeline,
+          );
+          unique(stacks, settings.stack, 'stack', 'the same stack is already the stack of stage');
+          settings.promoteTo.forEach((target, i) => {
+            const known = Object.values(config.pipelines).some((p) => Object.hasOwn(p.stages, target));
+            if (!known || target === stage) {
+              ctx.addIssue({
+                code: 'custom',
+                path: [...path, 'promoteTo', i],
+                message: target === stage ? 'a stage cannot promote to itself' : `no stage named ${target}`,
+              });
+            }
+          });
+          unique(
+            parameters,
+            settings.ssmParameter,
+            'ssmParameter',
+            'the same parameter already belongs to stage',
+          );
+        }
+      }
+    }),
+  );
+
+export type DeployerConfig = z.output<typeof configSchema>;
+export type StageSettings = z.output<typeof stageSchema>;
+/** A stage with the names it is known by. */
+export interface Stage extends StageSettings {
+  name: string;
+  pipeline: string;
+}
+
+const formatIssues = (source: string, error: z.core.$ZodError): string =>
+  error.issues
+    .map((issue) => {
+      const path = issue.path.map(String).join('.') || '(top level)';
+      // A bad record key (a stage name, a tag key) carries its own message one level down.
+      const message =
+        issue.code === 'invalid_key' ? issue.issues.map((inner) => inner.message).join('; ') : issue.message;
+      return `${source}: ${path}: ${message}`;
+    })
+    .join('\n');
+
+/** Parse and validate configuration text (YAML or JSON). */
+export const parseConfig = (text: string, source = 'configuration'): DeployerConfig => {
+  // Loaded on first use: the functions receive their configuration already compiled to JSON (see
+  // bundled-config.ts) and never pay for a YAML parser at cold start.
+  let parse: typeof import('yaml').parse;
+  try {
+    ({ parse } = require('yaml') as typeof import('yaml'));
+  } catch (error) {
+    // The functions' bundles leave the YAML parser out; deployed functions use their bundled configuration.
+    throw new ConfigError(
+      `${source}: reading YAML needs the yaml package (npm ci); functions use the bundled configuration`,
+      {
+        cause: error,
+      },
+    );
+  }
+  let raw: unknown;
+  try {
+    raw = parse(text, { prettyErrors: true, uniqueKeys: true });
+  } catch (error) {
+    throw new ConfigError(`${source}: not valid YAML: ${(error as Error).message}`, { cause: error });
+  }
+  return validateConfig(raw, source);
+};
+
+/** Keys that would reach an object's prototype instead of naming a pipeline, stage, tag or parameter. */
+const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+const prototypeKeyPath = (value: unknown, path: string[] = []): string[] | undefined => {
+  if (typeof value !== 'object' || value === null) return undefined;
+  for (const key of Object.keys(value)) {
+    if (PROTOTYPE_KEYS.has(key)) return [...path, key];
+    const inner = prototypeKeyPath((value as Record<string, unknown>)[key], [...path, key]);
+    if (inner) return inner;
+  }
+  return undefined;
+};
+
+/** Validate configuration that is already parsed (the JSON compiled from deployer.config.yaml). */
+export const validateConfig = (raw: unknown, source = 'configuration'): DeployerConfig => {
+  const bad = prototypeKeyPath(raw);
+  if (bad) throw new ConfigError(`${source}: ${bad.join('.')}: ${bad.at(-1)} cannot be used as a name`);
+  const result = configSchema.safeParse(raw ?? {});
+  if (!result.success) throw new ConfigError(formatIssues(source, result.error), { cause: result.error });
+  return result.data;
+};
+
+/** Read and validate a configuration file. */
+export const loadConfigFile = (path: string): DeployerConfig => {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read configuration file ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  return parseConfig(text, path);
+};
+
+/** Every stage of every pipeline, in file order. */
+export const allStages = (config: DeployerConfig): Stage[] =>
+  Object.entries(config.pipelines).flatMap(([pipeline, { stages }]) =>
+    Object.entries(stages).map(([name, settings]) => ({ ...settings, name, pipeline })),
+  );
+
+/** The stage with this name, or undefined. Stage names are unique across pipelines. */
+export const stageNamed = (config: DeployerConfig, name: string): Stage | undefined =>
+  allStages(config).find((stage) => stage.name === name);
+
+/** The stages a pipeline deploys to, or undefined for a pipeline that is not configured. */
+export const stagesOfPipeline = (config: DeployerConfig, pipeline: string): Stage[] | undefined =>
+  Object.hasOwn(config.pipelines, pipeline)
+    ? allStages(config).filter((s) => s.pipeline === pipeline)
+    : undefined;
+
+/** The stage whose stack this is, or undefined. */
+export const stageOfStack = (config: DeployerConfig, stack: string): Stage | undefined =>
+  allStages(config).find((stage) => stage.stack === stack);
+
+/** The bucket that holds a stage's release objects. */
+export const releaseBucketOf = (stage: StageSettings): string => stage.releaseBucket ?? stage.artifact.bucket;

@@ -1,0 +1,272 @@
+/**
+ * Reconcile(stage): compare what the stage should run (SSM) with what its stack runs, and move the stack
+ * towards the desired release through a change set. Every trigger calls it through the stage transaction
+ * (shared/stage/transaction.ts), under the stage's lock; it is safe to call twice, and does nothing on a busy stack (the event that ends the busy state calls it again).
+ * The release is verified (bytes against recorded digests) before anything is created, recreated or executed.
+ */
+import type { Stack } from '@aws-sdk/client-cloudformation';
+import { deleteChangeSet, type PlannedChange, pendingChangeSets } from '../aws/change-sets';
+import type { DesiredState } from '../aws/desired-state';
+import { isFailed, readDesired } from '../aws/release-history';
+import { readApplied } from '../aws/runs';
+import { classifyStatus, deleteStack, describeStack, nextStepFor, stackParameterValue } from '../aws/stacks';
+import type { Stage } from '../edge/config';
+import { ReleaseIntegrityError } from '../errors';
+import { logger } from '../logger';
+import { changeSetName } from '../names';
+import type { Runtime } from '../runtime';
+import { executeRun, type Fence, prepareChangeSet } from './change-set-runs';
+import {
+  pinnedTemplateKey,
+  UnverifiableReleaseError,
+  type VerifiedRelease,
+  verifyRelease,
+} from './verified-release';
+
+export type ReconcileOutcome =
+  /** A change set was executed now: the stack is updating (or being created) towards the desired release. */
+  | 'deploying'
+  /** A change set waits for a person to approve it. */
+  | 'pending-approval'
+  /** CloudFormation found nothing to change; the empty change set was deleted. */
+  | 'no-change'
+  /** The stack already runs the desired release. */
+  | 'in-sync'
+  /** The stack is busy; its own completion reconciles again. */
+  | 'waiting'
+  /** The stack is in a state only a person can resolve. */
+  | 'blocked'
+  /** The release's bytes do not match what was recorded for it: nothing was deployed. */
+  | 'tampered'
+  /** A stack whose creation failed is being deleted, to be created again from the desired release. */
+  | 'recreating'
+  /** Nothing was ever recorded as desired for this stage. */
+  | 'nothing-desired';
+
+export interface ReconcileResult {
+  outcome: ReconcileOutcome;
+  stage: string;
+  stack: string;
+  stackId?: string;
+  stackStatus?: string;
+  desired?: DesiredState;
+  /** The release key the stack ran when reconcile looked. */
+  live?: string;
+  changeSet?: string;
+  /** The run's request token, when a change set of the deployer's was made or executed. */
+  token?: string;
+  /** The pinned template the change set deploys (its release key), when the release pins one. */
+  template?: string;
+  /** 'create' when the stack did not exist and is being created. */
+  action?: 'create' | 'update';
+  changes?: PlannedChange[];
+  reason?: string;
+  nextStep?: string;
+  /** False when another reconcile already did this (a pending change set found, not made). */
+  fresh: boolean;
+}
+
+export interface ReconcileOptions {
+  /** The desired state when the caller has just written or read it: saves reading it back. */
+  desired?: DesiredState;
+  /** The desired version was created by this very call: it cannot have been marked failed yet. */
+  newlyRecorded?: boolean;
+  /** The caller verified the artifact's bytes moments ago (the deploy path's copy). */
+  artifactVerified?: boolean;
+  /** The stage lock the caller holds: confirmed right before a change set is executed. */
+  lease?: Fence;
+}
+
+type Seen = Omit<ReconcileResult, 'outcome'>;
+
+/** Reconcile one stage. */
+export const reconcile = async (
+  runtime: Runtime,
+  stage: Stage,
+  options: ReconcileOptions = {},
+): Promise<ReconcileResult> => {
+  const base = { stage: stage.name, stack: stage.stack, fresh: true };
+  const read = options.desired ? undefined : await readDesired(runtime.clients.ssm, stage);
+  const desired = options.desired ?? read;
+  if (!desired) return { ...base, outcome: 'nothing-desired' };
+  const failed = async () =>
+    read
+      ? read.failed
+      : !options.newlyRecorded && (await isFailed(runtime.clients.ssm, stage, desired.version));
+
+  const [stack, applied] = await Promise.all([
+    describeStack(runtime.clients.cfn, stage.stack),
+    readApplied(runtime.clients.s3, stage),
+  ]);
+  // REVIEW_IN_PROGRESS: the stack exists only as the target of CREATE change sets; nothing ends that state
+  // by itself, so it is created like a missing stack (replacing an outdated pending CREATE change set).
+  if (!stack || stack.StackStatus === 'REVIEW_IN_PROGRESS') {
+    const seen = {
+      ...base,
+      desired,
+      ...(stack ? { stackId: stack.StackId, stackStatus: stack.StackStatus } : {}),
+    };
+    if (await failed()) return failedRelease(seen, desired);
+    return deployRelease(runtime, stage, desired, undefined, seen, options, stack !== undefined);
+  }
+
+  const status = stack.StackStatus ?? 'UNKNOWN';
+  const live = stackParameterValue(stack, stage.stackParameter);
+  const seen = { ...base, desired, stackId: stack.StackId, stackStatus: status, ...(live ? { live } : {}) };
+  const condition = classifyStatus(status);
+  if (condition === 'busy') return { ...seen, outcome: 'waiting' };
+  if (status === 'ROLLBACK_COMPLETE' && stage.onFailedCreate === 'recreate') {
+    if (await failed()) return failedRelease(seen, desired);
+    return recreate(runtime, stage, desired, seen, options);
+  }
+  if (condition === 'needs-person') {
+    return {
+      ...seen,
+      outcome: 'blocked',
+      reason: `stack ${stage.stack} is ${status}${stack.StackStatusReason ? `: ${stack.StackStatusReason}` : ''}`,
+      nextStep: nextStepFor(status, stage.stack, runtime.settings.region),
+    };
+  }
+  if (live === undefined) {
+    return {
+      ...seen,
+      outcome: 'blocked',
+      reason: `stack ${stage.stack} has no parameter ${stage.stackParameter} to receive the release key`,
+      nextStep: `Add a ${stage.stackParameter} parameter to the stack's template, or set stackParameter for stage ${stage.name} in the configuration.`,
+    };
+  }
+  // A release that changes only the template keeps the artifact key: the template it pins must be applied too.
+  const template = desired.provenance.template;
+  if (live === desired.key && (!template || applied?.template === template))
+    return { ...seen, outcome: 'in-sync' };
+  if (await failed()) return failedRelease(seen, desired);
+  return deployRelease(runtime, stage, desired, stack, seen, options, false);
+};
+
+/** Its deploy already failed and rolled back: retrying the same release would fail the same way. */
+const failedRelease = (seen: Seen, desired: DesiredState): ReconcileResult => ({
+  ...seen,
+  outcome: 'blocked',
+  fresh: false,
+  reason: `release ${desired.key} (desired version ${desired.version}) failed to deploy and was rolled back`,
+  nextStep: 'Push a new build, or roll back to an earlier release; the failed release is not retried.',
+});
+
+/** Verify the release; a mismatch or an unverifiable version is reported instead of deployed. */
+const verified = async (
+  runtime: Runtime,
+  stage: Stage,
+  desired: DesiredState,
+  seen: Seen,
+  options: ReconcileOptions,
+  creating: boolean,
+): Promise<VerifiedRelease | ReconcileResult> => {
+  try {
+    return await verifyRelease(runtime.clients.s3, stage, desired, {
+      creating,
+      region: runtime.settings.region,
+      ...(options.artifactVerified ? { artifactVerified: true } : {}),
+    });
+  } catch (error) {
+    if (error instanceof ReleaseIntegrityError) {
+      logger.error('release does not match its recorded digest; nothing deployed', {
+        stage: stage.name,
+        reason: error.message,
+      });
+      return {
+        ...seen,
+        outcome: 'tampered',
+        reason: error.message,
+        nextStep: `Find out who changed ${error.location} (S3 server access logs or CloudTrail data events). Then push a new build, or roll back to a release that verifies; the deployer will not deploy these bytes.`,
+      };
+    }
+    if (error instanceof UnverifiableReleaseError) {
+      return {
+        ...seen,
+        outcome: 'blocked',
+        reason: error.message,
+        nextStep: error.nextStep,
+      };
+    }
+    throw error;
+  }
+};
+
+const isResult = (value: VerifiedRelease | ReconcileResult): value is ReconcileResult => 'outcome' in value;
+
+const deployRelease = async (
+  runtime: Runtime,
+  stage: Stage,
+  desired: DesiredState,
+  stack: Stack | undefined,
+  seen: Seen,
+  options: ReconcileOptions,
+  reviewing: boolean,
+): Promise<ReconcileResult> => {
+  const release = await verified(runtime, stage, desired, seen, options, stack === undefined);
+  if (isResult(release)) return release;
+  const templateKey = pinnedTemplateKey(stage, desired);
+  const result = {
+    ...seen,
+    changeSet: changeSetName(stage.name, desired.version),
+    action: stack ? ('update' as const) : ('create' as const),
+    ...(templateKey ? { template: templateKey } : {}),
+  };
+  if (stage.requiresApproval && (stack || reviewing)) {
+    const waiting = await discardStalePending(runtime, stage, desired.version);
+    if (waiting) return { ...result, outcome: 'pending-approval', fresh: false };
+  }
+  const run = await prepareChangeSet(runtime, stage, desired, stack, release);
+  if (run.outcome === 'empty') return { ...result, outcome: 'no-change', reason: run.reason };
+  if (run.outcome === 'failed') {
+    return {
+      ...result,
+      outcome: 'blocked',
+      token: run.token,
+      // A failed change set found again (an earlier run's) was reported when it failed.
+      fresh: run.fresh,
+      reason: `change set ${run.changeSet} failed: ${run.reason}`,
+      nextStep: `Read the reason above, fix the template or parameters, then deploy a new build (the failed change set stays on the stack for inspection).`,
+    };
+  }
+  const made = { ...result, token: run.token, changes: run.changes, fresh: run.fresh };
+  if (stage.requiresApproval) return { ...made, outcome: 'pending-approval' };
+  const executed = await executeRun(runtime, stage, run.ref, run.record, options.lease);
+  return executed === 'executed'
+    ? { ...made, outcome: 'deploying', fresh: true }
+    : { ...made, outcome: 'waiting', fresh: false };
+};
+
+/** A stack whose creation failed: verify the release it will be created from, then delete it. */
+const recreate = async (
+  runtime: Runtime,
+  stage: Stage,
+  desired: DesiredState,
+  seen: Seen,
+  options: ReconcileOptions,
+): Promise<ReconcileResult> => {
+  const release = await verified(runtime, stage, desired, seen, options, true);
+  if (isResult(release)) return release;
+  await deleteStack(runtime.clients.cfn, stage, `recreate-${changeSetName(stage.name, desired.version)}`);
+  return {
+    ...seen,
+    outcome: 'recreating',
+    reason: `stack ${stage.stack} failed to create (ROLLBACK_COMPLETE); it is being deleted, and is created again from ${desired.key} when the deletion completes`,
+  };
+};
+
+/**
+ * On an approval stage, delete pending change sets made for older desired versions (approving one would
+ * deploy an outdated release). Returns true when the change set for the current version already waits.
+ */
+const discardStalePending = async (runtime: Runtime, stage: Stage, version: number): Promise<boolean> => {
+  const pending = await pendingChangeSets(runtime.clients.cfn, stage);
+  for (const old of pending.filter((p) => p.version !== version)) {
+    await deleteChangeSet(runtime.clients.cfn, old);
+    logger.info('deleted a pending change set for an older release', {
+      stage: stage.name,
+      changeSet: old.name,
+    });
+  }
+  return pending.some((p) => p.version === version && p.status === 'CREATE_COMPLETE');
+};

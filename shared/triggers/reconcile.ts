@@ -1,0 +1,190 @@
+/**
+ * The reconcile trigger: when a stage's stack reaches a final status, reconcile that stage, so a release
+ * recorded while the stack was busy is deployed now. A deploy of ours that ended rolled back or failed marks
+ * its desired version as failed first, so the same broken release is not retried in a loop.
+ */
+import { randomUUID } from 'node:crypto';
+import { eventIdOf, ledgerKeys } from '../aws/notification-ledger';
+import { markFailed } from '../aws/release-history';
+import { ownRun, settleRun } from '../aws/runs';
+import { allStages, type Stage, stageOfStack } from '../edge/config';
+import { describeIssues, envelope } from '../edge/events';
+import { assertSameAccountAndRegion } from '../edge/settings';
+import { acceptStackEvent } from '../edge/stack-events';
+import { EventValidationError, errorMessage } from '../errors';
+import { logger } from '../logger';
+import { isFailureStatus, isFinalStatus } from '../messages/stack-messages';
+import { promote } from '../operations/promote';
+import { RefusedError } from '../operations/refusals';
+import type { Runtime } from '../runtime';
+import type { ReconcileResult } from '../stage/reconcile';
+import { isNews, newsReport, runStageTransaction } from '../stage/transaction';
+import { sendDueDigests } from './api-call-storm';
+
+export interface SettleSummary {
+  verdict: 'reconciled' | 'ignored' | 'rejected';
+  reason?: string;
+  stage?: string;
+  outcome?: ReconcileResult['outcome'];
+  markedFailed?: number;
+  /** Stages this stage's completed release was promoted to. */
+  promoted?: string[];
+  notified?: boolean;
+}
+
+/** Handle one "CloudFormation Stack Status Change" event. */
+export const handleStackSettled = async (runtime: Runtime, raw: unknown): Promise<SettleSummary> => {
+  const accepted = acceptStackEvent(runtime.settings, raw);
+  if ('rejected' in accepted) return { verdict: 'rejected', reason: accepted.rejected };
+  const { event } = accepted;
+  if (event?.kind !== 'status-change') return { verdict: 'ignored', reason: 'not a stack status change' };
+  if (!isFinalStatus(event.status))
+    return { verdict: 'ignored', reason: `in-progress status ${event.status}` };
+  const stage = stageOfStack(runtime.config, event.stack);
+  if (!stage) return { verdict: 'ignored', reason: 'not the stack of a configured stage' };
+
+  const eventId = eventIdOf(raw);
+  // Ours only by the deployer's own record of the token (never by how the token looks), and acted on once.
+  const run = await ownRun(runtime.clients.s3, stage, event.token, eventId);
+  const failed = run && isFailureStatus(event.status) ? run.version : undefined;
+  const { result, notified } = await reconcileWithNews(
+    runtime,
+    stage,
+    `stack ${event.stack} reached ${event.status}`,
+    eventId,
+    async () => {
+      if (failed === undefined) return undefined;
+      await markFailed(runtime.clients.ssm, stage, failed);
+      logger.warn('release failed to deploy; marked so it is not retried', {
+        stage: stage.name,
+        version: failed,
+      });
+      return undefined;
+    },
+  );
+  const promoted = run ? await autoPromote(runtime, stage, event.status, run.version) : [];
+  // Settled last: a redelivery of an event whose handling broke off acts again (each step is idempotent).
+  if (run && run.state !== 'settled') await settleRun(runtime.clients.s3, stage, run, eventId, event.status);
+  return {
+    verdict: 'reconciled',
+    stage: stage.name,
+    outcome: result.outcome,
+    ...(failed !== undefined ? { markedFailed: failed } : {}),
+    ...(promoted.length ? { promoted } : {}),
+    notified,
+  };
+};
+
+/** When a deploy of ours completes, hand the release it deployed to the stages configured to receive it. */
+const autoPromote = async (
+  runtime: Runtime,
+  stage: Stage,
+  status: string,
+  version: number,
+): Promise<string[]> => {
+  if (!['UPDATE_COMPLETE', 'CREATE_COMPLETE'].includes(status)) return [];
+  const promoted: string[] = [];
+  for (const target of stage.promoteTo) {
+    try {
+      await promote(runtime, stage.name, target, `auto-promotion of ${stage.name}`, { version });
+      promoted.push(target);
+    } catch (error) {
+      if (!(error instanceof RefusedError)) throw error;
+      logger.info('nothing to promote', { from: stage.name, to: target, reason: error.message });
+    }
+  }
+  return promoted;
+};
+
+/**
+ * The scheduled safety net: reconcile every configured stage, one failure not stopping the others. What it
+ * announces is announced once per schedule event (a run without one, by a test or a person, is its own).
+ */
+export const reconcileAll = async (
+  runtime: Runtime,
+  eventId: string = randomUUID(),
+): Promise<SettleSummary[]> => {
+  const stages = allStages(runtime.config);
+  const settled = await Promise.allSettled(
+    stages.map(async (stage): Promise<SettleSummary> => {
+      const { result, notified } = await reconcileWithNews(
+        runtime,
+        stage,
+        'the scheduled reconcile',
+        eventId,
+      );
+      return { verdict: 'reconciled', stage: stage.name, outcome: result.outcome, notified };
+    }),
+  );
+  const failures = settled.flatMap((s, i) =>
+    s.status === 'rejected' ? [{ stage: stages[i]?.name, error: s.reason as unknown }] : [],
+  );
+  for (const { stage, error } of failures)
+    logger.error('scheduled reconcile failed', { stage, error: error as Error });
+  if (failures.length > 0) {
+    throw new AggregateError(
+      failures.map((f) => f.error),
+      `scheduled reconcile failed for ${failures.map((f) => `${f.stage}: ${errorMessage(f.error)}`).join('; ')}`,
+    );
+  }
+  return settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+};
+
+/**
+ * Reconcile a stage in one stage transaction and tell the ops team what is news, once per triggering event
+ * (a refusal once per desired version: each schedule run is an event of its own).
+ */
+export const reconcileWithNews = async (
+  runtime: Runtime,
+  stage: Stage,
+  trigger: string,
+  eventId: string,
+  before?: () => Promise<undefined>,
+) => {
+  const done = await runStageTransaction(runtime, stage, {
+    holder: trigger.slice(0, 120),
+    trigger,
+    ...(before ? { record: before } : {}),
+    report: (result) =>
+      isNews(result)
+        ? {
+            report: newsReport(stage, result, trigger),
+            once: ledgerKeys.settled(
+              result.outcome === 'tampered' ? 'refused' : eventId,
+              stage.name,
+              result.outcome,
+              result.desired?.version,
+            ),
+          }
+        : undefined,
+  });
+  if (!done.done) throw new Error('a reconcile transaction cannot stop before reconciling');
+  return done;
+};
+
+const isScheduledEvent = (raw: unknown): boolean =>
+  typeof raw === 'object' &&
+  raw !== null &&
+  (raw as Record<string, unknown>).source === 'aws.events' &&
+  (raw as Record<string, unknown>)['detail-type'] === 'Scheduled Event';
+
+/** The reconcile trigger's entry: the schedule reconciles every stage, a stack status change its stage. */
+export const handleReconcileTrigger = async (runtime: Runtime, raw: unknown): Promise<SettleSummary[]> => {
+  if (!isScheduledEvent(raw)) return [await handleStackSettled(runtime, raw)];
+  const parsed = envelope.safeParse(raw);
+  try {
+    if (!parsed.success)
+      throw new EventValidationError(`malformed schedule event: ${describeIssues(parsed.error)}`);
+    assertSameAccountAndRegion(runtime.settings, parsed.data);
+  } catch (error) {
+    if (!(error instanceof EventValidationError)) throw error;
+    logger.error('rejected schedule event', { reason: error.message });
+    return [{ verdict: 'rejected', reason: error.message }];
+  }
+  // The sweep of API-call digests rides on the schedule: digests of windows that closed without a later call.
+  const [summaries] = await Promise.all([
+    reconcileAll(runtime, parsed.data.id),
+    sendDueDigests(runtime, parsed.data.time),
+  ]);
+  return summaries;
+};
