@@ -7,9 +7,8 @@ import { cleanText } from '../shared/edge/untrusted';
  * 0 done, 1 failed, 2 usage, configuration or environment error, 3 the stage needs a person, 4 refused
  * (nothing was changed: the message says why).
  */
-import { ConfigError, errorMessage, errorName } from '../shared/errors';
+import { ConfigError, errorMessage, errorName, RefusedError } from '../shared/errors';
 import { logger } from '../shared/logger';
-import { RefusedError } from '../shared/operations/refusals';
 import { type Command, EXIT, UsageError } from './cli/args';
 import { history, status } from './cli/commands/inspect';
 import { approve, promote, reconcile, reject, rollback } from './cli/commands/moves';

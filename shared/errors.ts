@@ -67,6 +67,14 @@ export class ReleaseIntegrityError extends PermanentError {
   }
 }
 
+/** A person's move that the deployer refuses: nothing was changed, and the message says why (CLI exit 4). */
+export class RefusedError extends PermanentError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RefusedError';
+  }
+}
+
 export const isPermanent = (error: unknown): error is PermanentError => error instanceof PermanentError;
 
 /** The `name` of an SDK exception (ServiceException sets it to the AWS error code), or undefined. */

@@ -5,8 +5,8 @@
  */
 import type { PlannedChange } from '../../shared/aws/change-sets';
 import { cleanText, quoted, shown } from '../../shared/edge/untrusted';
+import type { ReconcileOutcome, ReconcileResult } from '../../shared/outcomes';
 import type { MoveResult } from '../../shared/stage/moves';
-import type { ReconcileOutcome, ReconcileResult } from '../../shared/stage/reconcile';
 import { fields, short, shortCommit } from './render';
 
 /** The release a stage now desires: "version 7: releases/app/3f9a12b4c5d6… (commit 1a2b3c4)". */

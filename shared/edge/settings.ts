@@ -11,7 +11,7 @@ export interface Settings {
   accountId: string;
   /** The SNS topic that receives the ops notifications. */
   topicArn: string;
-  /** The DynamoDB table of the notification ledger: which messages went out (shared/aws/notification-ledger.ts). */
+  /** The DynamoDB table of the notification ledger: which messages went out (shared/messages/ledger.ts). */
   ledgerTable: string;
   /** A configuration file to use instead of the bundled deployer.config.yaml (local runs, tests). */
   configFile?: string;

@@ -5,8 +5,8 @@ import type { Release } from '../aws/artifacts';
 import { consoleLink } from '../aws/stacks';
 import type { PipelineExecution } from '../edge/events';
 import { quoted, shown } from '../edge/untrusted';
+import type { ReconcileOutcome, ReconcileResult } from '../outcomes';
 import type { Runtime } from '../runtime';
-import type { ReconcileOutcome, ReconcileResult } from '../stage/reconcile';
 import {
   composeSubject,
   fieldLines,

@@ -3,12 +3,12 @@
  * hears once per lease who holds it, since and until when, and how to free it.
  */
 
-import { ledgerKeys, sendOnce } from '../aws/notification-ledger';
 import { StageLockedError } from '../aws/stage-lock';
 import type { Stage } from '../edge/config';
 import { logger } from '../logger';
 import type { Runtime } from '../runtime';
 import { deployMessage } from './deploy-messages';
+import { ledgerKeys, sendOnce } from './ledger';
 
 /** Tell the ops team (once per lease) that a stage's lock stayed taken, then let the error go on. */
 export const reportLockedStage = async (

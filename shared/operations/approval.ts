@@ -13,13 +13,14 @@ import { latestWithKey, readDesired, readHistory } from '../aws/release-history'
 import { type RunRecord, readRun, tokenInDescription } from '../aws/runs';
 import { describeStack, stackParameterValue } from '../aws/stacks';
 import type { Stage } from '../edge/config';
+import { RefusedError } from '../errors';
 import { changeSetName, rejectedLabel } from '../names';
+import type { ReconcileResult } from '../outcomes';
 import type { Runtime } from '../runtime';
 import { executeRun } from '../stage/change-set-runs';
 import { type MoveResult, moveTargetOf, moveTo, verifyMoveTarget } from '../stage/moves';
-import type { ReconcileResult } from '../stage/reconcile';
 import { newsReport, runStageTransaction } from '../stage/transaction';
-import { RefusedError, stageOrRefuse } from './refusals';
+import { stageOrRefuse } from './refusals';
 
 /** The pending change set of the current desired release, checked to be the deployer's and unchanged. */
 const currentPending = async (runtime: Runtime, stage: Stage) => {

@@ -7,6 +7,7 @@ import { copyToRelease } from '../aws/artifacts';
 import { latestWithKey, type ReleaseVersion, readDesired, readHistory } from '../aws/release-history';
 import { describeStack, stackParameterValue } from '../aws/stacks';
 import { releaseBucketOf, type Stage } from '../edge/config';
+import { RefusedError } from '../errors';
 import { keyExtension, releaseKey, templateReleaseKey } from '../names';
 import type { Runtime } from '../runtime';
 import {
@@ -17,7 +18,7 @@ import {
   sameReleaseLocation,
   verifyMoveTarget,
 } from '../stage/moves';
-import { RefusedError, stageOrRefuse } from './refusals';
+import { stageOrRefuse } from './refusals';
 
 export interface PromoteOptions {
   /** Promote this version of the source stage (auto-promotion: the version its deploy just completed). */

@@ -1,17 +1,10 @@
 /**
- * A person's move that the deployer refuses: nothing was changed, and the message says why. The command line
- * exits 4 on these.
+ * The stage a person names, or a refusal that names the stages there are (RefusedError: nothing was
+ * changed; the command line exits 4 on these).
  */
 import { type Stage, stageNamed } from '../edge/config';
-import { PermanentError } from '../errors';
+import { RefusedError } from '../errors';
 import type { Runtime } from '../runtime';
-
-export class RefusedError extends PermanentError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'RefusedError';
-  }
-}
 
 export const stageOrRefuse = (runtime: Runtime, name: string): Stage => {
   const stage = stageNamed(runtime.config, name);

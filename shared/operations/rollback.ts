@@ -3,9 +3,10 @@
  */
 
 import { type ReleaseVersion, readHistory } from '../aws/release-history';
+import { RefusedError } from '../errors';
 import type { Runtime } from '../runtime';
 import { type MoveResult, moveTargetOf, moveTo } from '../stage/moves';
-import { RefusedError, stageOrRefuse } from './refusals';
+import { stageOrRefuse } from './refusals';
 
 /**
  * What `--to` may name: the previous release, a commit (7+ hex digits), or an SSM version number. A commit

@@ -8,12 +8,11 @@
 import { type Provenance, writeDesired } from '../aws/desired-state';
 import type { ReleaseVersion } from '../aws/release-history';
 import { releaseBucketOf, type Stage } from '../edge/config';
-import { ReleaseIntegrityError } from '../errors';
+import { RefusedError, ReleaseIntegrityError } from '../errors';
 import { announceDeploy } from '../messages/deploy-messages';
 import { digestOfReleaseKey } from '../names';
-import { RefusedError } from '../operations/refusals';
+import type { ReconcileResult } from '../outcomes';
 import type { Runtime } from '../runtime';
-import type { ReconcileResult } from './reconcile';
 import { runStageTransaction } from './transaction';
 import { UnverifiableReleaseError, verifyRelease } from './verified-release';
 

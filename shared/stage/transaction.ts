@@ -8,14 +8,15 @@
  */
 
 import type { DesiredState } from '../aws/desired-state';
-import { announceDeployOnce } from '../aws/notification-ledger';
 import { type HeldLease, withStageLock } from '../aws/stage-lock';
 import type { Stage } from '../edge/config';
 import { withLogKeys } from '../logger';
 import { announceDeploy, type DeployReport } from '../messages/deploy-messages';
+import { announceDeployOnce } from '../messages/ledger';
 import { reportLockedStage } from '../messages/locked-stage';
+import type { ReconcileResult } from '../outcomes';
 import type { Runtime } from '../runtime';
-import { type ReconcileResult, reconcile } from './reconcile';
+import { reconcile } from './reconcile';
 
 /** What a transaction recorded as desired, for reconcile to move the stack to. */
 export interface Recorded {

@@ -15,6 +15,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DeleteItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { stageOfStack } from '../edge/config';
+import type { StackApiCall } from '../edge/stack-events';
+import { cleanText } from '../edge/untrusted';
+import { DeployerError } from '../errors';
+import { logger } from '../logger';
 import {
   expiresAt,
   ledgerItemId,
@@ -25,12 +30,7 @@ import {
   sendOnce,
   tableOf,
   unlessConditionFails,
-} from '../aws/notification-ledger';
-import { stageOfStack } from '../edge/config';
-import type { StackApiCall } from '../edge/stack-events';
-import { cleanText } from '../edge/untrusted';
-import { DeployerError } from '../errors';
-import { logger } from '../logger';
+} from '../messages/ledger';
 import type { Notification } from '../messages/notification';
 import { digestMessage, withFoldNote } from '../messages/storm-messages';
 import type { Runtime } from '../runtime';

@@ -5,7 +5,6 @@
  */
 import { type BuildArtifact, locateBuild, type Release, releaseBuild } from '../aws/artifacts';
 import { labelRecorded, type RecordResult, recordDesired } from '../aws/desired-state';
-import { announceDeployOnce, ledgerKeys } from '../aws/notification-ledger';
 import { readHistory } from '../aws/release-history';
 import { pinConfiguredTemplate, releaseBuildTemplate } from '../aws/release-templates';
 import { describeStack } from '../aws/stacks';
@@ -15,6 +14,7 @@ import { assertSameAccountAndRegion } from '../edge/settings';
 import { EventValidationError, errorMessage, isPermanent } from '../errors';
 import { logger } from '../logger';
 import { announceDeploy, type DeployOutcome } from '../messages/deploy-messages';
+import { announceDeployOnce, ledgerKeys } from '../messages/ledger';
 import { executionLabel } from '../names';
 import type { Runtime } from '../runtime';
 import { runStageTransaction } from '../stage/transaction';

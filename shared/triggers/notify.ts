@@ -6,7 +6,6 @@ import {
   DescribeChangeSetCommand,
   type DescribeChangeSetCommandOutput,
 } from '@aws-sdk/client-cloudformation';
-import { eventIdOf, ledgerKeys, sendOnce } from '../aws/notification-ledger';
 import { latestWithKey, type ReleaseVersion, readHistory } from '../aws/release-history';
 import { findRootCause } from '../aws/root-cause';
 import { ownRun } from '../aws/runs';
@@ -22,6 +21,7 @@ import {
 } from '../edge/stack-events';
 import { errorName } from '../errors';
 import { logger } from '../logger';
+import { eventIdOf, ledgerKeys, sendOnce } from '../messages/ledger';
 import {
   apiCallMessage,
   isFailureStatus,

@@ -4,20 +4,19 @@
  * its desired version as failed first, so the same broken release is not retried in a loop.
  */
 import { randomUUID } from 'node:crypto';
-import { eventIdOf, ledgerKeys } from '../aws/notification-ledger';
 import { markFailed } from '../aws/release-history';
 import { ownRun, settleRun } from '../aws/runs';
 import { allStages, type Stage, stageOfStack } from '../edge/config';
 import { describeIssues, envelope } from '../edge/events';
 import { assertSameAccountAndRegion } from '../edge/settings';
 import { acceptStackEvent } from '../edge/stack-events';
-import { EventValidationError, errorMessage } from '../errors';
+import { EventValidationError, errorMessage, RefusedError } from '../errors';
 import { logger } from '../logger';
+import { eventIdOf, ledgerKeys } from '../messages/ledger';
 import { isFailureStatus, isFinalStatus } from '../messages/stack-messages';
 import { promote } from '../operations/promote';
-import { RefusedError } from '../operations/refusals';
+import type { ReconcileResult } from '../outcomes';
 import type { Runtime } from '../runtime';
-import type { ReconcileResult } from '../stage/reconcile';
 import { isNews, newsReport, runStageTransaction } from '../stage/transaction';
 import { sendDueDigests } from './api-call-storm';
 

@@ -4,8 +4,8 @@
  * change set deploy-<prod>-v2 waiting. Approve executes exactly that change set; reject deletes it, labels
  * the version rejected-v2 and makes what prod runs desired again. Refusals change nothing.
  */
-import type { StageStatus } from '../../shared/operations';
-import { approve, RefusedError, reject } from '../../shared/operations';
+import type { StageStatus } from '../../shared/operations/index';
+import { approve, RefusedError, reject } from '../../shared/operations/index';
 import { reconcile } from '../../shared/stage/reconcile';
 import {
   buildCli,

@@ -6,7 +6,7 @@ import { stageNamed } from '../../shared/edge/config';
  * UPDATE_COMPLETE status event with the deployer's change set token, through handleStackSettled).
  */
 
-import { type MoveResult, promote, RefusedError } from '../../shared/operations';
+import { type MoveResult, promote, RefusedError } from '../../shared/operations/index';
 import type { Runtime } from '../../shared/runtime';
 import { reconcile } from '../../shared/stage/reconcile';
 import { handleStackSettled } from '../../shared/triggers/reconcile';

@@ -4,7 +4,7 @@
  * stack runs B. Rolling back records a new version naming the person and where it came from, deploys it
  * through a change set, and tells the ops team once. A refusal changes nothing.
  */
-import { rollback } from '../../shared/operations';
+import { rollback } from '../../shared/operations/index';
 import {
   buildCli,
   CLI_TEST_TIMEOUT_MS,

@@ -6,7 +6,7 @@
  */
 
 import { lockKey, withStageLock } from '../../shared/aws/stage-lock';
-import { type StageStatus, stageStatus } from '../../shared/operations';
+import { type StageStatus, stageStatus } from '../../shared/operations/index';
 import {
   buildCli,
   CLI_TEST_TIMEOUT_MS,

@@ -6,7 +6,7 @@
  */
 
 import type { ReleaseVersion } from '../../shared/aws/release-history';
-import { promote, rollback } from '../../shared/operations';
+import { promote, rollback } from '../../shared/operations/index';
 import {
   buildCli,
   CLI_TEST_TIMEOUT_MS,

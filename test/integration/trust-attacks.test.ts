@@ -14,7 +14,7 @@ import {
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { readHistory } from '../../shared/aws/release-history';
-import { approve, RefusedError } from '../../shared/operations';
+import { approve, RefusedError } from '../../shared/operations/index';
 import { reconcile } from '../../shared/stage/reconcile';
 import { handleStackNotification } from '../../shared/triggers/notify';
 import { handleStackSettled } from '../../shared/triggers/reconcile';

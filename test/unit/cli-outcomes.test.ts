@@ -3,8 +3,8 @@
  * the release now desired, the outcome, the change set and the next step, with outside text shown as data.
  */
 import { outcomeFields, reconcileText, recordedMoveText } from '../../bin/cli/outcomes';
+import type { ReconcileResult } from '../../shared/outcomes';
 import type { MoveResult } from '../../shared/stage/moves';
-import type { ReconcileResult } from '../../shared/stage/reconcile';
 
 describe('what the moves say', () => {
   const base: ReconcileResult = {

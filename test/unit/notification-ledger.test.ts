@@ -10,15 +10,15 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { PublishCommand } from '@aws-sdk/client-sns';
+import * as singleWrites from '../../shared/aws/single-writes';
+import { AmbiguousWriteError } from '../../shared/aws/single-writes';
 import {
   CLAIM_STALE_MS,
   IN_FLIGHT_WAITS_MS,
   ledgerKeys,
   RETENTION_SECONDS,
   sendOnce,
-} from '../../shared/aws/notification-ledger';
-import * as singleWrites from '../../shared/aws/single-writes';
-import { AmbiguousWriteError } from '../../shared/aws/single-writes';
+} from '../../shared/messages/ledger';
 import type { Notification } from '../../shared/messages/notification';
 import { awsError, LEDGER_TABLE, makeRuntime, rejectionOf, TOPIC_ARN } from './helpers/fixtures';
 import { mockAll, resetAll } from './helpers/world';

@@ -8,7 +8,7 @@ import {
   shortCommit,
   toSubject,
 } from '../../shared/messages/notification';
-import type { ReconcileResult } from '../../shared/stage/reconcile';
+import type { ReconcileResult } from '../../shared/outcomes';
 import { expectNoInjection, HOSTILE, HOSTILE_CLEANED, HOSTILE_QUOTED } from '../support/hostile-text';
 import { executionOf, makeRuntime, SAMPLE, TOPIC_ARN } from './helpers/fixtures';
 

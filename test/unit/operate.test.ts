@@ -37,7 +37,7 @@ import {
   reject,
   rollback,
   stageStatus,
-} from '../../shared/operations';
+} from '../../shared/operations/index';
 import type { Runtime } from '../../shared/runtime';
 import {
   awsError,

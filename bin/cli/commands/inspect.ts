@@ -6,7 +6,7 @@
 import { type ReleaseVersion, readHistory } from '../../../shared/aws/release-history';
 import { allStages } from '../../../shared/edge/config';
 import { shown } from '../../../shared/edge/untrusted';
-import { type StageStatus, stageStatus } from '../../../shared/operations';
+import { type StageStatus, stageStatus } from '../../../shared/operations/index';
 import { type Command, commandArgs, EXIT, exactly, JSON_OPTION, UsageError } from '../args';
 import { print, releaseCell, short, shortCommit, table } from '../render';
 import { cliRuntime, stageArg } from '../runtime';

@@ -6,8 +6,8 @@
  */
 
 import { shown } from '../../../shared/edge/untrusted';
-import * as operate from '../../../shared/operations';
-import type { ReconcileResult } from '../../../shared/stage/reconcile';
+import * as operate from '../../../shared/operations/index';
+import type { ReconcileResult } from '../../../shared/outcomes';
 import { reconcileStage } from '../../../shared/stage/transaction';
 import { type Command, commandArgs, EXIT, exactly, JSON_OPTION, whoami } from '../args';
 import { moveText, outcomeFields, reconcileText, recordedMoveText } from '../outcomes';

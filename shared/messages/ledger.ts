@@ -18,12 +18,12 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import { guardWrite, isAmbiguous, writeOnce } from '../aws/single-writes';
 import { ConfigError, DeployerError, EventValidationError, errorName } from '../errors';
 import { logger } from '../logger';
-import { type DeployReport, deployMessage } from '../messages/deploy-messages';
-import { type Notification, publish } from '../messages/notification';
 import type { Runtime } from '../runtime';
-import { guardWrite, isAmbiguous, writeOnce } from './single-writes';
+import { type DeployReport, deployMessage } from './deploy-messages';
+import { type Notification, publish } from './notification';
 
 /** What an item of the table is about: the prefix of its id. */
 export type LedgerKind =
