@@ -236,11 +236,21 @@ const uploadExecution = async (world: World, stageName: string, executionId: str
 
 // ------------------------------------------------------------------ 2. calls per deploy
 const MINIMUM_DEPLOY: [string, number, string][] = [
-  ['s3.HeadObject', 2, "find this execution's build (with its SHA-256); is the release already copied?"],
-  ['s3.CopyObject', 1, 'copy the build to its immutable release key'],
-  ['s3.PutObject', 1, "take the stage's lock (conditional write)"],
+  [
+    's3.HeadObject',
+    2,
+    "find this execution's build (with its SHA-256); is the release already there, with that SHA-256?",
+  ],
+  ['s3.CopyObject', 1, 'copy the build to its immutable release key (the answer carries its checksum)'],
+  [
+    's3.PutObject',
+    4,
+    "the stage's lock; the run record before the change set (ownership by record); the fencing renewal before the execute; what was applied",
+  ],
+  ['s3.GetObject', 1, 'what was last applied (a release that changes only the template)'],
   ['s3.DeleteObject', 1, "release the stage's lock"],
   ['ssm.DescribeParameters', 1, "the newest version's provenance (duplicate? older?)"],
+  ['ssm.GetParameter', 1, "the newest version's value, which the provenance must describe"],
   ['ssm.PutParameter', 1, 'record the release as desired'],
   ['ssm.LabelParameterVersion', 1, 'label the version with the execution and the commit'],
   ['cloudformation.DescribeStacks', 1, "the stack's status and live artifact"],
