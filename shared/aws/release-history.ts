@@ -7,7 +7,8 @@ import type { Stage } from '../edge/config';
 import { errorName } from '../errors';
 import { logger } from '../logger';
 import { failedLabel } from '../names';
-import { addLabels, type DesiredState, type Provenance, trustProvenance } from './desired-state';
+import { addLabels, type DesiredState } from './desired-state';
+import { type Provenance, trustProvenance } from './provenance';
 
 export interface ReleaseVersion {
   version: number;

@@ -5,7 +5,8 @@
  * recorded digest is refused before anything is recorded, and the ops team is told.
  */
 
-import { type Provenance, writeDesired } from '../aws/desired-state';
+import { writeDesired } from '../aws/desired-state';
+import type { Provenance } from '../aws/provenance';
 import type { ReleaseVersion } from '../aws/release-history';
 import { releaseBucketOf, type Stage } from '../edge/config';
 import { RefusedError, ReleaseIntegrityError } from '../errors';

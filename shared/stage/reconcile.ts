@@ -5,7 +5,7 @@
  * The release is verified (bytes against recorded digests) before anything is created, recreated or executed.
  */
 import type { Stack } from '@aws-sdk/client-cloudformation';
-import { deleteChangeSet, type PlannedChange, pendingChangeSets } from '../aws/change-sets';
+import { deleteChangeSet, pendingChangeSets } from '../aws/change-sets';
 import type { DesiredState } from '../aws/desired-state';
 import { isFailed, readDesired } from '../aws/release-history';
 import { readApplied } from '../aws/runs';

@@ -10,13 +10,8 @@ import {
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Release } from '../../shared/aws/artifacts';
-import {
-  labelRecorded,
-  parseProvenance,
-  recordDesired,
-  trustProvenance,
-  writeDesired,
-} from '../../shared/aws/desired-state';
+import { labelRecorded, recordDesired, writeDesired } from '../../shared/aws/desired-state';
+import { parseProvenance, trustProvenance } from '../../shared/aws/provenance';
 import { readDesired } from '../../shared/aws/release-history';
 import { AmbiguousWriteError } from '../../shared/aws/single-writes';
 import { parseConfig } from '../../shared/edge/config';

@@ -21,7 +21,8 @@ import {
   SSMClient,
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { DesiredState, Provenance } from '../../shared/aws/desired-state';
+import type { DesiredState } from '../../shared/aws/desired-state';
+import type { Provenance } from '../../shared/aws/provenance';
 import { DeployerError, PermanentError } from '../../shared/errors';
 import { stageOrRefuse } from '../../shared/operations/refusals';
 import type { Runtime } from '../../shared/runtime';

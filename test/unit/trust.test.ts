@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
-import { trustProvenance } from '../../shared/aws/desired-state';
+import { trustProvenance } from '../../shared/aws/provenance';
 import { readVerifiedTemplate, verifyObject } from '../../shared/aws/release-integrity';
 import { ownRun, type RunRecord } from '../../shared/aws/runs';
 import { StageLockedError } from '../../shared/aws/stage-lock';

@@ -13,7 +13,7 @@ import * as ssm from '@aws-sdk/client-ssm';
 import { parse, stringify } from 'yaml';
 import type { AwsProxy, ForwardedCall } from '../../../bin/support/aws-proxy';
 import { type Clients, createClients } from '../../../shared/aws/clients';
-import { type Provenance, parseProvenance } from '../../../shared/aws/desired-state';
+import { type Provenance, parseProvenance } from '../../../shared/aws/provenance';
 import { parseConfig } from '../../../shared/edge/config';
 import type { Runtime } from '../../../shared/runtime';
 import { REGION, RELEASE_PREFIX, stageOf, type World } from './world';
