@@ -8,8 +8,10 @@
 import * as z from 'zod/mini';
 import { EventValidationError } from '../errors';
 import { logger } from '../logger';
+import { type Caller, callerOf, userIdentity } from './callers';
 import { describeIssues, envelope, freeText, shaped, shortText } from './events';
 import { assertSameAccountAndRegion, type Settings } from './settings';
+
 import './schema';
 
 const STACK_ARN =
@@ -58,26 +60,6 @@ const assertStacksAreLocal = (event: StackEvent | ChangeSetCall): void => {
   }
 };
 
-// Who called only reaches messages (and a comparison with the deployer's own role names): free text.
-const userIdentity = z.looseObject({
-  type: z.optional(freeText()),
-  arn: z.optional(freeText()),
-  userName: z.optional(freeText()),
-  invokedBy: z.optional(freeText()),
-  principalId: z.optional(freeText()),
-  sessionContext: z.optional(
-    z.looseObject({
-      sessionIssuer: z.optional(
-        z.looseObject({
-          type: z.optional(freeText()),
-          arn: z.optional(freeText()),
-          userName: z.optional(freeText()),
-        }),
-      ),
-    }),
-  ),
-});
-
 const apiCallSchema = z.extend(envelope, {
   'detail-type': z.literal(API_CALL_DETAIL_TYPE),
   source: z.literal('aws.cloudformation'),
@@ -108,18 +90,6 @@ const statusChangeSchema = z.extend(envelope, {
     'client-request-token': z.optional(text(256)),
   }),
 });
-
-/** Who made an API call, in words an ops engineer recognises. Never includes access keys. */
-export interface Caller {
-  type: string;
-  /** A user name, a role name with its session, or a service. */
-  name: string;
-  arn?: string;
-  /** The IAM role, for assumed-role callers. */
-  role?: string;
-  /** The role session, for assumed-role callers that have one. */
-  session?: string;
-}
 
 export interface StackApiCall {
   kind: 'api-call';
@@ -163,25 +133,6 @@ export interface StackStatusChange {
 export type StackEvent = StackApiCall | StackStatusChange;
 /** What an event says before the notify trigger has named the stack of a call by change set ARN. */
 export type ParsedStackEvent = StackEvent | ChangeSetCall;
-
-const callerOf = (identity: z.output<typeof userIdentity> | undefined): Caller => {
-  const type = identity?.type ?? 'Unknown';
-  const issuer = identity?.sessionContext?.sessionIssuer;
-  if (type === 'AssumedRole') {
-    const session = identity?.arn?.split('/').at(-1);
-    const role = issuer?.userName ?? issuer?.arn?.split('/').at(-1) ?? 'unknown role';
-    return {
-      type,
-      name: session ? `${role} (session ${session})` : role,
-      role,
-      ...(session ? { session } : {}),
-      ...(issuer?.arn ? { arn: issuer.arn } : {}),
-    };
-  }
-  if (type === 'AWSService') return { type, name: identity?.invokedBy ?? 'an AWS service' };
-  const name = identity?.userName || identity?.arn?.split('/').at(-1) || identity?.invokedBy || 'unknown';
-  return { type, name, ...(identity?.arn ? { arn: identity.arn } : {}) };
-};
 
 const fail = (what: string, error: z.core.$ZodError): never => {
   throw new EventValidationError(`malformed ${what} event: ${describeIssues(error)}`, { cause: error });

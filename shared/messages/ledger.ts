@@ -10,7 +10,7 @@
  * the message. A publish whose answer was lost counts as sent: a missing message is logged, a duplicate one
  * would be an email.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
   type AttributeValue,
   DeleteItemCommand,
@@ -19,23 +19,11 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { guardWrite, isAmbiguous, writeOnce } from '../aws/single-writes';
-import { ConfigError, DeployerError, EventValidationError, errorName } from '../errors';
+import { ConfigError, DeployerError, errorName } from '../errors';
 import { logger } from '../logger';
 import type { Runtime } from '../runtime';
 import { type DeployReport, deployMessage } from './deploy-messages';
 import { type Notification, publish } from './notification';
-
-/** What an item of the table is about: the prefix of its id. */
-export type LedgerKind =
-  | 'notify'
-  | 'settle'
-  | 'deploy'
-  | 'digest'
-  | 'storm-call'
-  | 'storm-window'
-  | 'storm-index'
-  | 'storm-stack'
-  | 'locked';
 
 export type Item = Record<string, AttributeValue>;
 
@@ -48,36 +36,6 @@ export const CLAIM_STALE_MS = (300 + 60) * 1000;
  * usually sent within the first. Past the last, this delivery fails and its retry finds the message sent.
  */
 export const IN_FLIGHT_WAITS_MS = [250, 500, 1000, 2000, 4000];
-
-/**
- * The id of an item: its kind and the SHA-256 of what it is about, so that no text from outside reaches the
- * table and every id has the same bounded length.
- */
-export const ledgerItemId = (kind: LedgerKind, ...parts: (string | number)[]): string =>
-  `${kind}#${createHash('sha256').update(JSON.stringify(parts)).digest('hex')}`;
-
-/** The keys of the messages, one builder per kind of message. */
-export const ledgerKeys = {
-  /** A stack status change or an API call, by its EventBridge event id. */
-  stackEvent: (eventId: string) => ledgerItemId('notify', eventId),
-  /** What a reconcile trigger (a stack that settled, a schedule run) found to say about one stage. */
-  settled: (eventId: string, stage: string, outcome: string, desiredVersion: number | undefined) =>
-    ledgerItemId('settle', eventId, stage, outcome, desiredVersion ?? '-'),
-  /** A deploy outcome of one pipeline execution in one stage. */
-  deployOutcome: (stage: string, executionId: string, outcome: string) =>
-    ledgerItemId('deploy', stage, executionId, outcome),
-  /** A stage whose lock did not come free, by the lease that held it. */
-  locked: (stage: string, since: string) => ledgerItemId('locked', stage, since),
-  /** The digest of the API calls folded on one stack in one window. */
-  digest: (stack: string, windowStart: number) => ledgerItemId('digest', stack, windowStart),
-};
-
-/** The EventBridge id of an event that passed validation (its envelope has one). */
-export const eventIdOf = (raw: unknown): string => {
-  const id = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>).id : undefined;
-  if (typeof id !== 'string' || id === '') throw new EventValidationError('the event has no id');
-  return id;
-};
 
 export const tableOf = (runtime: Runtime): string => {
   const table = runtime.settings.ledgerTable;

@@ -8,7 +8,8 @@ import type { Stage } from '../edge/config';
 import { logger } from '../logger';
 import type { Runtime } from '../runtime';
 import { deployMessage } from './deploy-messages';
-import { ledgerKeys, sendOnce } from './ledger';
+import { sendOnce } from './ledger';
+import { ledgerKeys } from './ledger-keys';
 
 /** Tell the ops team (once per lease) that a stage's lock stayed taken, then let the error go on. */
 export const reportLockedStage = async (

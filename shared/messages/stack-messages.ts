@@ -6,8 +6,9 @@
 import type { ReleaseVersion } from '../aws/release-history';
 import type { RootCause } from '../aws/root-cause';
 import { classifyStatus, consoleLink, nextStepFor } from '../aws/stacks';
+import type { Caller } from '../edge/callers';
 import type { Stage } from '../edge/config';
-import type { Caller, StackApiCall, StackStatusChange } from '../edge/stack-events';
+import type { StackApiCall, StackStatusChange } from '../edge/stack-events';
 import { quoted, shown } from '../edge/untrusted';
 import { composeSubject, fieldLines, type Notification, type Severity, shortCommit } from './notification';
 

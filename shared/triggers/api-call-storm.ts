@@ -22,8 +22,6 @@ import { DeployerError } from '../errors';
 import { logger } from '../logger';
 import {
   expiresAt,
-  ledgerItemId,
-  ledgerKeys,
   putOwned,
   readItem,
   type SendResult,
@@ -31,6 +29,7 @@ import {
   tableOf,
   unlessConditionFails,
 } from '../messages/ledger';
+import { ledgerItemId, ledgerKeys } from '../messages/ledger-keys';
 import type { Notification } from '../messages/notification';
 import { digestMessage, withFoldNote } from '../messages/storm-messages';
 import type { Runtime } from '../runtime';

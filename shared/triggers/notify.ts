@@ -21,7 +21,8 @@ import {
 } from '../edge/stack-events';
 import { errorName } from '../errors';
 import { logger } from '../logger';
-import { eventIdOf, ledgerKeys, sendOnce } from '../messages/ledger';
+import { sendOnce } from '../messages/ledger';
+import { eventIdOf, ledgerKeys } from '../messages/ledger-keys';
 import {
   apiCallMessage,
   isFailureStatus,

@@ -12,7 +12,7 @@ import { assertSameAccountAndRegion } from '../edge/settings';
 import { acceptStackEvent } from '../edge/stack-events';
 import { EventValidationError, errorMessage, RefusedError } from '../errors';
 import { logger } from '../logger';
-import { eventIdOf, ledgerKeys } from '../messages/ledger';
+import { eventIdOf, ledgerKeys } from '../messages/ledger-keys';
 import { isFailureStatus, isFinalStatus } from '../messages/stack-messages';
 import { promote } from '../operations/promote';
 import type { ReconcileResult } from '../outcomes';

@@ -8,7 +8,8 @@
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { type AwsProxy, type LostAs, startAwsProxy } from '../../bin/support/aws-proxy';
 import { type Clients, createClients } from '../../shared/aws/clients';
-import { CLAIM_STALE_MS, ledgerKeys, RETENTION_SECONDS } from '../../shared/messages/ledger';
+import { CLAIM_STALE_MS, RETENTION_SECONDS } from '../../shared/messages/ledger';
+import { ledgerKeys } from '../../shared/messages/ledger-keys';
 import type { Runtime } from '../../shared/runtime';
 import { SENT_ONE_BY_ONE, WINDOW_MS } from '../../shared/triggers/api-call-storm';
 import { handlePipelineEvent } from '../../shared/triggers/deploy';

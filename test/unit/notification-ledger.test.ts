@@ -15,10 +15,10 @@ import { AmbiguousWriteError } from '../../shared/aws/single-writes';
 import {
   CLAIM_STALE_MS,
   IN_FLIGHT_WAITS_MS,
-  ledgerKeys,
   RETENTION_SECONDS,
   sendOnce,
 } from '../../shared/messages/ledger';
+import { ledgerKeys } from '../../shared/messages/ledger-keys';
 import type { Notification } from '../../shared/messages/notification';
 import { awsError, LEDGER_TABLE, makeRuntime, rejectionOf, TOPIC_ARN } from './helpers/fixtures';
 import { mockAll, resetAll } from './helpers/world';

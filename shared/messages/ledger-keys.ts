@@ -1,0 +1,48 @@
+/**
+ * The notification ledger's keys: one builder per kind of message, each the kind and the SHA-256 of what the
+ * message is about, so no text from outside reaches the table and every id has the same bounded length.
+ */
+import { createHash } from 'node:crypto';
+import { EventValidationError } from '../errors';
+
+/** What an item of the table is about: the prefix of its id. */
+export type LedgerKind =
+  | 'notify'
+  | 'settle'
+  | 'deploy'
+  | 'digest'
+  | 'storm-call'
+  | 'storm-window'
+  | 'storm-index'
+  | 'storm-stack'
+  | 'locked';
+
+/**
+ * The id of an item: its kind and the SHA-256 of what it is about, so that no text from outside reaches the
+ * table and every id has the same bounded length.
+ */
+export const ledgerItemId = (kind: LedgerKind, ...parts: (string | number)[]): string =>
+  `${kind}#${createHash('sha256').update(JSON.stringify(parts)).digest('hex')}`;
+
+/** The keys of the messages, one builder per kind of message. */
+export const ledgerKeys = {
+  /** A stack status change or an API call, by its EventBridge event id. */
+  stackEvent: (eventId: string) => ledgerItemId('notify', eventId),
+  /** What a reconcile trigger (a stack that settled, a schedule run) found to say about one stage. */
+  settled: (eventId: string, stage: string, outcome: string, desiredVersion: number | undefined) =>
+    ledgerItemId('settle', eventId, stage, outcome, desiredVersion ?? '-'),
+  /** A deploy outcome of one pipeline execution in one stage. */
+  deployOutcome: (stage: string, executionId: string, outcome: string) =>
+    ledgerItemId('deploy', stage, executionId, outcome),
+  /** A stage whose lock did not come free, by the lease that held it. */
+  locked: (stage: string, since: string) => ledgerItemId('locked', stage, since),
+  /** The digest of the API calls folded on one stack in one window. */
+  digest: (stack: string, windowStart: number) => ledgerItemId('digest', stack, windowStart),
+};
+
+/** The EventBridge id of an event that passed validation (its envelope has one). */
+export const eventIdOf = (raw: unknown): string => {
+  const id = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>).id : undefined;
+  if (typeof id !== 'string' || id === '') throw new EventValidationError('the event has no id');
+  return id;
+};
