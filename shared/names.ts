@@ -108,8 +108,6 @@ export const templateReleaseKey = (prefix: string, sha256Hex: string): string =>
 export const digestOfReleaseKey = (key: string): string | undefined =>
   /(?:^|\/)([0-9a-f]{64})(?:\.[a-z0-9]{1,8})?$/.exec(key)?.[1];
 
-export const isSha256Hex = (value: string): boolean => SHA256_HEX.test(value);
-
 /** Run tokens: the change set prefix, the version and 24 hex digits of randomness. */
 const RUN_TOKEN = /^deploy-([a-z][a-z0-9-]{0,31})-v([1-9][0-9]{0,15})-([0-9a-f]{24})$/;
 
