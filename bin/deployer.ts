@@ -10,31 +10,35 @@ import { cleanText } from '../shared/edge/untrusted';
 import { ConfigError, errorMessage, errorName, RefusedError } from '../shared/errors';
 import { logger } from '../shared/logger';
 import { type Command, EXIT, UsageError } from './cli/args';
-import { history, status } from './cli/commands/inspect';
-import { approve, promote, reconcile, reject, rollback } from './cli/commands/moves';
-import { invoke } from './cli/invoke';
-import { TemplateError } from './support/sam-template';
 
 export { EXIT, UsageError } from './cli/args';
 
-const commands: Record<string, Command> = {
-  reconcile,
-  status,
-  history,
-  rollback,
-  approve,
-  reject,
-  promote,
-  invoke,
+/**
+ * Each command's module is loaded when it runs, and only then: `invoke` loads no SDK client of its own (the
+ * handler's bundle loads the ones it uses), and `status` loads nothing of `invoke`.
+ */
+const inspect = () => import('./cli/commands/inspect');
+const moves = () => import('./cli/commands/moves');
+const commands: Record<string, () => Promise<Command>> = {
+  reconcile: async () => (await moves()).reconcile,
+  status: async () => (await inspect()).status,
+  history: async () => (await inspect()).history,
+  rollback: async () => (await moves()).rollback,
+  approve: async () => (await moves()).approve,
+  reject: async () => (await moves()).reject,
+  promote: async () => (await moves()).promote,
+  invoke: async () => (await import('./cli/invoke')).invoke,
 };
 
-const usage = (): string =>
+const usage = async (): Promise<string> =>
   `usage: deployer <command> [arguments]   (deployer <command> --help for more)
 
 commands:
-${Object.entries(commands)
-  .map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
-  .join('\n')}
+${(
+  await Promise.all(
+    Object.entries(commands).map(async ([name, load]) => `  ${name.padEnd(10)} ${(await load()).summary}`),
+  )
+).join('\n')}
 
 environment:
   AWS_REGION            region of the stages (required)
@@ -56,7 +60,7 @@ exit codes: 0 done, 1 failed, 2 usage, configuration or environment error, 3 a s
  */
 const isUsageProblem = (error: unknown): boolean =>
   error instanceof UsageError ||
-  error instanceof TemplateError ||
+  errorName(error) === 'TemplateError' ||
   error instanceof ConfigError ||
   errorName(error) === 'CredentialsProviderError' ||
   Boolean((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'));
@@ -65,19 +69,20 @@ const isUsageProblem = (error: unknown): boolean =>
 export const run = async (argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> => {
   const [name, ...args] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(usage());
+    process.stdout.write(await usage());
     return name ? EXIT.ok : EXIT.usage;
   }
-  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
-  if (!command) {
-    process.stderr.write(`deployer: unknown command ${JSON.stringify(name)}\n\n${usage()}`);
+  const load = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  if (!load) {
+    process.stderr.write(`deployer: unknown command ${JSON.stringify(name)}\n\n${await usage()}`);
     return EXIT.usage;
   }
+  const command = await load();
   if (args.includes('--help') || args.includes('-h')) {
     process.stdout.write(`${command.usage}\n`);
     return EXIT.ok;
   }
-  if (command !== invoke) logger.setLogLevel((env.LOG_LEVEL as 'INFO' | undefined) ?? 'WARN');
+  if (name !== 'invoke') logger.setLogLevel((env.LOG_LEVEL as 'INFO' | undefined) ?? 'WARN');
   try {
     return await command.run(args, env);
   } catch (error) {

@@ -1,7 +1,8 @@
 /**
  * One structured JSON logger for the whole deployer (Powertools for AWS Lambda). Errors are passed whole so
  * their `cause` is written out. LOG_LEVEL (DEBUG, INFO, WARN, ERROR, SILENT) sets the level; the service name
- * is fixed here.
+ * is fixed here. Error stacks name the TypeScript sources (shared/source-maps.ts), read only when an error is
+ * logged.
  *
  * Correlation keys are put on every line here, never by hand at each call:
  * - `eventId`, the EventBridge envelope's id, for the whole invocation: `logInvocation` in each handler
@@ -14,6 +15,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { LogItemExtraInput, LogItemMessage } from '@aws-lambda-powertools/logger/types';
 import type { Context } from 'aws-lambda';
+import { mapErrorStacks } from './source-maps';
 
 type LogKeys = Record<string, string | number | boolean | undefined>;
 
@@ -26,11 +28,19 @@ class DeployerLogger extends Logger {
     input: LogItemMessage,
     extraInput: LogItemExtraInput,
   ): void {
+    for (const item of extraInput) stacksOf(item);
     const keys = scoped.getStore();
     // Powertools merges each extra item into the line, in order: the call's own attributes come last and win.
     super.processLogItem(level, input, keys ? ([keys, ...extraInput] as LogItemExtraInput) : extraInput);
   }
 }
+
+/** Errors logged (as an item, or as an attribute of one) get stacks that name our source files. */
+const stacksOf = (item: unknown): void => {
+  if (item instanceof Error) mapErrorStacks(item);
+  else if (typeof item === 'object' && item !== null)
+    for (const value of Object.values(item)) if (value instanceof Error) mapErrorStacks(value);
+};
 
 export const logger: Logger = new DeployerLogger({ serviceName: 'deployer' });
 export type { Logger };

@@ -3,7 +3,7 @@
  * line put it into words. Kept apart from both so that neither the words nor the work import the other's
  * internals.
  */
-import type { PlannedChange } from './aws/change-sets';
+import type { PlannedChange } from './aws/change-set-wait';
 import type { DesiredState } from './aws/desired-state';
 
 export type ReconcileOutcome =
@@ -26,6 +26,35 @@ export type ReconcileOutcome =
   /** Nothing was ever recorded as desired for this stage. */
   | 'nothing-desired';
 
+/** A desired version whose release the deployer cannot verify: it deploys nothing from it. */
+export type UnverifiableCode =
+  /** Its key names no digest (a key written by hand). */
+  | 'release-not-content-named'
+  /** The stack does not exist, and the version pins no template to create it from. */
+  | 'no-template-to-create';
+
+/**
+ * Why reconcile came to its outcome, as a code and the facts a person needs; shared/messages/reasons.ts
+ * says it in words. `detail` is text that came with the facts, shown as it is: AWS's own reason, or the
+ * message of the error that stopped the release.
+ */
+export type ReconcileReason =
+  /** The stack is in a status only a person can resolve. */
+  | { code: 'stack-needs-person'; status: string; statusReason?: string; region: string }
+  /** The stack has no parameter to receive the release key. */
+  | { code: 'no-stack-parameter'; parameter: string }
+  /** The release failed to deploy and was rolled back: it is not retried. */
+  | { code: 'release-failed'; key: string; version: number }
+  /** The release's bytes do not match the digest recorded for them. */
+  | { code: 'release-tampered'; location: string; detail: string }
+  | { code: UnverifiableCode; detail: string }
+  /** CloudFormation could not make the change set. */
+  | { code: 'change-set-failed'; changeSet: string; detail: string }
+  /** CloudFormation found nothing to change (`detail`: its words, when it gave any). */
+  | { code: 'nothing-to-change'; detail?: string }
+  /** The stack's creation failed: it is deleted, to be created again from `key`. */
+  | { code: 'stack-recreated'; key: string };
+
 export interface ReconcileResult {
   outcome: ReconcileOutcome;
   stage: string;
@@ -43,8 +72,8 @@ export interface ReconcileResult {
   /** 'create' when the stack did not exist and is being created. */
   action?: 'create' | 'update';
   changes?: PlannedChange[];
-  reason?: string;
-  nextStep?: string;
+  /** Why it came to this outcome, where there is more to say than the outcome itself. */
+  why?: ReconcileReason;
   /** False when another reconcile already did this (a pending change set found, not made). */
   fresh: boolean;
 }

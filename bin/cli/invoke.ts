@@ -12,7 +12,6 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Context } from 'aws-lambda';
-import { createClients } from '../../shared/aws/clients';
 import { cleanText } from '../../shared/edge/untrusted';
 import { errorMessage, errorName } from '../../shared/errors';
 import { type FunctionDefinition, functionDefinition, readTemplate } from '../support/sam-template';
@@ -61,7 +60,7 @@ Exit code 0 when the handler returned, 1 when it threw, 2 when it could not be r
         `deployer: ${name} is set from a deployed resource in the template; give it with --env-vars\n`,
       );
     }
-    await checkCredentials(region, env);
+    await checkCredentials();
     Object.assign(process.env, fn.environment, { AWS_REGION: region, AWS_LAMBDA_FUNCTION_NAME: logicalId });
     const started = Date.now();
     const handler = loadHandler(fn, bundle);
@@ -102,10 +101,14 @@ const loadHandler = (fn: FunctionDefinition, bundle: string): Handler => {
   return handler as Handler;
 };
 
-/** The SDK's credential chain, asked once before the handler runs: without credentials nothing could work. */
-const checkCredentials = async (region: string, env: NodeJS.ProcessEnv): Promise<void> => {
+/**
+ * The SDK's credential chain, asked once before the handler runs: without credentials nothing could work.
+ * Only the chain is loaded, not a client: the handler's bundle loads the SDK clients it uses, once.
+ */
+const checkCredentials = async (): Promise<void> => {
   try {
-    await createClients(region, env).s3.config.credentials();
+    const { defaultProvider } = await import('@aws-sdk/credential-provider-node');
+    await defaultProvider()();
   } catch (error) {
     throw new UsageError(
       `no AWS credentials (${errorMessage(error)}): use your usual ones, or for an emulator any pair, such as AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing`,

@@ -3,8 +3,9 @@
  * now desired, the outcome on the stack, the change set, and the next step. Reasons, keys and names come from
  * AWS and the history: they are shown as data (quoted or bare single words), never as our own text.
  */
-import type { PlannedChange } from '../../shared/aws/change-sets';
+import type { PlannedChange } from '../../shared/aws/change-set-wait';
 import { cleanText, quoted, shown } from '../../shared/edge/untrusted';
+import { nextStepText, reasonText } from '../../shared/messages/reasons';
 import type { ReconcileOutcome, ReconcileResult } from '../../shared/outcomes';
 import type { MoveResult } from '../../shared/stage/moves';
 import { fields, short, shortCommit } from './render';
@@ -20,7 +21,10 @@ export const desiredText = (version: number | undefined, key: string | undefined
     .join(' ');
 
 const stackOf = (r: ReconcileResult) => `stack ${shown(r.stack)}`;
-const reasonOf = (r: ReconcileResult) => (r.reason ? quoted(r.reason) : 'no reason given');
+const reasonOf = (r: ReconcileResult) => {
+  const reason = reasonText(r);
+  return reason ? quoted(reason) : 'no reason given';
+};
 
 /** One line per outcome: what happened on the stack. */
 const OUTCOME: Record<ReconcileOutcome, (r: ReconcileResult) => string> = {
@@ -49,9 +53,11 @@ const nextStep = (r: ReconcileResult): string | undefined => {
     case 'waiting':
       return `none: the stack's completion deploys it (npx deployer status ${stage} shows the stack)`;
     case 'blocked':
-    case 'tampered':
+    case 'tampered': {
       // Our own sentence, with names from the configuration and AWS in it: kept on one clean line.
-      return r.nextStep ? cleanText(r.nextStep) : undefined;
+      const next = nextStepText(r);
+      return next ? cleanText(next) : undefined;
+    }
     default:
       return undefined;
   }
@@ -74,6 +80,19 @@ export const outcomeFields = (r: ReconcileResult): [string, string | undefined][
   ['changes', r.changes?.length ? changesText(r.changes) : undefined],
   ['next', nextStep(r)],
 ];
+
+/** A reconcile as --json gives it to scripts: the data, with its reason and next step in words. */
+export const reconcileJson = (r: ReconcileResult) => ({
+  ...r,
+  reason: reasonText(r),
+  nextStep: nextStepText(r),
+});
+
+/** A move as --json gives it to scripts: its reconcile with the words. */
+export const moveJson = <Move extends MoveResult>(move: Move) => ({
+  ...move,
+  reconcile: reconcileJson(move.reconcile),
+});
 
 /** What a move did: the headline, the release now desired, and what came of it on the stack. */
 export const moveText = (

@@ -2,8 +2,10 @@
  * An HTTP proxy on 127.0.0.1 between the AWS SDK and the emulator. It names and counts every AWS
  * operation that passes (the benchmark's call counts), and can inject the faults AWS produces: throttling,
  * 5xx answers and dropped connections at a configured rate, answers lost after the emulator acted (per
- * operation, at a rate or for the next N calls), and a stack that looks busy for a number of reads. Used by
- * the benchmark and the fault tests; never by the product.
+ * operation, at a rate or for the next N calls), and a stack that looks busy for a number of reads. It can
+ * also make the emulator behave like AWS in time (`setRealism`): every call takes a round trip, and a change
+ * set takes seconds to compute, as CloudFormation's do. Used by the benchmark and the fault tests; never by
+ * the product.
  */
 import {
   createServer,
@@ -12,6 +14,18 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
+import {
+  answerWith,
+  operationOf,
+  paramsOf,
+  readBody,
+  serverErrorAnswer,
+  throttleAnswer,
+} from './aws-protocol';
+import { type ChangeSetTiming, createSimulation, type SimulatedStackEvent } from './aws-simulation';
+
+export { operationOf } from './aws-protocol';
+export type { ChangeSetTiming, SimulatedStackEvent } from './aws-simulation';
 
 export interface Faults {
   /** Share of requests answered with a throttling error (0..1). */
@@ -48,17 +62,19 @@ export interface LostAnswers {
 /** The kinds of fault `injected()` counts. */
 export type FaultKind = 'throttle' | 'serverError' | 'drop' | 'lost';
 
-export interface SimulatedStackEvent {
-  logicalId: string;
-  type: string;
-  status: string;
-  reason?: string;
-  token?: string;
-  time: string;
+/** How AWS behaves in time, which the emulator does not: it answers at once and computes change sets at once. */
+export interface Realism {
+  /** Each call's round trip (network and service time), added before the emulator sees it. */
+  latencyMs?: number;
+  /** How long a change set stays CREATE_IN_PROGRESS after CreateChangeSet, as CloudFormation computes it. */
+  changeSetMs?: number;
 }
 
 export interface ForwardedCall {
   operation: string;
+  /** performance.now() when the request arrived at the proxy, and when its answer left (or was lost). */
+  startedAt: number;
+  answeredAt: number;
   /** What the emulator answered, whether or not the caller got it. */
   status: number;
   params: Record<string, unknown>;
@@ -86,127 +102,14 @@ export interface AwsProxy {
    * stack, newest first, ahead of the emulator's own: the emulator records no failed resources.
    */
   addStackEvents(stackName: string, events: SimulatedStackEvent[]): void;
+  /** Latency per call and change-set compute time, for calls from now on (`{}`: the emulator's own pace). */
+  setRealism(realism: Realism): void;
+  /** The change sets created since the last reset, with their readiness times. */
+  changeSets(): ChangeSetTiming[];
   /** Make DescribeStacks report this stack as UPDATE_IN_PROGRESS for the next `reads` reads. */
   makeBusy(stackName: string, reads: number, status?: string): void;
   close(): Promise<void>;
 }
-
-const readBody = (req: IncomingMessage): Promise<Buffer> =>
-  new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-
-/** The signing scope's service name: "…/us-east-1/cloudformation/aws4_request". */
-const serviceOf = (req: IncomingMessage): string =>
-  /\/[a-z0-9-]+\/([a-z0-9-]+)\/aws4_request/.exec(req.headers.authorization ?? '')?.[1] ?? 'unknown';
-
-const s3Operation = (req: IncomingMessage): string => {
-  const url = new URL(req.url ?? '/', 'http://x');
-  const segments = url.pathname.split('/').filter(Boolean);
-  const onBucket = segments.length <= 1;
-  switch (req.method) {
-    case 'HEAD':
-      return onBucket ? 'HeadBucket' : 'HeadObject';
-    case 'GET':
-      if (url.searchParams.has('versions')) return 'ListObjectVersions';
-      return onBucket ? 'ListObjects' : 'GetObject';
-    case 'PUT':
-      if (onBucket) return 'CreateBucket';
-      return req.headers['x-amz-copy-source'] ? 'CopyObject' : 'PutObject';
-    case 'DELETE':
-      return onBucket ? 'DeleteBucket' : 'DeleteObject';
-    case 'POST':
-      return url.searchParams.has('delete') ? 'DeleteObjects' : 'PostObject';
-    default:
-      return req.method ?? 'UNKNOWN';
-  }
-};
-
-/** "service.Operation" for any request the SDK sends (JSON target header, query Action, or S3 REST). */
-export const operationOf = (req: IncomingMessage, body: Buffer): string => {
-  const service = serviceOf(req);
-  const target = req.headers['x-amz-target'];
-  if (typeof target === 'string') return `${service}.${target.split('.').at(-1)}`;
-  if (service === 's3') return `s3.${s3Operation(req)}`;
-  const action = new URLSearchParams(body.toString('utf8')).get('Action');
-  return `${service}.${action ?? 'Unknown'}`;
-};
-
-const paramsOf = (req: IncomingMessage, body: Buffer): Record<string, unknown> => {
-  const text = body.toString('utf8');
-  if (typeof req.headers['x-amz-target'] === 'string') {
-    try {
-      return JSON.parse(text || '{}') as Record<string, unknown>;
-    } catch {
-      return {};
-    }
-  }
-  if (serviceOf(req) === 's3')
-    return { path: decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname) };
-  return Object.fromEntries(new URLSearchParams(text));
-};
-
-const throttleAnswer = (
-  service: string,
-  jsonProtocol: boolean,
-): { status: number; type: string; body: string } => {
-  if (jsonProtocol) {
-    return {
-      status: 400,
-      type: 'application/x-amz-json-1.1',
-      body: JSON.stringify({ __type: 'ThrottlingException', message: 'Rate exceeded' }),
-    };
-  }
-  if (service === 's3') {
-    return {
-      status: 503,
-      type: 'application/xml',
-      body: '<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>',
-    };
-  }
-  return {
-    status: 400,
-    type: 'text/xml',
-    body: '<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>proxy</RequestId></ErrorResponse>',
-  };
-};
-
-/** An internal error in the service's own protocol, as AWS answers when it failed after the request arrived. */
-const serverErrorAnswer = (
-  service: string,
-  jsonProtocol: boolean,
-): { status: number; type: string; body: string } => {
-  if (jsonProtocol) {
-    return {
-      status: 500,
-      type: 'application/x-amz-json-1.1',
-      body: JSON.stringify({ __type: 'InternalServerError', message: 'Internal server error' }),
-    };
-  }
-  if (service === 's3') {
-    return {
-      status: 500,
-      type: 'application/xml',
-      body: '<Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message><RequestId>proxy</RequestId></Error>',
-    };
-  }
-  return {
-    status: 500,
-    type: 'text/xml',
-    body: '<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code><Message>Internal failure</Message></Error><RequestId>proxy</RequestId></ErrorResponse>',
-  };
-};
-
-const answerWith = (res: ServerResponse, answer: { status: number; type: string; body: string }): void => {
-  res.writeHead(answer.status, {
-    'content-type': answer.type,
-    'content-length': Buffer.byteLength(answer.body),
-  });
-  res.end(answer.body);
-};
 
 export const startAwsProxy = async (target: string): Promise<AwsProxy> => {
   const upstream = new URL(target);
@@ -216,8 +119,8 @@ export const startAwsProxy = async (target: string): Promise<AwsProxy> => {
   /** Per operation, how many of its next answers are still to be lost (`LostAnswers.next`). */
   let lostLeft = new Map<string, number>();
   let forwardedCalls: ForwardedCall[] = [];
-  const busy = new Map<string, { reads: number; status: string }>();
-  const extraEvents = new Map<string, SimulatedStackEvent[]>();
+  const simulation = createSimulation();
+  let latencyMs = 0;
 
   const fault = (operation: string): 'throttle' | 'serverError' | 'drop' | undefined => {
     if (faults.spare?.includes(operation)) return undefined;
@@ -253,7 +156,20 @@ export const startAwsProxy = async (target: string): Promise<AwsProxy> => {
     res: ServerResponse,
     operation: string,
     lost: LostAs | undefined,
+    startedAt: number,
   ) => {
+    const params = paramsOf(req, body);
+    const refusal = simulation.refusal(operation, params, performance.now());
+    if (refusal) {
+      forwardedCalls.push({
+        operation,
+        startedAt,
+        answeredAt: performance.now(),
+        status: refusal.status,
+        params,
+      });
+      return answerWith(res, refusal);
+    }
     const upstreamRequest = httpRequest(
       {
         host: upstream.hostname,
@@ -266,15 +182,18 @@ export const startAwsProxy = async (target: string): Promise<AwsProxy> => {
         const chunks: Buffer[] = [];
         answer.on('data', (c: Buffer) => chunks.push(c));
         answer.on('end', () => {
-          let payload = Buffer.concat(chunks);
-          if (operation === 'cloudformation.DescribeStacks')
-            payload = Buffer.from(rewriteBusy(payload.toString('utf8'), paramsOf(req, body)));
-          if (operation === 'cloudformation.DescribeStackEvents')
-            payload = Buffer.from(addEvents(payload.toString('utf8'), paramsOf(req, body)));
+          const raw = Buffer.concat(chunks);
+          const payload = operation.startsWith('cloudformation.')
+            ? Buffer.from(
+                simulation.rewrite(operation, params, raw.toString('utf8'), startedAt, performance.now()),
+              )
+            : raw;
           forwardedCalls.push({
             operation,
+            startedAt,
+            answeredAt: performance.now(),
             status: answer.statusCode ?? 0,
-            params: paramsOf(req, body),
+            params,
             ...(lost ? { lost } : {}),
           });
           if (lost) return loseAnswer(req, res, operation, lost);
@@ -288,37 +207,8 @@ export const startAwsProxy = async (target: string): Promise<AwsProxy> => {
     upstreamRequest.end(body);
   };
 
-  /** Report a stack as busy while it has busy reads left. */
-  const rewriteBusy = (xml: string, params: Record<string, unknown>): string => {
-    // The deployer describes one stack at a time, by name or by ARN.
-    const ref = typeof params.StackName === 'string' ? params.StackName : '';
-    const name = ref.startsWith('arn:') ? ref.split('/')[1] : ref;
-    const state = name ? busy.get(name) : undefined;
-    if (!state || state.reads <= 0) return xml;
-    state.reads -= 1;
-    return xml.replace(/<StackStatus>[^<]+<\/StackStatus>/, `<StackStatus>${state.status}</StackStatus>`);
-  };
-
-  const xmlText = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  /** Put the simulated events first in the first page of the stack's events. */
-  const addEvents = (xml: string, params: Record<string, unknown>): string => {
-    const stackRef = params.StackName;
-    if (typeof stackRef !== 'string' || params.NextToken !== undefined || !xml.includes('<StackEvents>'))
-      return xml;
-    const name = stackRef.startsWith('arn:') ? stackRef.split('/')[1] : stackRef;
-    const events = name ? extraEvents.get(name) : undefined;
-    const stackId = /<StackId>([^<]+)<\/StackId>/.exec(xml)?.[1] ?? '';
-    if (!events?.length || !name) return xml;
-    const members = events
-      .map(
-        (e, i) =>
-          `<member><StackId>${stackId}</StackId><EventId>simulated-${i}</EventId><StackName>${name}</StackName><LogicalResourceId>${xmlText(e.logicalId)}</LogicalResourceId><PhysicalResourceId>${e.type === 'AWS::CloudFormation::Stack' ? stackId : xmlText(e.logicalId)}</PhysicalResourceId><ResourceType>${xmlText(e.type)}</ResourceType><Timestamp>${e.time}</Timestamp><ResourceStatus>${e.status}</ResourceStatus>${e.reason ? `<ResourceStatusReason>${xmlText(e.reason)}</ResourceStatusReason>` : ''}${e.token ? `<ClientRequestToken>${xmlText(e.token)}</ClientRequestToken>` : ''}</member>`,
-      )
-      .join('');
-    return xml.replace('<StackEvents>', `<StackEvents>${members}`);
-  };
-
   const server: Server = createServer((req, res) => {
+    const startedAt = performance.now();
     readBody(req).then(
       (body) => {
         const operation = operationOf(req, body);
@@ -337,7 +227,8 @@ export const startAwsProxy = async (target: string): Promise<AwsProxy> => {
         }
         const lost = lossOf(operation);
         if (lost) injected.lost += 1;
-        forward(req, body, res, operation, lost);
+        if (latencyMs > 0) setTimeout(() => forward(req, body, res, operation, lost, startedAt), latencyMs);
+        else forward(req, body, res, operation, lost, startedAt);
       },
       () => res.destroy(),
     );
@@ -354,6 +245,7 @@ export const startAwsProxy = async (target: string): Promise<AwsProxy> => {
     reset: () => {
       counts = {};
       forwardedCalls = [];
+      simulation.changeSets = [];
       injected = { throttle: 0, serverError: 0, drop: 0, lost: 0 };
     },
     setFaults: (next) => {
@@ -363,10 +255,15 @@ export const startAwsProxy = async (target: string): Promise<AwsProxy> => {
       );
     },
     addStackEvents: (stackName, events) => {
-      extraEvents.set(stackName, events);
+      simulation.extraEvents.set(stackName, events);
     },
+    setRealism: (realism) => {
+      latencyMs = realism.latencyMs ?? 0;
+      simulation.changeSetMs = realism.changeSetMs ?? 0;
+    },
+    changeSets: () => [...simulation.changeSets],
     makeBusy: (stackName, reads, status = 'UPDATE_IN_PROGRESS') => {
-      busy.set(stackName, { reads, status });
+      simulation.busy.set(stackName, { reads, status });
     },
     close: () =>
       new Promise((resolve) => {

@@ -40,8 +40,6 @@ export interface Release {
   key: string;
   sha256: string;
   commitId?: string;
-  /** False when the same bytes were already released under this key. */
-  copied: boolean;
   /** The stage template built with the artifact, released beside it (when the build published one). */
   template?: { key: string; sha256: string };
 }
@@ -213,7 +211,7 @@ export const releaseBuild = async (
   const commitId = build.commitId ?? execution.commitId;
   const bucket = releaseBucketOf(stage);
   const key = releaseKey(stage.releasePrefix, sha256, build.key);
-  const copied = await copyToRelease(
+  await copyToRelease(
     s3,
     build,
     { bucket, key, sha256 },
@@ -224,34 +222,23 @@ export const releaseBuild = async (
       ...(commitId ? { 'commit-id': commitId } : {}),
     },
   );
-  return { bucket, key, sha256, ...(commitId ? { commitId } : {}), copied };
+  return { bucket, key, sha256, ...(commitId ? { commitId } : {}) };
 };
 
 /**
- * Put a build object's bytes under its content-named release key, verified: an object already there counts
- * only if S3's SHA-256 of it is the digest its key names (anyone who can write the bucket could have replaced
- * it; it is then replaced again with the build's bytes), and the copy's own checksum must be that digest.
- * Returns whether a copy was made.
+ * Put a build object's bytes under its content-named release key, verified: the copy's own checksum must be
+ * the digest the key names. The copy is made whether or not the key holds an object already: the same bytes
+ * again cost S3 nothing to check and the deployer a call (looking first was one more call, and a round trip,
+ * on every deploy); and other bytes there (anyone who can write the bucket could have put them) are
+ * replaced with the build's.
  */
 export const copyToRelease = async (
   s3: S3Client,
   build: BuildArtifact,
   target: { bucket: string; key: string; sha256: string },
   metadata: Record<string, string>,
-): Promise<boolean> => {
+): Promise<void> => {
   const location = `s3://${target.bucket}/${target.key}`;
-  try {
-    const existing = await head(s3, target.bucket, target.key);
-    const found = fullObjectSha256(existing);
-    if (found === target.sha256) return false;
-    logger.error('a release object does not hold the bytes its name promises; it is replaced by the build', {
-      location,
-      recorded: target.sha256,
-      found: found ?? 'no SHA-256 checksum',
-    });
-  } catch (error) {
-    if (!isMissingObject(error)) throw error;
-  }
   const { CopyObjectResult } = await s3.send(
     new CopyObjectCommand({
       Bucket: target.bucket,
@@ -269,5 +256,4 @@ export const copyToRelease = async (
   if (copiedSha !== target.sha256) {
     throw new ReleaseIntegrityError(location, target.sha256, copiedSha ?? 'no SHA-256 checksum');
   }
-  return true;
 };

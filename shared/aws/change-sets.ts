@@ -2,21 +2,19 @@
  * Change sets: how the deployer changes a stack. One change set per desired version, named after it, made
  * with the stage's service role, waited for within a bounded time, then executed or left for approval.
  */
+
 import {
-  type Change,
   type CloudFormationClient,
   CreateChangeSetCommand,
   DeleteChangeSetCommand,
   DescribeChangeSetCommand,
-  type DescribeChangeSetCommandOutput,
   ExecuteChangeSetCommand,
   ListChangeSetsCommand,
   type Parameter,
   type Stack,
-  waitForChangeSetCreateComplete,
 } from '@aws-sdk/client-cloudformation';
 import type { Stage } from '../edge/config';
-import { DeployerError, errorMessage, errorName } from '../errors';
+import { errorMessage, errorName } from '../errors';
 import { changeSetPrefix, desiredVersionOfChangeSet } from '../names';
 import { tokenInDescription } from './runs';
 import { guardWrite, writeOnce } from './single-writes';
@@ -30,19 +28,6 @@ export const isNoChangeReason = (reason: string | undefined): boolean => NO_CHAN
 export const isNoChangeError = (error: unknown): boolean =>
   errorName(error) === 'ValidationError' && isNoChangeReason(errorMessage(error));
 
-/** One planned resource change, as an ops engineer reads it. */
-export interface PlannedChange {
-  action: string;
-  logicalId: string;
-  type: string;
-  replacement: string;
-}
-
-export type ChangeSetState =
-  | { status: 'ready'; changes: PlannedChange[] }
-  | { status: 'empty'; reason: string }
-  | { status: 'failed'; reason: string };
-
 /**
  * A change set: its stack and name, and its ARN once CloudFormation gave one. The ARN names exactly one
  * change set; the name only together with the stack.
@@ -53,7 +38,7 @@ export interface ChangeSetRef {
   id?: string;
 }
 
-const target = (ref: ChangeSetRef) => ({ StackName: ref.stack, ChangeSetName: ref.id ?? ref.name });
+export const target = (ref: ChangeSetRef) => ({ StackName: ref.stack, ChangeSetName: ref.id ?? ref.name });
 
 /** The template a change set deploys: the verified text of a pinned template, or the stack's current one. */
 export type TemplateSource =
@@ -73,9 +58,6 @@ export interface ChangeSetRequest {
   /** The parameters the template declares, when a new template is deployed (undefined: the stack's own). */
   templateParameters?: string[];
 }
-
-/** Polling for a change set: CloudFormation usually needs a few seconds. */
-const POLL = { minDelay: 2, maxDelay: 10 };
 
 /**
  * Parameters for the change set: the artifact parameter gets the release key, configured overrides get their
@@ -195,47 +177,6 @@ const changeSetDescription = ({ stage, artifactKey, template, token }: ChangeSet
   return `${`deployer: stage ${stage.name}, ${stage.stackParameter}=${artifactKey}${pinned}`.slice(0, 1024 - run.length)}${run}`;
 };
 
-/** A change set's resource changes as an ops engineer reads them. */
-export const plannedChanges = (changes: Change[] | undefined): PlannedChange[] =>
-  (changes ?? []).flatMap(({ ResourceChange: rc }) =>
-    rc
-      ? [
-          {
-            action: rc.Action ?? 'Unknown',
-            logicalId: rc.LogicalResourceId ?? '?',
-            type: rc.ResourceType ?? '?',
-            replacement: rc.Replacement ?? 'False',
-          },
-        ]
-      : [],
-  );
-
-/** Wait for CloudFormation to compute the change set, at most `timeoutSeconds`. */
-export const awaitChangeSet = async (
-  cfn: CloudFormationClient,
-  ref: ChangeSetRef,
-  timeoutSeconds: number,
-): Promise<ChangeSetState> => {
-  const result = await waitForChangeSetCreateComplete(
-    { client: cfn, maxWaitTime: timeoutSeconds, ...POLL },
-    target(ref),
-  );
-  const described = result.reason as DescribeChangeSetCommandOutput | Error | undefined;
-  const state = String(result.state);
-  if (state === 'SUCCESS') {
-    return {
-      status: 'ready',
-      changes: plannedChanges((described as DescribeChangeSetCommandOutput).Changes),
-    };
-  }
-  if (state === 'FAILURE') {
-    const reason =
-      described instanceof Error ? described.message : (described?.StatusReason ?? 'no reason given');
-    return isNoChangeReason(reason) ? { status: 'empty', reason } : { status: 'failed', reason };
-  }
-  throw new DeployerError(`change set ${ref.name} on ${ref.stack} was not ready after ${timeoutSeconds}s`);
-};
-
 /** Change set states that mean its execution started (or ended). */
 const EXECUTED = new Set(['EXECUTE_IN_PROGRESS', 'EXECUTE_COMPLETE', 'EXECUTE_FAILED']);
 
@@ -267,6 +208,10 @@ export const deleteChangeSet = async (cfn: CloudFormationClient, ref: ChangeSetR
     if (!['ChangeSetNotFoundException', 'ChangeSetNotFound'].includes(errorName(error) ?? '')) throw error;
   }
 };
+
+/** A pending change set that CloudFormation has finished making: it can be executed. */
+export const isReadyToExecute = (pending: { status: string }): boolean =>
+  pending.status === 'CREATE_COMPLETE';
 
 /** Our change sets on the stack that still wait for execution, with the desired version each was made for. */
 export const pendingChangeSets = async (cfn: CloudFormationClient, stage: Stage) => {

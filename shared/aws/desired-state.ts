@@ -108,7 +108,8 @@ export type TemplatePin = (firstVersion: boolean) => Promise<string | undefined>
  * Record a release as the stage's desired artifact, unless this execution is already recorded (a duplicate
  * delivery) or a newer execution already is (this one arrived late). The version pins the release's
  * template: the one built with it, else the template the stage already deploys, else (the stage's first
- * release) the one `firstTemplate` pins.
+ * release) the one `firstTemplate` pins. `beforeWrite` hears which template the version will pin, just
+ * before it is written.
  */
 export const recordDesired = async (
   ssm: SSMClient,
@@ -116,6 +117,7 @@ export const recordDesired = async (
   release: Release,
   execution: PipelineExecution,
   firstTemplate: TemplatePin = async () => undefined,
+  beforeWrite: (template: string | undefined) => void = () => {},
 ): Promise<RecordResult> => {
   let latest = await readLatest(ssm, stage);
   if (latest?.provenance.execution === execution.executionId && !latest.handWritten) {
@@ -146,7 +148,16 @@ export const recordDesired = async (
     artifact: release.sha256,
     ...(template ? { template } : {}),
   };
-  const written = await writeDesired(ssm, stage, release.key, provenance, latest !== undefined);
+  // The caller may start on the pinned template (reading it) while the version is written.
+  beforeWrite(template);
+  const written = await writeDesired(
+    ssm,
+    stage,
+    release.key,
+    provenance,
+    latest !== undefined,
+    latest?.version,
+  );
   if (latest && written.version !== latest.version + 1) {
     logger.warn('another writer recorded a version of this stage at the same time', {
       parameter: stage.ssmParameter,
@@ -161,8 +172,9 @@ export const recordDesired = async (
  * Write a new desired version, once. The provenance gets a token of this write, so that a write whose answer
  * was lost is recognised when read back instead of being written a second time. SSM keeps 100 versions of a
  * parameter and refuses to drop the oldest while it carries labels: then the oldest version's labels are
- * removed (it is about to disappear anyway) and the write is made again, so the deployer keeps deploying past
- * version 100.
+ * removed (it is about to disappear anyway), so the deployer keeps deploying past version 100. A caller that
+ * read the newest version (`newest`) frees the oldest first, when the write is sure to need it: no write
+ * refused on every deploy past version 100. Otherwise a refused write frees it and is made again.
  */
 export const writeDesired = async (
   ssm: SSMClient,
@@ -170,6 +182,7 @@ export const writeDesired = async (
   key: string,
   fields: Provenance,
   overwrite: boolean,
+  newest?: number,
 ): Promise<{ version: number; provenance: Provenance }> => {
   const provenance: Provenance = { ...fields, write: randomBytes(12).toString('hex') };
   const put = () =>
@@ -193,6 +206,7 @@ export const writeDesired = async (
         return parseProvenance(latest?.Description).write === provenance.write ? latest?.Version : undefined;
       },
     );
+  if (newest !== undefined && newest >= SSM_VERSIONS_KEPT) await unlabelOldest(ssm, stage);
   let version: number | undefined;
   try {
     version = await putOnce();
@@ -204,6 +218,9 @@ export const writeDesired = async (
   if (version === undefined) throw new Error(`PutParameter on ${stage.ssmParameter} returned no version`);
   return { version, provenance };
 };
+
+/** How many versions of a parameter SSM keeps. */
+const SSM_VERSIONS_KEPT = 100;
 
 /** Remove the labels of the parameter's oldest version (history pages come oldest first). */
 const unlabelOldest = async (ssm: SSMClient, stage: Stage): Promise<void> => {

@@ -24,6 +24,13 @@ export interface LockOptions {
   leaseMs?: number;
   /** How long to wait for the stage before giving up (default WAIT_MS). */
   waitMs?: number;
+  /**
+   * The order of the holder's work (a deploy's build start time, ISO): written in the lease, so that
+   * writers waiting for the stage can see what the holder is about to make desired.
+   */
+  rank?: string;
+  /** Stop waiting (LockYieldedError) when the holder's rank is later than ours: its work makes ours moot. */
+  yieldToLater?: boolean;
 }
 
 /** A stage's lock as a person reads it: who holds it, since and until when (S3 times, ISO UTC), and where. */
@@ -54,6 +61,7 @@ export interface Claim {
   token: string;
   holder: string;
   body: string;
+  rank?: string;
 }
 
 /** A lease we hold: the ETag S3 gave our bytes, the condition of every later write and of the release. */
@@ -65,6 +73,8 @@ export interface Lease extends Claim {
 export interface Reading {
   token: string | undefined;
   holder: string;
+  /** The holder's rank (LockOptions.rank), when its lease carries a valid one. */
+  rank?: string;
   etag: string | undefined;
   written: number;
   now: number;
@@ -83,13 +93,14 @@ export const placeOf = (s3: S3Client, stage: Stage, options: Pick<LockOptions, '
   };
 };
 
-export const newClaim = (place: Place, holderText: string): Claim => {
+export const newClaim = (place: Place, holderText: string, rank?: string): Claim => {
   const holder = cleanHolder(holderText);
   // 128 random bits: nobody can write a lease that passes for ours.
   const token = randomBytes(16).toString('hex');
   // expiresAt is for people and for deployers of earlier versions, which judge by it; this one does not.
   const expiresAt = new Date(Date.now() + place.leaseMs).toISOString();
-  return { place, token, holder, body: JSON.stringify({ holder, token, expiresAt }) };
+  const body = JSON.stringify({ holder, token, expiresAt, ...(rank ? { rank } : {}) });
+  return { place, token, holder, body, ...(rank ? { rank } : {}) };
 };
 
 /**
@@ -100,16 +111,18 @@ const cleanHolder = (text: string): string => cleanText(text, HOLDER_MAX) || 'so
 
 const UNREADABLE = 'unknown (the lock object is not a lease)';
 
-const parseLease = (text: string | undefined): Pick<Reading, 'token' | 'holder'> => {
+const parseLease = (text: string | undefined): Pick<Reading, 'token' | 'holder' | 'rank'> => {
   try {
     const parsed: unknown = JSON.parse(text ?? '');
     if (parsed && typeof parsed === 'object') {
-      const { token, holder, owner } = parsed as Record<string, unknown>;
+      const { token, holder, owner, rank } = parsed as Record<string, unknown>;
       // `owner`: the holder's description in leases of earlier versions.
       const said = typeof holder === 'string' ? holder : typeof owner === 'string' ? owner : undefined;
+      const ranked = typeof rank === 'string' && !Number.isNaN(Date.parse(rank)) ? rank : undefined;
       return {
         token: typeof token === 'string' ? token : undefined,
         holder: said ? cleanHolder(said) : UNREADABLE,
+        ...(ranked ? { rank: ranked } : {}),
       };
     }
   } catch {

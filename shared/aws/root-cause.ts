@@ -7,6 +7,7 @@ import {
   DescribeStackEventsCommand,
   type StackEvent,
 } from '@aws-sdk/client-cloudformation';
+import { isOperationStart } from '../stack-status';
 
 export interface RootCause {
   logicalId: string;
@@ -15,13 +16,6 @@ export interface RootCause {
   reason: string;
 }
 
-/** Stack statuses that open an operation: the walk back through the events stops there. */
-const OPERATION_STARTS = new Set([
-  'CREATE_IN_PROGRESS',
-  'UPDATE_IN_PROGRESS',
-  'DELETE_IN_PROGRESS',
-  'IMPORT_IN_PROGRESS',
-]);
 /** Failures that only echo another resource's failure. */
 const ECHO = /cancell?ed|The following resource\(s\) failed/i;
 /** A bound on the walk for stacks with very long event histories. */
@@ -48,7 +42,7 @@ export const findRootCause = async (
     for (const event of response.StackEvents ?? []) {
       if (token && event.ClientRequestToken && event.ClientRequestToken !== token) continue;
       if (isStackItself(event)) {
-        if (OPERATION_STARTS.has(event.ResourceStatus ?? '')) return pickFirst(failures);
+        if (isOperationStart(event.ResourceStatus ?? '')) return pickFirst(failures);
         continue;
       }
       if (event.ResourceStatus?.endsWith('_FAILED')) failures.push(event);

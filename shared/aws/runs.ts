@@ -23,6 +23,8 @@ const recordSchema = z.object({
   artifactKey: z.string(),
   artifact: z.optional(z.string()),
   template: z.optional(z.string()),
+  /** The parameters the pinned template declares (CloudFormation's GetTemplateSummary of its text). */
+  parameters: z.optional(z.array(z.string())),
   changeSet: z.string(),
   changeSetId: z.optional(z.string()),
   state: z.enum(['created', 'executing', 'settled']),
@@ -81,12 +83,15 @@ export const tokenInDescription = (description: string | undefined): string | un
 /**
  * What the deployer last applied to a stage's stack: the desired version, artifact and template of the change
  * set it last executed (or found empty). The artifact key is visible on the stack itself; the template is
- * not, so this record is how a release that changes only the template is told apart from one in sync.
+ * not, so this record is how a release that changes only the template is told apart from one in sync. It
+ * also keeps the parameters that template declares: the next change set with the same template passes them
+ * without asking CloudFormation again.
  */
 const appliedSchema = z.object({
   version: z.number(),
   key: z.string(),
   template: z.optional(z.string()),
+  parameters: z.optional(z.array(z.string())),
   token: z.optional(z.string()),
 });
 export type Applied = z.output<typeof appliedSchema>;

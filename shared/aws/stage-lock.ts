@@ -43,7 +43,11 @@ export { LEASE_MS, type LockOptions, lockKey, type StageLock } from './lease-obj
 
 /** How long a writer waits for the stage before failing (and being retried by the platform). */
 export const WAIT_MS = 150_000;
-const POLL_MS = { first: 200, max: 2_000 };
+/**
+ * Between attempts a waiter backs off, from half a second to 8 s (with jitter): a holder keeps the stage for
+ * seconds (a change set takes 3 to 12 s), and each attempt costs a refused write and a read.
+ */
+const POLL_MS = { first: 500, max: 8_000 };
 
 /** The lease a `withStageLock` work runs under. */
 export interface HeldLease {
@@ -63,6 +67,21 @@ export class LockLostError extends DeployerError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'LockLostError';
+  }
+}
+
+/**
+ * The holder's work makes ours moot (LockOptions.yieldToLater: it is deploying a later build): we stopped
+ * waiting without taking the lock.
+ */
+export class LockYieldedError extends DeployerError {
+  readonly holder: string;
+  readonly rank: string;
+  constructor(holder: string, rank: string) {
+    super(`the stage is held by ${quoted(holder)}, whose work is later (${rank}); stopped waiting`);
+    this.name = 'LockYieldedError';
+    this.holder = holder;
+    this.rank = rank;
   }
 }
 
@@ -88,7 +107,11 @@ export const withStageLock = async <T>(
   options: LockOptions = {},
 ): Promise<T> => {
   const place = placeOf(s3, stage, options);
-  let lease = await acquire(newClaim(place, holder), options.waitMs ?? WAIT_MS);
+  let lease = await acquire(
+    newClaim(place, holder, options.rank),
+    options.waitMs ?? WAIT_MS,
+    options.yieldToLater === true,
+  );
   const held: HeldLease = {
     holder: lease.holder,
     location: place.location,
@@ -124,14 +147,19 @@ export const readStageLock = async (
  * landed (its answer lost, and the read-back failed too) deletes its own lease on the way out — by its ETag,
  * the MD5 of its own bytes — so that the event's redelivery does not find the stage locked by itself.
  */
-const acquire = async (claim: Claim, waitMs: number): Promise<Lease> => {
+const acquire = async (claim: Claim, waitMs: number, yieldToLater: boolean): Promise<Lease> => {
   try {
-    return await acquireOrWait(claim, waitMs);
+    return await acquireOrWait(claim, waitMs, yieldToLater);
   } catch (error) {
-    if (!(error instanceof StageLockedError)) await dropOwnLease(claim);
+    if (!(error instanceof StageLockedError) && !(error instanceof LockYieldedError))
+      await dropOwnLease(claim);
     throw error;
   }
 };
+
+/** The holder's rank is later than the claim's. */
+const laterThan = (claim: Claim, current: Reading | undefined): current is Reading & { rank: string } =>
+  Boolean(claim.rank && current?.rank && Date.parse(current.rank) > Date.parse(claim.rank));
 
 const dropOwnLease = async (claim: Claim): Promise<void> => {
   const { s3, bucket, key } = claim.place;
@@ -144,7 +172,7 @@ const dropOwnLease = async (claim: Claim): Promise<void> => {
     });
 };
 
-const acquireOrWait = async (claim: Claim, waitMs: number): Promise<Lease> => {
+const acquireOrWait = async (claim: Claim, waitMs: number, yieldToLater: boolean): Promise<Lease> => {
   const { place } = claim;
   const deadline = Date.now() + waitMs;
   let pause = POLL_MS.first;
@@ -164,6 +192,8 @@ const acquireOrWait = async (claim: Claim, waitMs: number): Promise<Lease> => {
         return taken;
       }
     }
+    if (yieldToLater && laterThan(claim, current) && current.now < expiryOf(place, current))
+      throw new LockYieldedError(current.holder, current.rank);
     if (Date.now() + pause > deadline) throw lockedError(place, current, waitMs);
     await sleep(pause * (0.5 + Math.random() / 2));
     pause = Math.min(pause * 2, POLL_MS.max);

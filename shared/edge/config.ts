@@ -49,7 +49,7 @@ const artifactSource = z.strictObject({
   ),
 });
 
-const stageSchema = z.strictObject({
+export const stageSchema = z.strictObject({
   stack: text(STACK_NAME, 'a CloudFormation stack name ([a-zA-Z][-a-zA-Z0-9]*, at most 128 characters)'),
   ssmParameter: text(SSM_PARAMETER, 'an SSM parameter name starting with "/"').check(
     z.refine((name) => !/^\/(aws|ssm)/i.test(name), 'must not start with /aws or /ssm (reserved by AWS)'),
@@ -103,7 +103,7 @@ const pipelineSchema = z.strictObject({
     .check(z.refine((stages) => Object.keys(stages).length > 0, 'a pipeline needs at least one stage')),
 });
 
-const configSchema = z
+export const configSchema = z
   .strictObject({
     settings: z._default(
       z.strictObject({

@@ -76,6 +76,8 @@ export interface PipelineExecution {
   account: string;
   region: string;
   eventId: string;
+  /** When EventBridge sent the event (its envelope's time). */
+  sentAt?: string;
 }
 
 /** The first few schema problems, each naming its field. */
@@ -107,5 +109,6 @@ export const parsePipelineEvent = (raw: unknown): PipelineExecution => {
     account,
     region,
     eventId: id,
+    sentAt: new Date(time).toISOString(),
   };
 };

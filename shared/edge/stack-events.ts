@@ -60,7 +60,7 @@ const assertStacksAreLocal = (event: StackEvent | ChangeSetCall): void => {
   }
 };
 
-const apiCallSchema = z.extend(envelope, {
+export const apiCallSchema = z.extend(envelope, {
   'detail-type': z.literal(API_CALL_DETAIL_TYPE),
   source: z.literal('aws.cloudformation'),
   detail: z.looseObject({
@@ -78,7 +78,7 @@ const apiCallSchema = z.extend(envelope, {
   }),
 });
 
-const statusChangeSchema = z.extend(envelope, {
+export const statusChangeSchema = z.extend(envelope, {
   'detail-type': z.literal(STATUS_CHANGE_DETAIL_TYPE),
   source: z.literal('aws.cloudformation'),
   detail: z.looseObject({

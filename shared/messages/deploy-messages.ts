@@ -2,19 +2,20 @@
  * The ops team's message for each outcome of a pipeline-triggered deploy.
  */
 import type { Release } from '../aws/artifacts';
-import { consoleLink } from '../aws/stacks';
 import type { PipelineExecution } from '../edge/events';
 import { quoted, shown } from '../edge/untrusted';
 import type { ReconcileOutcome, ReconcileResult } from '../outcomes';
 import type { Runtime } from '../runtime';
 import {
   composeSubject,
+  consoleLink,
   fieldLines,
   type Notification,
   publish,
   type Severity,
   shortCommit,
 } from './notification';
+import { nextStepText, reasonText } from './reasons';
 
 export type DeployOutcome = ReconcileOutcome | 'failed' | 'locked' | 'superseded';
 
@@ -32,6 +33,8 @@ export interface DeployReport {
   reconcile?: ReconcileResult;
   /** Why the deploy failed before reaching the stack (artifact missing, …). */
   error?: string;
+  /** A superseded build: the version it was recorded as, and the newer version desired now. */
+  overtaken?: { version: number; newest: number };
   /** The stage's lock that did not come free: who holds it, since and until when, and where it is. */
   lock?: { holder: string; since: string; until: string; location: string };
 }
@@ -129,7 +132,7 @@ export const deployMessage = (report: DeployReport, region: string): Notificatio
       ['Running', shownOrNot(rec?.live)],
       ['Template', rec?.template ? `${shown(rec.template)} (pinned by SHA-256, verified)` : undefined],
       ['Change set', shownOrNot(rec?.changeSet)],
-      ['Reason', report.error ?? rec?.reason],
+      ['Reason', report.error ?? overtakenText(report.overtaken) ?? (rec && reasonText(rec))],
       [
         'Locked by',
         report.lock
@@ -165,6 +168,10 @@ export const deployMessage = (report: DeployReport, region: string): Notificatio
   };
 };
 
+const overtakenText = (overtaken: DeployReport['overtaken']): string | undefined =>
+  overtaken &&
+  `recorded as desired version ${overtaken.version} (and deployed if its change set ran); a newer build is desired now (version ${overtaken.newest})`;
+
 /** The stack's status once this outcome happened: an executed change set has just started an operation. */
 const statusAfter = ({ outcome, reconcile: rec }: DeployReport): string | undefined => {
   if (outcome === 'deploying') return rec?.action === 'create' ? 'CREATE_IN_PROGRESS' : 'UPDATE_IN_PROGRESS';
@@ -180,7 +187,7 @@ const nextStep = (report: DeployReport, region: string): string | undefined => {
     case 'pending-approval':
       return `review the planned changes above, then approve with: npx deployer approve ${report.stage} — or reject with: npx deployer reject ${report.stage} (from the deployer's repository, with AWS_REGION=${region} and DEPLOYER_TOPIC_ARN set). The raw change set: aws cloudformation describe-change-set ${where} --change-set-name ${shownOrNot(rec?.changeSet)}`;
     case 'blocked':
-      return rec?.nextStep;
+      return rec && nextStepText(rec);
     case 'failed':
       return 'fix the build so that it uploads its artifact as the README describes, then run the pipeline again.';
     case 'locked':

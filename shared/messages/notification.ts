@@ -58,6 +58,10 @@ export const composeSubject = (
 /** The short form of a commit id, as git prints it. */
 export const shortCommit = (commit: string | undefined): string | undefined => commit?.slice(0, 7);
 
+/** The link to the stack in the AWS console for its region. */
+export const consoleLink = (region: string, stackId: string): string =>
+  `https://${region}.console.aws.amazon.com/cloudformation/home?region=${region}#/stacks/stackinfo?stackId=${encodeURIComponent(stackId)}`;
+
 /** Long enough for any field we compose around a quoted value; anything beyond is cut with a marker. */
 const FIELD_LIMIT = 4 * TEXT_LIMIT;
 

@@ -5,12 +5,20 @@
 
 import type { ReleaseVersion } from '../aws/release-history';
 import type { RootCause } from '../aws/root-cause';
-import { classifyStatus, consoleLink, nextStepFor } from '../aws/stacks';
 import type { Caller } from '../edge/callers';
 import type { Stage } from '../edge/config';
 import type { StackApiCall, StackStatusChange } from '../edge/stack-events';
 import { quoted, shown } from '../edge/untrusted';
-import { composeSubject, fieldLines, type Notification, type Severity, shortCommit } from './notification';
+import { classifyStatus, isDeletedStatus, isFailureStatus, isFinalStatus } from '../stack-status';
+import {
+  composeSubject,
+  consoleLink,
+  fieldLines,
+  type Notification,
+  type Severity,
+  shortCommit,
+} from './notification';
+import { stackNextStep } from './reasons';
 
 const HEADLINES: Record<string, string> = {
   CREATE_COMPLETE: 'The stack was created.',
@@ -28,13 +36,6 @@ const HEADLINES: Record<string, string> = {
   IMPORT_ROLLBACK_COMPLETE: 'The resource import FAILED and was rolled back.',
   IMPORT_ROLLBACK_FAILED: 'The resource import FAILED, and so did its rollback.',
 };
-
-/** Outcomes that mean an operation failed: the message then looks for the root cause. */
-export const isFailureStatus = (status: string): boolean =>
-  status.endsWith('_FAILED') || status.endsWith('ROLLBACK_COMPLETE');
-
-/** Final statuses: an operation ended. */
-export const isFinalStatus = (status: string): boolean => !status.endsWith('_IN_PROGRESS');
 
 export const statusSeverity = (status: string): Severity => (isFailureStatus(status) ? 'error' : 'info');
 
@@ -120,8 +121,8 @@ const statusNextStep = ({ change, stage, release, running, ours }: StatusReport)
   const rollback = stage
     ? ` To roll back: npx deployer rollback ${stage.name} (see its history first: npx deployer history ${stage.name}).`
     : '';
-  if (classifyStatus(change.status) === 'needs-person' && change.status !== 'DELETE_COMPLETE') {
-    return nextStepFor(change.status, change.stack, change.region);
+  if (classifyStatus(change.status) === 'needs-person' && !isDeletedStatus(change.status)) {
+    return stackNextStep(change.status, change.stack, change.region);
   }
   switch (change.status) {
     case 'UPDATE_ROLLBACK_COMPLETE':

@@ -7,7 +7,8 @@ import {
   DescribeChangeSetCommand,
   type DescribeChangeSetCommandOutput,
 } from '@aws-sdk/client-cloudformation';
-import { type ChangeSetRef, deleteChangeSet, pendingChangeSets, plannedChanges } from '../aws/change-sets';
+import { plannedChanges } from '../aws/change-set-wait';
+import { type ChangeSetRef, deleteChangeSet, isReadyToExecute, pendingChangeSets } from '../aws/change-sets';
 import { addLabels } from '../aws/desired-state';
 import { latestWithKey, readDesired, readHistory } from '../aws/release-history';
 import { type RunRecord, readRun, tokenInDescription } from '../aws/runs';
@@ -17,6 +18,7 @@ import { RefusedError } from '../errors';
 import { changeSetName, rejectedLabel } from '../names';
 import type { ReconcileResult } from '../outcomes';
 import type { Runtime } from '../runtime';
+import { awaitsCreation } from '../stack-status';
 import { executeRun } from '../stage/change-set-runs';
 import { type MoveResult, moveTargetOf, moveTo, verifyMoveTarget } from '../stage/moves';
 import { newsReport, runStageTransaction } from '../stage/transaction';
@@ -30,7 +32,7 @@ const currentPending = async (runtime: Runtime, stage: Stage) => {
   if (!desired) throw new RefusedError(`stage ${stage.name} has no desired release`);
   const pending = await pendingChangeSets(runtime.clients.cfn, stage);
   const wanted = changeSetName(stage.name, desired.version);
-  const current = pending.find((p) => p.name === wanted && p.status === 'CREATE_COMPLETE');
+  const current = pending.find((p) => p.name === wanted && isReadyToExecute(p));
   if (!current) {
     const others = pending.map((p) => p.name).join(', ');
     throw new RefusedError(
@@ -112,7 +114,7 @@ export const approve = async (runtime: Runtime, stageName: string, by: string) =
     trigger,
     act: async (lease): Promise<ReconcileResult> => {
       const { desired, changeSet, run, stack, changes } = await currentPending(runtime, stage);
-      const creating = !stack || stack.StackStatus === 'REVIEW_IN_PROGRESS';
+      const creating = !stack || awaitsCreation(stack.StackStatus);
       await verifyMoveTarget(
         runtime,
         stage,

@@ -10,6 +10,7 @@ import { releaseBucketOf, type Stage } from '../edge/config';
 import { RefusedError } from '../errors';
 import { keyExtension, releaseKey, templateReleaseKey } from '../names';
 import type { Runtime } from '../runtime';
+import { isBusyStatus } from '../stack-status';
 import {
   type MoveResult,
   type MoveTarget,
@@ -61,7 +62,7 @@ const promotable = async (
     describeStack(runtime.clients.cfn, from.stack),
     readHistory(runtime.clients.ssm, from),
   ]);
-  if (stack?.StackStatus?.endsWith('_IN_PROGRESS'))
+  if (stack?.StackStatus && isBusyStatus(stack.StackStatus))
     throw new RefusedError(`stack ${from.stack} is ${stack.StackStatus}; promote once it settles`);
   let entry: ReleaseVersion | undefined;
   if (options.version !== undefined) {

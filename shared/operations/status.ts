@@ -1,12 +1,13 @@
 /**
  * What a stage should run, what it runs, what waits, and who holds its lock: `deployer status`.
  */
-import { pendingChangeSets } from '../aws/change-sets';
+import { isReadyToExecute, pendingChangeSets } from '../aws/change-sets';
 import { latestWithKey, type ReleaseVersion, readHistory } from '../aws/release-history';
-import { classifyStatus, describeStack, stackParameterValue } from '../aws/stacks';
+import { describeStack, stackParameterValue } from '../aws/stacks';
 import { readStageLock, type StageLock } from '../aws/stage-lock';
 import type { Stage } from '../edge/config';
 import type { Runtime } from '../runtime';
+import { classifyStatus } from '../stack-status';
 
 export interface StageStatus {
   stage: string;
@@ -31,9 +32,7 @@ export const stageStatus = async (runtime: Runtime, stage: Stage): Promise<Stage
   const desired = history.at(-1);
   const liveKey = stack ? stackParameterValue(stack, stage.stackParameter) : undefined;
   const stackStatus = stack?.StackStatus ?? 'DOES_NOT_EXIST';
-  const pending = stack
-    ? (await pendingChangeSets(cfn, stage)).find((p) => p.status === 'CREATE_COMPLETE')
-    : undefined;
+  const pending = stack ? (await pendingChangeSets(cfn, stage)).find(isReadyToExecute) : undefined;
   return {
     stage: stage.name,
     stack: stage.stack,

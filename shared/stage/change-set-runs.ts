@@ -4,16 +4,11 @@
  * approval. The run record is what later tells the deployer's own operations from look-alikes.
  */
 import type { Stack } from '@aws-sdk/client-cloudformation';
-import {
-  awaitChangeSet,
-  type ChangeSetRef,
-  createChangeSet,
-  deleteChangeSet,
-  executeChangeSet,
-  type PlannedChange,
-} from '../aws/change-sets';
+import { awaitChangeSet, type PlannedChange } from '../aws/change-set-wait';
+import { type ChangeSetRef, createChangeSet, deleteChangeSet, executeChangeSet } from '../aws/change-sets';
 import type { DesiredState } from '../aws/desired-state';
 import {
+  type Applied,
   newRunToken,
   type RunRecord,
   readRun,
@@ -34,7 +29,8 @@ export interface Fence {
 }
 
 export type RunOutcome =
-  | { outcome: 'empty'; reason: string; changeSet: string }
+  /** `reason`: CloudFormation's words for the empty change set, when it gave any. */
+  | { outcome: 'empty'; reason?: string; changeSet: string }
   | { outcome: 'failed'; reason: string; changeSet: string; token: string; fresh: boolean }
   | {
       outcome: 'ready';
@@ -57,10 +53,12 @@ export const prepareChangeSet = async (
   desired: DesiredState,
   stack: Stack | undefined,
   release: VerifiedRelease,
+  applied?: Applied,
 ): Promise<RunOutcome> => {
   const { cfn, s3 } = runtime.clients;
   const name = changeSetName(stage.name, desired.version);
   const token = newRunToken(stage, desired.version);
+  const parameters = stack ? await templateParameters(cfn, release.template, applied) : undefined;
   const record: RunRecord = {
     token,
     stage: stage.name,
@@ -69,12 +67,11 @@ export const prepareChangeSet = async (
     artifactKey: desired.key,
     artifact: release.artifactSha256,
     ...(release.template.kind === 'pinned' ? { template: release.template.sha256 } : {}),
+    ...(parameters ? { parameters } : {}),
     changeSet: name,
     state: 'created',
     createdAt: new Date().toISOString(),
   };
-  await writeRun(s3, stage, record);
-  const parameters = stack ? await templateParameters(cfn, release.template) : undefined;
   const request = {
     stage,
     name,
@@ -84,7 +81,9 @@ export const prepareChangeSet = async (
     template: release.template,
     ...(parameters ? { templateParameters: parameters } : {}),
   };
-  let created = await createChangeSet(cfn, request);
+  // The record and the change set are made together: an execute (which alone starts an operation on the
+  // stack) comes only after both; a change set found later without its record is replaced, not adopted.
+  let [, created] = await Promise.all([writeRun(s3, stage, record), createChangeSet(cfn, request)]);
   let run = record;
   let fresh = true;
   if (created.result === 'exists') {
@@ -102,17 +101,19 @@ export const prepareChangeSet = async (
       created = await createChangeSet(cfn, request);
     }
   }
-  if (created.result === 'empty')
-    return { outcome: 'empty', reason: 'CloudFormation found nothing to change', changeSet: name };
+  if (created.result === 'empty') return { outcome: 'empty', changeSet: name };
   // Found and ours (an earlier run's), or made now; one that reappeared after its deletion is neither.
   if (created.result === 'exists' && fresh)
     throw new Error(`change set ${name} on ${stage.stack} reappeared after it was deleted`);
   const ref = created.ref;
-  if (fresh) {
-    run = { ...record, ...(ref.id ? { changeSetId: ref.id } : {}) };
-    await writeRun(s3, stage, run);
-  }
-  const state = await awaitChangeSet(cfn, ref, runtime.config.settings.changeSetTimeoutSeconds);
+  if (fresh) run = { ...record, ...(ref.id ? { changeSetId: ref.id } : {}) };
+  // An approval stage's record names the change set's ARN before anyone can approve it (approve executes
+  // only the recorded ARN); elsewhere the record written right before the execute names it. Written while
+  // CloudFormation computes the change set.
+  const [state] = await Promise.all([
+    awaitChangeSet(cfn, ref, runtime.config.settings.changeSetTimeoutSeconds),
+    fresh && stage.requiresApproval ? writeRun(s3, stage, run) : undefined,
+  ]);
   if (state.status === 'empty') {
     await deleteChangeSet(cfn, ref);
     await writeApplied(s3, stage, appliedOf(run));
@@ -150,10 +151,11 @@ const ourEarlierRun = async (
   return matches ? { ...record, ...(ref.id ? { changeSetId: ref.id } : {}) } : undefined;
 };
 
-const appliedOf = (run: RunRecord) => ({
+const appliedOf = (run: RunRecord): Applied => ({
   version: run.version,
   key: run.artifactKey,
   ...(run.template ? { template: run.template } : {}),
+  ...(run.parameters ? { parameters: run.parameters } : {}),
   token: run.token,
 });
 

@@ -91,7 +91,7 @@ export const verifyMoveTarget = async (
         stage: stage.name,
         stack: stage.stack,
         fresh: true,
-        reason: error.message,
+        why: { code: 'release-tampered', location: error.location, detail: error.message },
       },
     });
     throw new RefusedError(`${error.message}; ${consequence}`, { cause: error });

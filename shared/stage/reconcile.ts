@@ -3,21 +3,25 @@
  * towards the desired release through a change set. Every trigger calls it through the stage transaction
  * (shared/stage/transaction.ts), under the stage's lock; it is safe to call twice, and does nothing on a busy stack (the event that ends the busy state calls it again).
  * The release is verified (bytes against recorded digests) before anything is created, recreated or executed.
+ * What it came to is data (shared/outcomes.ts): an outcome, and why as a reason code with its facts; the
+ * words are the messages' (shared/messages/reasons.ts).
  */
 import type { Stack } from '@aws-sdk/client-cloudformation';
-import { deleteChangeSet, pendingChangeSets } from '../aws/change-sets';
+import { deleteChangeSet, isReadyToExecute, pendingChangeSets } from '../aws/change-sets';
 import type { DesiredState } from '../aws/desired-state';
 import { isFailed, readDesired } from '../aws/release-history';
-import { readApplied } from '../aws/runs';
-import { classifyStatus, deleteStack, describeStack, nextStepFor, stackParameterValue } from '../aws/stacks';
+import { type Applied, readApplied } from '../aws/runs';
+import { deleteStack, describeStack, stackParameterValue } from '../aws/stacks';
 import type { Stage } from '../edge/config';
 import { ReleaseIntegrityError } from '../errors';
 import { logger } from '../logger';
 import { changeSetName } from '../names';
 import type { ReconcileResult } from '../outcomes';
 import type { Runtime } from '../runtime';
+import { awaitsCreation, classifyStatus, isFailedCreation } from '../stack-status';
 import { executeRun, type Fence, prepareChangeSet } from './change-set-runs';
 import {
+  type PrefetchedTemplate,
   pinnedTemplateKey,
   UnverifiableReleaseError,
   type VerifiedRelease,
@@ -33,7 +37,25 @@ export interface ReconcileOptions {
   artifactVerified?: boolean;
   /** The stage lock the caller holds: confirmed right before a change set is executed. */
   lease?: Fence;
+  /** The stack and the applied record, when the caller read them under the same lock moments ago. */
+  observed?: Observed;
+  /** The pinned template, being read already (see prefetchTemplate). */
+  prefetched?: PrefetchedTemplate;
 }
+
+export interface Observed {
+  stack: Stack | undefined;
+  applied: Applied | undefined;
+}
+
+/** Read what reconcile looks at besides the desired state: the stack, and what the deployer last applied. */
+export const observeStage = async (runtime: Runtime, stage: Stage): Promise<Observed> => {
+  const [stack, applied] = await Promise.all([
+    describeStack(runtime.clients.cfn, stage.stack),
+    readApplied(runtime.clients.s3, stage),
+  ]);
+  return { stack, applied };
+};
 
 type Seen = Omit<ReconcileResult, 'outcome'>;
 
@@ -52,20 +74,16 @@ export const reconcile = async (
       ? read.failed
       : !options.newlyRecorded && (await isFailed(runtime.clients.ssm, stage, desired.version));
 
-  const [stack, applied] = await Promise.all([
-    describeStack(runtime.clients.cfn, stage.stack),
-    readApplied(runtime.clients.s3, stage),
-  ]);
-  // REVIEW_IN_PROGRESS: the stack exists only as the target of CREATE change sets; nothing ends that state
-  // by itself, so it is created like a missing stack (replacing an outdated pending CREATE change set).
-  if (!stack || stack.StackStatus === 'REVIEW_IN_PROGRESS') {
+  const { stack, applied } = options.observed ?? (await observeStage(runtime, stage));
+  // A stack that awaits creation is created like a missing one (replacing an outdated pending CREATE change set).
+  if (!stack || awaitsCreation(stack.StackStatus)) {
     const seen = {
       ...base,
       desired,
       ...(stack ? { stackId: stack.StackId, stackStatus: stack.StackStatus } : {}),
     };
     if (await failed()) return failedRelease(seen, desired);
-    return deployRelease(runtime, stage, desired, undefined, seen, options, stack !== undefined);
+    return deployRelease(runtime, stage, desired, undefined, seen, options, stack !== undefined, applied);
   }
 
   const status = stack.StackStatus ?? 'UNKNOWN';
@@ -73,7 +91,7 @@ export const reconcile = async (
   const seen = { ...base, desired, stackId: stack.StackId, stackStatus: status, ...(live ? { live } : {}) };
   const condition = classifyStatus(status);
   if (condition === 'busy') return { ...seen, outcome: 'waiting' };
-  if (status === 'ROLLBACK_COMPLETE' && stage.onFailedCreate === 'recreate') {
+  if (isFailedCreation(status) && stage.onFailedCreate === 'recreate') {
     if (await failed()) return failedRelease(seen, desired);
     return recreate(runtime, stage, desired, seen, options);
   }
@@ -81,16 +99,19 @@ export const reconcile = async (
     return {
       ...seen,
       outcome: 'blocked',
-      reason: `stack ${stage.stack} is ${status}${stack.StackStatusReason ? `: ${stack.StackStatusReason}` : ''}`,
-      nextStep: nextStepFor(status, stage.stack, runtime.settings.region),
+      why: {
+        code: 'stack-needs-person',
+        status,
+        ...(stack.StackStatusReason ? { statusReason: stack.StackStatusReason } : {}),
+        region: runtime.settings.region,
+      },
     };
   }
   if (live === undefined) {
     return {
       ...seen,
       outcome: 'blocked',
-      reason: `stack ${stage.stack} has no parameter ${stage.stackParameter} to receive the release key`,
-      nextStep: `Add a ${stage.stackParameter} parameter to the stack's template, or set stackParameter for stage ${stage.name} in the configuration.`,
+      why: { code: 'no-stack-parameter', parameter: stage.stackParameter },
     };
   }
   // A release that changes only the template keeps the artifact key: the template it pins must be applied too.
@@ -98,7 +119,7 @@ export const reconcile = async (
   if (live === desired.key && (!template || applied?.template === template))
     return { ...seen, outcome: 'in-sync' };
   if (await failed()) return failedRelease(seen, desired);
-  return deployRelease(runtime, stage, desired, stack, seen, options, false);
+  return deployRelease(runtime, stage, desired, stack, seen, options, false, applied);
 };
 
 /** Its deploy already failed and rolled back: retrying the same release would fail the same way. */
@@ -106,8 +127,7 @@ const failedRelease = (seen: Seen, desired: DesiredState): ReconcileResult => ({
   ...seen,
   outcome: 'blocked',
   fresh: false,
-  reason: `release ${desired.key} (desired version ${desired.version}) failed to deploy and was rolled back`,
-  nextStep: 'Push a new build, or roll back to an earlier release; the failed release is not retried.',
+  why: { code: 'release-failed', key: desired.key, version: desired.version },
 });
 
 /** Verify the release; a mismatch or an unverifiable version is reported instead of deployed. */
@@ -124,6 +144,7 @@ const verified = async (
       creating,
       region: runtime.settings.region,
       ...(options.artifactVerified ? { artifactVerified: true } : {}),
+      ...(options.prefetched ? { prefetched: options.prefetched } : {}),
     });
   } catch (error) {
     if (error instanceof ReleaseIntegrityError) {
@@ -134,17 +155,11 @@ const verified = async (
       return {
         ...seen,
         outcome: 'tampered',
-        reason: error.message,
-        nextStep: `Find out who changed ${error.location} (S3 server access logs or CloudTrail data events). Then push a new build, or roll back to a release that verifies; the deployer will not deploy these bytes.`,
+        why: { code: 'release-tampered', location: error.location, detail: error.message },
       };
     }
     if (error instanceof UnverifiableReleaseError) {
-      return {
-        ...seen,
-        outcome: 'blocked',
-        reason: error.message,
-        nextStep: error.nextStep,
-      };
+      return { ...seen, outcome: 'blocked', why: { code: error.code, detail: error.message } };
     }
     throw error;
   }
@@ -160,6 +175,7 @@ const deployRelease = async (
   seen: Seen,
   options: ReconcileOptions,
   reviewing: boolean,
+  applied: Applied | undefined,
 ): Promise<ReconcileResult> => {
   const release = await verified(runtime, stage, desired, seen, options, stack === undefined);
   if (isResult(release)) return release;
@@ -174,8 +190,11 @@ const deployRelease = async (
     const waiting = await discardStalePending(runtime, stage, desired.version);
     if (waiting) return { ...result, outcome: 'pending-approval', fresh: false };
   }
-  const run = await prepareChangeSet(runtime, stage, desired, stack, release);
-  if (run.outcome === 'empty') return { ...result, outcome: 'no-change', reason: run.reason };
+  const run = await prepareChangeSet(runtime, stage, desired, stack, release, applied);
+  if (run.outcome === 'empty') {
+    const detail = run.reason === undefined ? {} : { detail: run.reason };
+    return { ...result, outcome: 'no-change', why: { code: 'nothing-to-change', ...detail } };
+  }
   if (run.outcome === 'failed') {
     return {
       ...result,
@@ -183,8 +202,7 @@ const deployRelease = async (
       token: run.token,
       // A failed change set found again (an earlier run's) was reported when it failed.
       fresh: run.fresh,
-      reason: `change set ${run.changeSet} failed: ${run.reason}`,
-      nextStep: `Read the reason above, fix the template or parameters, then deploy a new build (the failed change set stays on the stack for inspection).`,
+      why: { code: 'change-set-failed', changeSet: run.changeSet, detail: run.reason },
     };
   }
   const made = { ...result, token: run.token, changes: run.changes, fresh: run.fresh };
@@ -209,7 +227,7 @@ const recreate = async (
   return {
     ...seen,
     outcome: 'recreating',
-    reason: `stack ${stage.stack} failed to create (ROLLBACK_COMPLETE); it is being deleted, and is created again from ${desired.key} when the deletion completes`,
+    why: { code: 'stack-recreated', key: desired.key },
   };
 };
 
@@ -226,5 +244,5 @@ const discardStalePending = async (runtime: Runtime, stage: Stage, version: numb
       changeSet: old.name,
     });
   }
-  return pending.some((p) => p.version === version && p.status === 'CREATE_COMPLETE');
+  return pending.some((p) => p.version === version && isReadyToExecute(p));
 };

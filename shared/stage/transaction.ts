@@ -8,7 +8,7 @@
  */
 
 import type { DesiredState } from '../aws/desired-state';
-import { type HeldLease, withStageLock } from '../aws/stage-lock';
+import { type HeldLease, type LockOptions, withStageLock } from '../aws/stage-lock';
 import type { Stage } from '../edge/config';
 import { withLogKeys } from '../logger';
 import { announceDeploy, type DeployReport } from '../messages/deploy-messages';
@@ -16,7 +16,8 @@ import { announceDeployOnce } from '../messages/ledger';
 import { reportLockedStage } from '../messages/locked-stage';
 import type { ReconcileResult } from '../outcomes';
 import type { Runtime } from '../runtime';
-import { reconcile } from './reconcile';
+import { type Observed, reconcile } from './reconcile';
+import type { PrefetchedTemplate } from './verified-release';
 
 /** What a transaction recorded as desired, for reconcile to move the stack to. */
 export interface Recorded {
@@ -25,6 +26,10 @@ export interface Recorded {
   newlyRecorded: boolean;
   /** The artifact's bytes were checked moments ago, in this transaction. */
   artifactVerified?: boolean;
+  /** The stack and the applied record, read under this lock while the release was recorded. */
+  observed?: Observed;
+  /** The template the recorded version pins, being read already. */
+  prefetched?: PrefetchedTemplate;
 }
 
 /** The ops message a transaction sends; `once` names it in the notification ledger (a redelivery is quiet). */
@@ -38,6 +43,8 @@ export interface StageTransaction<Stop> {
   holder: string;
   /** What started it, for the message about a lock that stayed taken. */
   trigger: string;
+  /** How it waits for the stage's lock (a deploy's rank, and whether it yields to a later one). */
+  lock?: Pick<LockOptions, 'rank' | 'yieldToLater'>;
   /**
    * Under the lock, before the stack is looked at: record what the stage should run. Undefined reconciles
    * what SSM holds; `{ stop }` ends the transaction without touching the stack.
@@ -69,26 +76,34 @@ const transaction = <Stop>(
   stage: Stage,
   tx: StageTransaction<Stop>,
 ): Promise<TransactionResult<Stop>> =>
-  withStageLock(runtime.clients.s3, stage, tx.holder, async (lease): Promise<TransactionResult<Stop>> => {
-    const recorded = await tx.record?.(lease);
-    if (recorded && 'stop' in recorded) return { done: false, stop: recorded.stop };
-    const result = tx.act
-      ? await tx.act(lease)
-      : await reconcile(runtime, stage, {
-          ...(recorded
-            ? {
-                desired: recorded.desired,
-                newlyRecorded: recorded.newlyRecorded,
-                ...(recorded.artifactVerified ? { artifactVerified: true } : {}),
-              }
-            : {}),
-          lease,
-        });
-    const message = tx.report(result, recorded);
-    const notified = message ? await send(runtime, message) : false;
-    await tx.finish?.(result, recorded, notified);
-    return { done: true, result, notified, ...(recorded ? { recorded } : {}) };
-  }).catch(async (error: unknown) => {
+  withStageLock(
+    runtime.clients.s3,
+    stage,
+    tx.holder,
+    async (lease): Promise<TransactionResult<Stop>> => {
+      const recorded = await tx.record?.(lease);
+      if (recorded && 'stop' in recorded) return { done: false, stop: recorded.stop };
+      const result = tx.act
+        ? await tx.act(lease)
+        : await reconcile(runtime, stage, {
+            ...(recorded
+              ? {
+                  desired: recorded.desired,
+                  newlyRecorded: recorded.newlyRecorded,
+                  ...(recorded.artifactVerified ? { artifactVerified: true } : {}),
+                  ...(recorded.observed ? { observed: recorded.observed } : {}),
+                  ...(recorded.prefetched ? { prefetched: recorded.prefetched } : {}),
+                }
+              : {}),
+            lease,
+          });
+      const message = tx.report(result, recorded);
+      const notified = message ? await send(runtime, message) : false;
+      await tx.finish?.(result, recorded, notified);
+      return { done: true, result, notified, ...(recorded ? { recorded } : {}) };
+    },
+    tx.lock,
+  ).catch(async (error: unknown) => {
     await reportLockedStage(runtime, stage, error, tx.trigger);
     throw error;
   });

@@ -7,24 +7,53 @@ import { type CloudFormationClient, GetTemplateSummaryCommand } from '@aws-sdk/c
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { TemplateSource } from '../aws/change-sets';
 import type { DesiredState } from '../aws/desired-state';
-import { readVerifiedTemplate, TEMPLATE_BODY_LIMIT, verifyObject } from '../aws/release-integrity';
+import {
+  readVerifiedTemplate,
+  TEMPLATE_BODY_LIMIT,
+  type VerifiedTemplate,
+  verifyObject,
+} from '../aws/release-integrity';
+import type { Applied } from '../aws/runs';
 import { releaseBucketOf, type Stage } from '../edge/config';
 import { PermanentError } from '../errors';
 import { digestOfReleaseKey, encodeKeyPath, templateReleaseKey } from '../names';
+import type { UnverifiableCode } from '../outcomes';
 
 export interface VerifiedRelease {
   artifactSha256: string;
   template: TemplateSource;
 }
 
+/** A pinned template being read and verified already (the deploy path starts it while recording). */
+export interface PrefetchedTemplate {
+  sha256: string;
+  text: Promise<VerifiedTemplate>;
+}
+
+/**
+ * Start reading and verifying the template a version pins (its release key under the stage's prefix), so
+ * that it is at hand when the change set is made; nothing is trusted until the read is awaited.
+ */
+export const prefetchTemplate = (s3: S3Client, stage: Stage, sha256: string): PrefetchedTemplate => {
+  const text = readVerifiedTemplate(
+    s3,
+    releaseBucketOf(stage),
+    templateReleaseKey(stage.releasePrefix, sha256),
+    sha256,
+  );
+  // Awaited (and its failure seen) by verifyRelease; a prefetch nobody uses must not crash the process.
+  text.catch(() => undefined);
+  return { sha256, text };
+};
+
 /** The desired version names nothing the deployer can verify: it deploys nothing from it. */
 export class UnverifiableReleaseError extends PermanentError {
-  /** What a person does about it. */
-  readonly nextStep: string;
-  constructor(message: string, nextStep: string) {
+  /** Which way it cannot be verified (the messages say what a person does about it). */
+  readonly code: UnverifiableCode;
+  constructor(code: UnverifiableCode, message: string) {
     super(message);
     this.name = 'UnverifiableReleaseError';
-    this.nextStep = nextStep;
+    this.code = code;
   }
 }
 
@@ -45,27 +74,29 @@ export const verifyRelease = async (
   s3: S3Client,
   stage: Stage,
   desired: DesiredState,
-  options: { artifactVerified?: boolean; creating: boolean; region: string },
+  options: { artifactVerified?: boolean; creating: boolean; region: string; prefetched?: PrefetchedTemplate },
 ): Promise<VerifiedRelease> => {
   const artifactSha256 = desired.provenance.artifact ?? digestOfReleaseKey(desired.key);
   if (!artifactSha256) {
     throw new UnverifiableReleaseError(
+      'release-not-content-named',
       `desired version ${desired.version} names ${desired.key}, which is not a content-named release key (<releasePrefix><sha256>.zip): the deployer deploys only releases it can verify`,
-      `Roll back to a recorded release (npx deployer rollback ${stage.name}), or push a new build.`,
     );
   }
   const bucket = releaseBucketOf(stage);
   const templateKey = pinnedTemplateKey(stage, desired);
   if (!templateKey && options.creating) {
     throw new UnverifiableReleaseError(
+      'no-template-to-create',
       `stack ${stage.stack} does not exist and stage ${stage.name} names no template to create it from (desired version ${desired.version} pins none)`,
-      `Publish the stage template with the build (artifact.templateKey), or add template (bucket and key) to stage ${stage.name} in the configuration, then push a new build; or create the stack.`,
     );
   }
   const [, template] = await Promise.all([
     options.artifactVerified ? undefined : verifyObject(s3, bucket, desired.key, artifactSha256),
     templateKey && desired.provenance.template
-      ? readVerifiedTemplate(s3, bucket, templateKey, desired.provenance.template)
+      ? options.prefetched?.sha256 === desired.provenance.template
+        ? options.prefetched.text
+        : readVerifiedTemplate(s3, bucket, templateKey, desired.provenance.template)
       : undefined,
   ]);
   if (!template || !desired.provenance.template) return { artifactSha256, template: { kind: 'previous' } };
@@ -87,12 +118,17 @@ export const verifyRelease = async (
 const templateUrl = (stage: Stage, key: string, region: string): string =>
   `https://${releaseBucketOf(stage)}.s3.${region}.amazonaws.com/${encodeKeyPath(key)}`;
 
-/** The parameters a pinned template declares: a change set passes only these. */
+/**
+ * The parameters a pinned template declares: a change set passes only these. They are a function of the
+ * template's text, so the ones the applied record kept for the same template are used without asking.
+ */
 export const templateParameters = async (
   cfn: CloudFormationClient,
   template: TemplateSource,
+  applied?: Applied,
 ): Promise<string[] | undefined> => {
   if (template.kind === 'previous') return undefined;
+  if (applied?.parameters && applied.template === template.sha256) return applied.parameters;
   const { Parameters } = await cfn.send(
     new GetTemplateSummaryCommand(
       template.body !== undefined ? { TemplateBody: template.body } : { TemplateURL: template.url },

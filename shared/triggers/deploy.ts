@@ -3,22 +3,22 @@
  * execution's build, release it under an immutable key, record that key as desired, reconcile the stage
  * and tell the ops team. Safe to deliver twice; an older execution never overwrites a newer one.
  */
-import { type BuildArtifact, locateBuild, type Release, releaseBuild } from '../aws/artifacts';
+import type { Release } from '../aws/artifacts';
 import { labelRecorded, type RecordResult, recordDesired } from '../aws/desired-state';
 import { readHistory } from '../aws/release-history';
-import { pinConfiguredTemplate, releaseBuildTemplate } from '../aws/release-templates';
-import { describeStack } from '../aws/stacks';
-import { releaseBucketOf, type Stage, stagesOfPipeline } from '../edge/config';
+import { LockYieldedError } from '../aws/stage-lock';
+import { type Stage, stagesOfPipeline } from '../edge/config';
 import { type PipelineExecution, parsePipelineEvent } from '../edge/events';
 import { assertSameAccountAndRegion } from '../edge/settings';
 import { EventValidationError, errorMessage, isPermanent } from '../errors';
 import { logger } from '../logger';
 import { announceDeploy, type DeployOutcome } from '../messages/deploy-messages';
-import { announceDeployOnce } from '../messages/ledger';
-import { ledgerKeys } from '../messages/ledger-keys';
 import { executionLabel } from '../names';
 import type { Runtime } from '../runtime';
+import { observeStage } from '../stage/reconcile';
 import { runStageTransaction } from '../stage/transaction';
+import { type PrefetchedTemplate, prefetchTemplate } from '../stage/verified-release';
+import { firstTemplate, isFirstDelivery, releaseOnce, reportUnreleasable } from './deploy-release';
 
 export type EventVerdict = 'deployed' | 'ignored' | 'rejected';
 
@@ -94,51 +94,6 @@ export const handlePipelineEvent = async (runtime: Runtime, raw: unknown): Promi
   return { verdict: 'deployed', ...ids, stages: summaries };
 };
 
-/**
- * The configured template is the template of a stage's first release, and of the release that creates a
- * stack that does not exist yet; an existing stack keeps its own template until a build brings one.
- */
-const firstTemplate = async (runtime: Runtime, stage: Stage, firstVersion: boolean) => {
-  if (!stage.template) return undefined;
-  if (!firstVersion && (await describeStack(runtime.clients.cfn, stage.stack))) return undefined;
-  return pinConfiguredTemplate(runtime.clients.s3, stage);
-};
-
-/** Release the build once per invocation for stages that share a source and a release location. */
-const releaseOnce = async (
-  runtime: Runtime,
-  stage: Stage,
-  execution: PipelineExecution,
-  releases: Map<string, Promise<unknown>>,
-): Promise<Release> => {
-  const { s3 } = runtime.clients;
-  const { bucket, key, executionMetadataKey, commitMetadataKey, templateKey } = stage.artifact;
-  const where = [releaseBucketOf(stage), stage.releasePrefix];
-  // The artifact and the template the build published beside it are released together; stages that share a
-  // source and a release location share each release (a stage may publish a template where another does not).
-  const [artifact, template] = await Promise.all([
-    once(releases, ['artifact', bucket, key, executionMetadataKey, commitMetadataKey, ...where], () =>
-      locateBuild(s3, stage, execution).then((build: BuildArtifact) =>
-        releaseBuild(s3, stage, build, execution),
-      ),
-    ),
-    once(releases, ['template', bucket, templateKey ?? '', executionMetadataKey, ...where], () =>
-      releaseBuildTemplate(s3, stage, execution),
-    ),
-  ]);
-  return template ? { ...artifact, template } : artifact;
-};
-
-/** The promise made for this id in this invocation, or a new one. */
-const once = <T>(cache: Map<string, Promise<unknown>>, id: string[], make: () => Promise<T>): Promise<T> => {
-  const key = JSON.stringify(id);
-  const found = cache.get(key) as Promise<T> | undefined;
-  if (found) return found;
-  const made = make();
-  cache.set(key, made);
-  return made;
-};
-
 const deployStage = async (
   runtime: Runtime,
   stage: Stage,
@@ -148,35 +103,56 @@ const deployStage = async (
   const base = { stage: stage.name, stack: stage.stack };
   /** A redelivery of a delivery that finished (recorded and labelled). */
   let duplicate = false;
-  let release: Release;
-  try {
-    release = await releaseOnce(runtime, stage, execution, releases);
-  } catch (error) {
-    if (!isPermanent(error)) throw error;
-    logger.error('build cannot be released', {
+  // The build is released while the stage's lock is taken: neither waits for the other.
+  const releasing = releaseOnce(runtime, stage, execution, releases);
+  releasing.catch(() => undefined);
+  /** The release, once it is made (the transaction's steps after `record` run only then). */
+  let release: Release | undefined;
+  const yielded = async (error: unknown): Promise<StageSummary> => {
+    if (!(error instanceof LockYieldedError)) throw error;
+    logger.info('a later build is being deployed to this stage; this one stopped waiting for it', {
       ...base,
       executionId: execution.executionId,
-      reason: error.message,
+      holder: error.holder,
     });
-    // Nothing is recorded for a build that cannot be released: the ledger keeps a redelivery quiet.
-    const key = ledgerKeys.deployOutcome(stage.name, execution.executionId, 'failed');
-    const notified = await announceDeployOnce(runtime, key, {
-      outcome: 'failed',
+    const released = await releasing.catch(() => undefined);
+    return {
       ...base,
-      execution,
-      error: error.message,
-    });
-    return { ...base, outcome: 'failed', notified, error: error.message };
-  }
+      ...(released ? { releaseKey: released.key } : {}),
+      outcome: 'superseded',
+      notified: false,
+    };
+  };
   // Recording, reconciling and reporting hold the stage's lock: deliveries of the same or other builds for
   // this stage take turns, so none is recorded twice, an older one never lands after a newer one, and only
   // one change set is executed.
   const done = await runStageTransaction<StageSummary>(runtime, stage, {
     holder: `deploy ${execution.executionId}`,
     trigger: `pipeline ${execution.pipeline} execution ${execution.executionId}`,
+    // A first delivery that finds a later build's deploy holding the stage stops there: it would only be
+    // superseded once it got the lock. (A redelivery goes on: it may have a version of its own to report.)
+    lock: { rank: execution.startedAt, yieldToLater: isFirstDelivery(execution) },
     record: async () => {
-      const recorded = await recordDesired(runtime.clients.ssm, stage, release, execution, (first) =>
-        firstTemplate(runtime, stage, first),
+      try {
+        release = await releasing;
+      } catch (error) {
+        if (!isPermanent(error)) throw error;
+        return { stop: await reportUnreleasable(runtime, stage, execution, error) };
+      }
+      // What reconcile looks at is read together with the desired state; the pinned template is read while
+      // the version is written.
+      const observing = observeStage(runtime, stage);
+      observing.catch(() => undefined);
+      let prefetched: PrefetchedTemplate | undefined;
+      const recorded = await recordDesired(
+        runtime.clients.ssm,
+        stage,
+        release,
+        execution,
+        (first) => firstTemplate(runtime, stage, first, observing),
+        (template) => {
+          prefetched = template ? prefetchTemplate(runtime.clients.s3, stage, template) : undefined;
+        },
       );
       if (recorded.outcome === 'superseded') {
         logger.info('a newer execution is already desired; this older one is not recorded', {
@@ -191,13 +167,15 @@ const deployStage = async (
       return {
         desired: { parameter: stage.ssmParameter, key: release.key, ...recorded },
         newlyRecorded: recorded.outcome === 'recorded',
-        // The release was copied (or found) and checked against its digest moments ago, in this invocation.
+        // The release was copied and checked against its digest moments ago, in this invocation.
         artifactVerified: true,
+        observed: await observing,
+        ...(prefetched ? { prefetched } : {}),
       };
     },
     // A duplicate of a delivery that finished says nothing new, unless it did something the first did not.
     report: (result) =>
-      duplicate && (!result.fresh || ['in-sync', 'waiting', 'blocked'].includes(result.outcome))
+      !release || (duplicate && (!result.fresh || ['in-sync', 'waiting', 'blocked'].includes(result.outcome)))
         ? undefined
         : { report: { outcome: result.outcome, ...base, execution, release, reconcile: result } },
     // Labelled last: a version without its execution label is a delivery whose report may not have gone out.
@@ -208,16 +186,17 @@ const deployStage = async (
           stage,
           recorded.desired.version,
           execution.executionId,
-          release.commitId,
+          release?.commitId,
         );
     },
-  });
+  }).catch(yielded);
+  if (!('done' in done)) return done;
   if (!done.done) return done.stop;
   const { result, notified, recorded } = done;
   logger.info('stage reconciled', { ...base, outcome: result.outcome, changeSet: result.changeSet });
   return {
     ...base,
-    releaseKey: release.key,
+    ...(release ? { releaseKey: release.key } : {}),
     recorded: recorded?.newlyRecorded ? 'recorded' : 'duplicate',
     ...(recorded ? { desiredVersion: recorded.desired.version } : {}),
     outcome: result.outcome,
@@ -250,7 +229,7 @@ const reportOvertaken = async (
     stack: stage.stack,
     execution,
     release,
-    error: `recorded as desired version ${mine.version} (and deployed if its change set ran); a newer build is desired now (version ${newest})`,
+    overtaken: { version: mine.version, newest },
   });
   await labelRecorded(runtime.clients.ssm, stage, mine.version, execution.executionId, release.commitId);
   return notified;

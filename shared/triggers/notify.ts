@@ -23,14 +23,9 @@ import { errorName } from '../errors';
 import { logger } from '../logger';
 import { sendOnce } from '../messages/ledger';
 import { eventIdOf, ledgerKeys } from '../messages/ledger-keys';
-import {
-  apiCallMessage,
-  isFailureStatus,
-  isFinalStatus,
-  startedBy,
-  statusMessage,
-} from '../messages/stack-messages';
+import { apiCallMessage, startedBy, statusMessage } from '../messages/stack-messages';
 import type { Runtime } from '../runtime';
+import { isDeletedStatus, isFailureStatus, isFinalStatus } from '../stack-status';
 import { reportApiCall, unsentReason } from './api-call-storm';
 
 export interface NotifySummary {
@@ -147,7 +142,7 @@ const statusReport = async (
   const ourVersion = run?.version;
   // A deleted stack still answers DescribeStacks by its id, with the parameters it last had: it runs nothing.
   const running =
-    stage && stack && stack.StackStatus !== 'DELETE_COMPLETE'
+    stage && stack && !isDeletedStatus(stack.StackStatus)
       ? stackParameterValue(stack, stage.stackParameter)
       : undefined;
   // The release the operation deployed: ours by its change set; otherwise, after a success, the one that

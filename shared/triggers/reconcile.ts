@@ -13,10 +13,10 @@ import { acceptStackEvent } from '../edge/stack-events';
 import { EventValidationError, errorMessage, RefusedError } from '../errors';
 import { logger } from '../logger';
 import { eventIdOf, ledgerKeys } from '../messages/ledger-keys';
-import { isFailureStatus, isFinalStatus } from '../messages/stack-messages';
 import { promote } from '../operations/promote';
 import type { ReconcileResult } from '../outcomes';
 import type { Runtime } from '../runtime';
+import { isFailureStatus, isFinalStatus, isSuccessfulDeploy } from '../stack-status';
 import { isNews, newsReport, runStageTransaction } from '../stage/transaction';
 import { sendDueDigests } from './api-call-storm';
 
@@ -81,7 +81,7 @@ const autoPromote = async (
   status: string,
   version: number,
 ): Promise<string[]> => {
-  if (!['UPDATE_COMPLETE', 'CREATE_COMPLETE'].includes(status)) return [];
+  if (!isSuccessfulDeploy(status)) return [];
   const promoted: string[] = [];
   for (const target of stage.promoteTo) {
     try {

@@ -2,49 +2,32 @@
  * An approval stage: the deployer prepares the change set and leaves it for a person; the stack keeps
  * running what it ran. A newer build replaces the stale pending change set.
  */
+import { deployBuild, onlyMessage, uploadedBuild, worldsOfFile } from './helpers/file-setup';
 import {
   artifactKeyOf,
   bodyField,
   changeSetsOf,
-  createStackFor,
-  createWorld,
   deploy,
   describeChangeSet,
-  destroyWorld,
-  hoursAfterBase,
   inbox,
-  newExecution,
   parameterHistory,
-  RELEASE_PREFIX,
-  sha256Hex,
   stackOf,
   stackStatusEvents,
   stageOf,
-  uploadExecutionBuild,
-  type World,
 } from './helpers/world';
 
 jest.setTimeout(60_000);
 
-const worlds: World[] = [];
-afterAll(() => {
-  for (const world of worlds) destroyWorld(world);
-});
+const worlds = worldsOfFile();
+const APPROVAL = [{ name: 'prod', requiresApproval: true }];
 
-const approvalWorld = async () => {
-  const world = await createWorld([{ name: 'prod', requiresApproval: true }]);
-  worlds.push(world);
-  const stage = stageOf(world, 'prod');
-  const initialKey = await createStackFor(world, 'prod');
-  return { world, stage, initialKey };
-};
+/** A prod stage that requires approval, its stack running an initial release. */
+const approvalWorld = () => worlds.withStack(APPROVAL, 'prod');
 
 describe('approval stage', () => {
   test('the change set is created and left AVAILABLE; the stack is unchanged; ops are asked to approve', async () => {
     const { world, stage, initialKey } = await approvalWorld();
-    const execution = newExecution(hoursAfterBase(0));
-    const { bytes } = await uploadExecutionBuild(world, execution, { stage: 'prod' });
-    const releaseKey = `${RELEASE_PREFIX}${sha256Hex(bytes)}.zip`;
+    const { execution, releaseKey } = await uploadedBuild(world, 0, 'prod');
     const changeSetName = `deploy-${stage.name}-v2`;
 
     const summary = await deploy(world, execution);
@@ -79,30 +62,26 @@ describe('approval stage', () => {
     expect(artifactKeyOf(stack)).toBe(initialKey);
     expect(await stackStatusEvents(world, stage.stack, 'UPDATE_COMPLETE')).toHaveLength(0);
 
-    const messages = await inbox(world);
-    expect(messages).toHaveLength(1);
-    const message = messages[0];
-    expect(message?.subject).toBe(
+    const message = await onlyMessage(world);
+    expect(message.subject).toBe(
       `[${stage.name}] ${stage.stack} APPROVAL NEEDED ${execution.commitId.slice(0, 7)}`,
     );
-    expect(message?.attributes).toMatchObject({
+    expect(message.attributes).toMatchObject({
       stage: stage.name,
       stack: stage.stack,
       outcome: 'pending-approval',
       severity: 'warning',
     });
-    expect(bodyField(message?.body ?? '', 'Change set')).toBe(changeSetName);
-    expect(bodyField(message?.body ?? '', 'Running')).toBe(initialKey);
-    expect(message?.body).toContain(`npx deployer approve ${stage.name}`);
-    expect(message?.body).toContain(`npx deployer reject ${stage.name}`);
-    expect(message?.body).toContain(`--change-set-name ${changeSetName}`);
+    expect(bodyField(message.body, 'Change set')).toBe(changeSetName);
+    expect(bodyField(message.body, 'Running')).toBe(initialKey);
+    expect(message.body).toContain(`npx deployer approve ${stage.name}`);
+    expect(message.body).toContain(`npx deployer reject ${stage.name}`);
+    expect(message.body).toContain(`--change-set-name ${changeSetName}`);
   });
 
   test('delivered again: the pending change set is found, nothing new is made or said', async () => {
     const { world, stage, initialKey } = await approvalWorld();
-    const execution = newExecution(hoursAfterBase(0));
-    await uploadExecutionBuild(world, execution, { stage: 'prod' });
-    await deploy(world, execution);
+    const { execution } = await deployBuild(world, 0, 'prod');
     await inbox(world);
 
     const summary = await deploy(world, execution);
@@ -123,14 +102,11 @@ describe('approval stage', () => {
 
   test('a newer build deletes the stale pending change set and leaves its own for approval', async () => {
     const { world, stage, initialKey } = await approvalWorld();
-    const first = newExecution(hoursAfterBase(0));
-    await uploadExecutionBuild(world, first, { stage: 'prod' });
-    await deploy(world, first);
+    await deployBuild(world, 0, 'prod');
     await inbox(world);
-    const second = newExecution(hoursAfterBase(1));
-    const { bytes } = await uploadExecutionBuild(world, second, { stage: 'prod' });
+    const second = await uploadedBuild(world, 1, 'prod');
 
-    const summary = await deploy(world, second);
+    const summary = await deploy(world, second.execution);
 
     expect(summary.stages[0]).toMatchObject({
       outcome: 'pending-approval',
@@ -143,23 +119,18 @@ describe('approval stage', () => {
     );
     const described = await describeChangeSet(world, stage.stack, `deploy-${stage.name}-v3`);
     expect(described.Parameters).toEqual(
-      expect.arrayContaining([
-        { ParameterKey: 'ArtifactKey', ParameterValue: `${RELEASE_PREFIX}${sha256Hex(bytes)}.zip` },
-      ]),
+      expect.arrayContaining([{ ParameterKey: 'ArtifactKey', ParameterValue: second.releaseKey }]),
     );
     expect(artifactKeyOf(await stackOf(world, stage.stack))).toBe(initialKey);
     expect((await inbox(world)).map((m) => m.subject)).toEqual([
-      `[${stage.name}] ${stage.stack} APPROVAL NEEDED ${second.commitId.slice(0, 7)}`,
+      `[${stage.name}] ${stage.stack} APPROVAL NEEDED ${second.execution.commitId.slice(0, 7)}`,
     ]);
   });
 
   test('stack not created yet: a newer build replaces the pending CREATE change set of the older one', async () => {
-    const world = await createWorld([{ name: 'prod', requiresApproval: true }]);
-    worlds.push(world);
+    const world = await worlds.create(APPROVAL);
     const stage = stageOf(world, 'prod');
-    const first = newExecution(hoursAfterBase(0));
-    await uploadExecutionBuild(world, first, { stage: 'prod' });
-    const firstSummary = await deploy(world, first);
+    const { summary: firstSummary } = await deployBuild(world, 0, 'prod');
     expect(firstSummary.stages[0]).toMatchObject({
       outcome: 'pending-approval',
       changeSet: `deploy-${stage.name}-v1`,
@@ -168,9 +139,8 @@ describe('approval stage', () => {
     expect((await stackOf(world, stage.stack))?.StackStatus).toBe('REVIEW_IN_PROGRESS');
     await inbox(world);
 
-    const second = newExecution(hoursAfterBase(1));
-    const { bytes } = await uploadExecutionBuild(world, second, { stage: 'prod' });
-    const summary = await deploy(world, second);
+    const second = await uploadedBuild(world, 1, 'prod');
+    const summary = await deploy(world, second.execution);
 
     // Approving the v1 change set would create the stack with an outdated release; nothing else will ever
     // move a stack out of REVIEW_IN_PROGRESS, so "waiting" would wait forever.
@@ -186,12 +156,10 @@ describe('approval stage', () => {
     expect(available.map((c) => c.ChangeSetName)).toEqual([`deploy-${stage.name}-v2`]);
     const described = await describeChangeSet(world, stage.stack, `deploy-${stage.name}-v2`);
     expect(described.Parameters).toEqual(
-      expect.arrayContaining([
-        { ParameterKey: 'ArtifactKey', ParameterValue: `${RELEASE_PREFIX}${sha256Hex(bytes)}.zip` },
-      ]),
+      expect.arrayContaining([{ ParameterKey: 'ArtifactKey', ParameterValue: second.releaseKey }]),
     );
     expect((await inbox(world)).map((m) => m.subject)).toEqual([
-      `[${stage.name}] ${stage.stack} APPROVAL NEEDED ${second.commitId.slice(0, 7)}`,
+      `[${stage.name}] ${stage.stack} APPROVAL NEEDED ${second.execution.commitId.slice(0, 7)}`,
     ]);
   });
 });

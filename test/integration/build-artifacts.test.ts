@@ -5,22 +5,19 @@
  */
 import { ChecksumMode, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { exampleBuild } from '../../bin/support/example-world';
+import { onlyMessage, releaseKeyOf, uploadedBuild, worldsOfFile } from './helpers/file-setup';
 import {
   artifactKeyOf,
   bodyField,
   createStackFor,
-  createWorld,
   deploy,
-  destroyWorld,
   type Execution,
   enableVersioning,
   hoursAfterBase,
   inbox,
   newExecution,
   parameterHistory,
-  RELEASE_PREFIX,
   readObject,
-  sha256Hex,
   stackOf,
   stageOf,
   uploadExecutionBuild,
@@ -31,44 +28,36 @@ jest.setTimeout(60_000);
 
 const FIXED_KEY = 'builds/{pipeline}/app.zip';
 
-const worlds: World[] = [];
-afterAll(() => {
-  for (const world of worlds) destroyWorld(world);
-});
+const worlds = worldsOfFile();
 
 const fixedKeyWorld = async (options: { stack: boolean }) => {
-  const world = await createWorld([{ name: 'dev', artifactKey: FIXED_KEY }]);
-  worlds.push(world);
+  const world = await worlds.create([{ name: 'dev', artifactKey: FIXED_KEY }]);
   const initialKey = options.stack ? await createStackFor(world) : undefined;
   return { world, stage: stageOf(world), initialKey };
 };
 
 const expectFailedMessage = async (world: World, execution: Execution, reason: RegExp) => {
   const stage = stageOf(world);
-  const messages = await inbox(world);
-  expect(messages).toHaveLength(1);
-  const message = messages[0];
-  expect(message?.subject).toBe(`[${stage.name}] ${stage.stack} FAILED ${execution.commitId.slice(0, 7)}`);
-  expect(message?.attributes).toMatchObject({
+  const message = await onlyMessage(world);
+  expect(message.subject).toBe(`[${stage.name}] ${stage.stack} FAILED ${execution.commitId.slice(0, 7)}`);
+  expect(message.attributes).toMatchObject({
     stage: stage.name,
     stack: stage.stack,
     outcome: 'failed',
     severity: 'error',
   });
-  expect(bodyField(message?.body ?? '', 'Reason')).toMatch(reason);
-  expect(bodyField(message?.body ?? '', 'Release')).toBeUndefined();
+  expect(bodyField(message.body, 'Reason')).toMatch(reason);
+  expect(bodyField(message.body, 'Release')).toBeUndefined();
 };
 
 describe('build in a fixed key', () => {
   test('with metadata naming the execution, the build is released and deployed', async () => {
     const { world, stage } = await fixedKeyWorld({ stack: true });
-    const execution = newExecution(hoursAfterBase(0));
-    const { key, bytes } = await uploadExecutionBuild(world, execution);
+    const { execution, key, bytes, releaseKey } = await uploadedBuild(world);
     expect(key).toBe(`builds/${world.pipeline}/app.zip`);
 
     const summary = await deploy(world, execution);
 
-    const releaseKey = `${RELEASE_PREFIX}${sha256Hex(bytes)}.zip`;
     expect(summary.stages[0]).toMatchObject({
       outcome: 'deploying',
       recorded: 'recorded',
@@ -139,20 +128,16 @@ describe('build in a fixed key', () => {
   test('in a versioned bucket, an overwritten build is found among the older versions', async () => {
     const { world, stage } = await fixedKeyWorld({ stack: true });
     await enableVersioning(world);
-    const mine = newExecution(hoursAfterBase(0));
-    const later = newExecution(hoursAfterBase(1));
-    const { bytes: mineBytes } = await uploadExecutionBuild(world, mine);
-    const { bytes: laterBytes } = await uploadExecutionBuild(world, later);
+    const { execution: mine, bytes: mineBytes, releaseKey: mineKey } = await uploadedBuild(world, 0);
+    const { execution: later, bytes: laterBytes, releaseKey: laterKey } = await uploadedBuild(world, 1);
 
     const summary = await deploy(world, mine);
 
-    const mineKey = `${RELEASE_PREFIX}${sha256Hex(mineBytes)}.zip`;
     expect(summary.stages[0]).toMatchObject({ outcome: 'deploying', releaseKey: mineKey, desiredVersion: 2 });
     expect((await readObject(world, mineKey)).equals(mineBytes)).toBe(true);
     expect(artifactKeyOf(await stackOf(world, stage.stack))).toBe(mineKey);
 
     const next = await deploy(world, later);
-    const laterKey = `${RELEASE_PREFIX}${sha256Hex(laterBytes)}.zip`;
     expect(next.stages[0]).toMatchObject({ outcome: 'deploying', releaseKey: laterKey, desiredVersion: 3 });
     expect((await readObject(world, laterKey)).equals(laterBytes)).toBe(true);
     expect(artifactKeyOf(await stackOf(world, stage.stack))).toBe(laterKey);
@@ -161,8 +146,7 @@ describe('build in a fixed key', () => {
 
 describe('build artifacts', () => {
   test('a build uploaded without a SHA-256 checksum is hashed from its bytes', async () => {
-    const world = await createWorld();
-    worlds.push(world);
+    const world = await worlds.create();
     const stage = stageOf(world);
     const execution = newExecution(hoursAfterBase(0));
     const bytes = exampleBuild(`no-checksum-${world.id}`);
@@ -185,7 +169,7 @@ describe('build artifacts', () => {
 
     const summary = await deploy(world, execution);
 
-    const releaseKey = `${RELEASE_PREFIX}${sha256Hex(bytes)}.zip`;
+    const releaseKey = releaseKeyOf(bytes);
     expect(summary.stages[0]).toMatchObject({ outcome: 'deploying', releaseKey });
     expect((await readObject(world, releaseKey)).equals(bytes)).toBe(true);
     expect((await parameterHistory(world, stage.ssmParameter)).at(-1)?.Value).toBe(releaseKey);
@@ -196,8 +180,7 @@ describe('build artifacts', () => {
   });
 
   test('a missing build is reported as FAILED and not recorded', async () => {
-    const world = await createWorld();
-    worlds.push(world);
+    const world = await worlds.create();
     const stage = stageOf(world);
     const execution = newExecution(hoursAfterBase(0));
 

@@ -4,19 +4,13 @@
  * newer builds and late older executions behave as promised. State is read back from moto.
  */
 import { ChecksumMode, GetObjectCommand } from '@aws-sdk/client-s3';
-import { locateBuild, releaseBuild } from '../../shared/aws/artifacts';
-import { recordDesired } from '../../shared/aws/desired-state';
-import { stageNamed } from '../../shared/edge/config';
-import { parsePipelineEvent } from '../../shared/edge/events';
+import { deployBuild, onlyMessage, uploadedBuild, worldsOfFile } from './helpers/file-setup';
+import { recordRelease } from './helpers/stack-events';
 import {
   artifactKeyOf,
   bodyField,
   changeSetsOf,
-  createStackFor,
-  createWorld,
   deploy,
-  destroyWorld,
-  type Execution,
   hoursAfterBase,
   inbox,
   latestVersion,
@@ -24,54 +18,25 @@ import {
   objectExists,
   objectMetadata,
   parameterHistory,
-  pipelineEvent,
   RELEASE_PREFIX,
   readObject,
   sha256Hex,
   stackOf,
   stackStatusEvents,
-  stageOf,
   uploadExecutionBuild,
-  type World,
 } from './helpers/world';
 
 jest.setTimeout(60_000);
 
-interface Deployed {
-  world: World;
-  initialKey: string;
-  execution: Execution;
-  bytes: Buffer;
-  releaseKey: string;
-}
+const worlds = worldsOfFile();
 
-const worlds: World[] = [];
-afterAll(() => {
-  for (const world of worlds) destroyWorld(world);
-});
-
-/** A world with a dev stack running an initial release, and one build deployed to it. */
-const deployOnce = async (): Promise<Deployed> => {
-  const world = await createWorld();
-  worlds.push(world);
-  const initialKey = await createStackFor(world);
-  const execution = newExecution(hoursAfterBase(0));
-  const { bytes } = await uploadExecutionBuild(world, execution);
-  const summary = await deploy(world, execution);
-  expect(summary.verdict).toBe('deployed');
-  const releaseKey = summary.stages[0]?.releaseKey;
-  if (!releaseKey) throw new Error(`no release key in ${JSON.stringify(summary)}`);
-  return { world, initialKey, execution, bytes, releaseKey };
-};
+/** A world with a dev stack running an initial release, and one build deployed to it (its message read). */
+const deployOnce = () => worlds.deployed();
 
 describe('pipeline succeeded, stage stack exists', () => {
   test('releases the exact build bytes, records them in SSM, updates the stack and notifies ops', async () => {
-    const world = await createWorld();
-    worlds.push(world);
-    const stage = stageOf(world);
-    const initialKey = await createStackFor(world);
-    const execution = newExecution(hoursAfterBase(0));
-    const { bytes } = await uploadExecutionBuild(world, execution);
+    const { world, stage, initialKey } = await worlds.withStack();
+    const { execution, bytes } = await uploadedBuild(world);
     const digest = sha256Hex(bytes);
 
     const summary = await deploy(world, execution);
@@ -138,19 +103,17 @@ describe('pipeline succeeded, stage stack exists', () => {
     expect(result?.changeSet).toBe(`deploy-${stage.name}-v2`);
 
     // One message for the ops team.
-    const messages = await inbox(world);
-    expect(messages).toHaveLength(1);
-    const message = messages[0];
-    expect(message?.subject).toBe(
+    const message = await onlyMessage(world);
+    expect(message.subject).toBe(
       `[${stage.name}] ${stage.stack} DEPLOYING ${execution.commitId.slice(0, 7)}`,
     );
-    expect(message?.attributes).toMatchObject({
+    expect(message.attributes).toMatchObject({
       stage: stage.name,
       stack: stage.stack,
       outcome: 'deploying',
       severity: 'info',
     });
-    const body = message?.body ?? '';
+    const body = message.body;
     expect(bodyField(body, 'Stage')).toBe(stage.name);
     expect(bodyField(body, 'Stack')).toMatch(new RegExp(`^${stage.stack}\\b`));
     expect(bodyField(body, 'Commit')).toBe(execution.commitId);
@@ -161,9 +124,7 @@ describe('pipeline succeeded, stage stack exists', () => {
   });
 
   test('the same event delivered again changes nothing and says nothing', async () => {
-    const { world, execution, releaseKey } = await deployOnce();
-    const stage = stageOf(world);
-    await inbox(world); // the first delivery's message
+    const { world, stage, execution, releaseKey } = await deployOnce();
     const historyBefore = await parameterHistory(world, stage.ssmParameter);
     const stackBefore = await stackOf(world, stage.stack);
     const changeSetsBefore = await changeSetsOf(world, stage.stack);
@@ -196,11 +157,8 @@ describe('pipeline succeeded, stage stack exists', () => {
   });
 
   test('a newer build gets a new release key, a new SSM version and is deployed; the old release stays', async () => {
-    const { world, releaseKey: firstKey, bytes: firstBytes } = await deployOnce();
-    const stage = stageOf(world);
-    await inbox(world);
-    const second = newExecution(hoursAfterBase(1));
-    const { bytes } = await uploadExecutionBuild(world, second);
+    const { world, stage, releaseKey: firstKey, bytes: firstBytes } = await deployOnce();
+    const { execution: second, bytes } = await uploadedBuild(world, 1);
     expect(bytes.equals(firstBytes)).toBe(false);
 
     const summary = await deploy(world, second);
@@ -242,11 +200,8 @@ describe('pipeline succeeded, stage stack exists', () => {
   });
 
   test('an older execution arriving after a newer one is not recorded and not deployed', async () => {
-    const { world } = await deployOnce();
-    const stage = stageOf(world);
-    const newer = newExecution(hoursAfterBase(2));
-    await uploadExecutionBuild(world, newer);
-    const newerSummary = await deploy(world, newer);
+    const { world, stage } = await deployOnce();
+    const { summary: newerSummary } = await deployBuild(world, 2);
     const newerKey = newerSummary.stages[0]?.releaseKey;
     expect(newerSummary.stages[0]).toMatchObject({ outcome: 'deploying', desiredVersion: 3 });
     await inbox(world);
@@ -255,9 +210,7 @@ describe('pipeline succeeded, stage stack exists', () => {
     const changeSetsBefore = await changeSetsOf(world, stage.stack);
 
     // Started before the newer one, but its event arrives late.
-    const older = newExecution(hoursAfterBase(1));
-    await uploadExecutionBuild(world, older);
-    const summary = await deploy(world, older);
+    const { execution: older, summary } = await deployBuild(world, 1);
 
     expect(summary.stages[0]).toMatchObject({ outcome: 'superseded', desiredVersion: 3, notified: false });
     const history = await parameterHistory(world, stage.ssmParameter);
@@ -274,22 +227,11 @@ describe('pipeline succeeded, stage stack exists', () => {
   });
 
   test('a retry after a crash between recording and deploying finishes the deploy and reports it', async () => {
-    const world = await createWorld();
-    worlds.push(world);
-    const stage = stageOf(world);
-    const initialKey = await createStackFor(world);
+    const { world, stage, initialKey } = await worlds.withStack();
     const execution = newExecution(hoursAfterBase(0));
-    await uploadExecutionBuild(world, execution);
     // The first attempt released the build and recorded it, then died before touching the stack.
-    const parsed = parsePipelineEvent(pipelineEvent(world, execution));
-    const settings = stageNamed(world.runtime.config, stage.name);
-    if (!settings) throw new Error('stage missing from the configuration');
-    const { s3, ssm } = world.clients;
-    const release = await releaseBuild(s3, settings, await locateBuild(s3, settings, parsed), parsed);
-    expect(await recordDesired(ssm, settings, release, parsed)).toMatchObject({
-      outcome: 'recorded',
-      version: 2,
-    });
+    const { release, recorded } = await recordRelease(world, execution);
+    expect(recorded).toMatchObject({ outcome: 'recorded', version: 2 });
     expect(artifactKeyOf(await stackOf(world, stage.stack))).toBe(initialKey);
 
     const summary = await deploy(world, execution);
@@ -311,9 +253,7 @@ describe('pipeline succeeded, stage stack exists', () => {
   });
 
   test('a new execution with identical bytes records a version but leaves the stack alone', async () => {
-    const { world, releaseKey, execution: first } = await deployOnce();
-    const stage = stageOf(world);
-    await inbox(world);
+    const { world, stage, releaseKey, execution: first } = await deployOnce();
     const rerun = { ...newExecution(hoursAfterBase(1)), commitId: first.commitId };
     // Same commit, same bytes: the pipeline was simply run again.
     await uploadExecutionBuild(world, rerun, { variant: `${world.id}-${first.executionId}` });

@@ -2,79 +2,45 @@
  * The real Lambda handler module (handlers/deploy.ts), loaded the way Lambda loads it: settings from the
  * environment at module load, the configuration from DEPLOYER_CONFIG_FILE.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type * as DeployHandlerModule from '../../handlers/deploy';
+import { loadAsLambda, uploadedBuild, worldsOfFile } from './helpers/file-setup';
 import {
-  ACCOUNT,
   artifactKeyOf,
-  createStackFor,
-  createWorld,
-  destroyWorld,
   hoursAfterBase,
   inbox,
   newExecution,
   parameterHistory,
   pipelineEvent,
-  RELEASE_PREFIX,
   readObject,
-  sha256Hex,
   stackOf,
   stageOf,
-  uploadExecutionBuild,
   type World,
 } from './helpers/world';
 
 jest.setTimeout(60_000);
 
-const HANDLER_ENV = [
-  'DEPLOYER_ACCOUNT_ID',
-  'DEPLOYER_TOPIC_ARN',
-  'DEPLOYER_LEDGER_TABLE',
-  'DEPLOYER_CONFIG_FILE',
-] as const;
-
+const worlds = worldsOfFile();
 let world: World;
-let configDir: string;
 let handler: (typeof DeployHandlerModule)['handler'];
-const savedEnv: Partial<Record<(typeof HANDLER_ENV)[number], string>> = {};
+let restore = () => {};
 
 beforeAll(async () => {
-  world = await createWorld([{ name: 'dev' }, { name: 'prod', requiresApproval: true }]);
-  await createStackFor(world, 'dev');
-  configDir = mkdtempSync(join(tmpdir(), 'deployer-it-'));
-  const configFile = join(configDir, 'deployer.config.yaml');
-  writeFileSync(configFile, world.configText);
-  for (const name of HANDLER_ENV) savedEnv[name] = process.env[name];
-  Object.assign(process.env, {
-    DEPLOYER_ACCOUNT_ID: ACCOUNT,
-    DEPLOYER_TOPIC_ARN: world.topicArn,
-    DEPLOYER_LEDGER_TABLE: world.ledgerTable,
-    DEPLOYER_CONFIG_FILE: configFile,
-  });
-  jest.isolateModules(() => {
-    ({ handler } = require('../../handlers/deploy') as typeof DeployHandlerModule);
-  });
+  ({ world } = await worlds.withStack([{ name: 'dev' }, { name: 'prod', requiresApproval: true }]));
+  const lambda = loadAsLambda(
+    world,
+    () => (require('../../handlers/deploy') as typeof DeployHandlerModule).handler,
+  );
+  handler = lambda.loaded;
+  restore = lambda.restore;
 });
 
-afterAll(() => {
-  for (const name of HANDLER_ENV) {
-    const value = savedEnv[name];
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
-  if (configDir) rmSync(configDir, { recursive: true, force: true });
-  if (world) destroyWorld(world);
-});
+afterAll(() => restore());
 
 describe('handlers/deploy.ts handler', () => {
   test('deploys every stage of the pipeline named in the configuration file', async () => {
     const dev = stageOf(world, 'dev');
     const prod = stageOf(world, 'prod');
-    const execution = newExecution(hoursAfterBase(0));
-    const { bytes } = await uploadExecutionBuild(world, execution, { stage: 'dev' });
-    const releaseKey = `${RELEASE_PREFIX}${sha256Hex(bytes)}.zip`;
+    const { execution, bytes, releaseKey } = await uploadedBuild(world, 0, 'dev');
 
     const summary = await handler(pipelineEvent(world, execution));
 
@@ -110,8 +76,7 @@ describe('handlers/deploy.ts handler', () => {
 
   test('rejects an event from another account without touching anything', async () => {
     const dev = stageOf(world, 'dev');
-    const execution = newExecution(hoursAfterBase(5));
-    await uploadExecutionBuild(world, execution, { stage: 'dev' });
+    const { execution } = await uploadedBuild(world, 5, 'dev');
     const event = { ...pipelineEvent(world, execution), account: '210987654321' };
     const before = await parameterHistory(world, dev.ssmParameter);
 

@@ -2,47 +2,34 @@
  * A stage whose stack does not exist yet: with a template configured, the deployer creates it through a
  * CREATE change set running the release; without one, it reports the stage as blocked and creates nothing.
  */
+import { deployBuild, onlyMessage, uploadedBuild, worldsOfFile } from './helpers/file-setup';
 import {
   artifactKeyOf,
   bodyField,
   changeSetsOf,
-  createWorld,
   deploy,
   describeChangeSet,
-  destroyWorld,
-  hoursAfterBase,
   inbox,
-  newExecution,
   parameterHistory,
-  RELEASE_PREFIX,
   readObject,
-  sha256Hex,
   stackOf,
   stackStatusEvents,
   stageOf,
-  uploadExecutionBuild,
-  type World,
 } from './helpers/world';
 
 jest.setTimeout(60_000);
 
-const worlds: World[] = [];
-afterAll(() => {
-  for (const world of worlds) destroyWorld(world);
-});
+const worlds = worldsOfFile();
 
 describe('pipeline succeeded, stage stack does not exist', () => {
   test('with a template configured, the stack is created running the release key', async () => {
-    const world = await createWorld([{ name: 'dev' }]);
-    worlds.push(world);
+    const world = await worlds.create([{ name: 'dev' }]);
     const stage = stageOf(world);
     expect(await stackOf(world, stage.stack)).toBeUndefined();
-    const execution = newExecution(hoursAfterBase(0));
-    const { bytes } = await uploadExecutionBuild(world, execution);
+    const { execution, bytes, releaseKey } = await uploadedBuild(world);
 
     const summary = await deploy(world, execution);
 
-    const releaseKey = `${RELEASE_PREFIX}${sha256Hex(bytes)}.zip`;
     const changeSetName = `deploy-${stage.name}-v1`;
     expect(summary.stages).toEqual([
       expect.objectContaining({
@@ -84,13 +71,12 @@ describe('pipeline succeeded, stage stack does not exist', () => {
       expect.arrayContaining([{ ParameterKey: 'ArtifactKey', ParameterValue: releaseKey }]),
     );
 
-    const messages = await inbox(world);
-    expect(messages).toHaveLength(1);
-    expect(messages[0]?.subject).toBe(
+    const message = await onlyMessage(world);
+    expect(message.subject).toBe(
       `[${stage.name}] ${stage.stack} DEPLOYING ${execution.commitId.slice(0, 7)}`,
     );
-    expect(messages[0]?.attributes).toMatchObject({ stage: stage.name, outcome: 'deploying' });
-    expect(bodyField(messages[0]?.body ?? '', 'Release')).toBe(`s3://${world.bucket}/${releaseKey}`);
+    expect(message.attributes).toMatchObject({ stage: stage.name, outcome: 'deploying' });
+    expect(bodyField(message.body, 'Release')).toBe(`s3://${world.bucket}/${releaseKey}`);
 
     // Delivered again: the stack already runs the release.
     const again = await deploy(world, execution);
@@ -101,23 +87,17 @@ describe('pipeline succeeded, stage stack does not exist', () => {
   });
 
   test('without a template, the stage is blocked: the release is recorded, no stack is created', async () => {
-    const world = await createWorld([{ name: 'dev', template: false }]);
-    worlds.push(world);
+    const world = await worlds.create([{ name: 'dev', template: false }]);
     const stage = stageOf(world);
-    const execution = newExecution(hoursAfterBase(0));
-    await uploadExecutionBuild(world, execution);
 
-    const summary = await deploy(world, execution);
+    const { execution, summary } = await deployBuild(world);
 
     expect(summary.stages[0]).toMatchObject({ outcome: 'blocked', recorded: 'recorded', desiredVersion: 1 });
     expect(await stackOf(world, stage.stack)).toBeUndefined();
     expect(await parameterHistory(world, stage.ssmParameter)).toHaveLength(1);
-    const messages = await inbox(world);
-    expect(messages).toHaveLength(1);
-    expect(messages[0]?.subject).toBe(
-      `[${stage.name}] ${stage.stack} BLOCKED ${execution.commitId.slice(0, 7)}`,
-    );
-    expect(messages[0]?.attributes).toMatchObject({ outcome: 'blocked', severity: 'error' });
-    expect(messages[0]?.body).toContain('names no template');
+    const message = await onlyMessage(world);
+    expect(message.subject).toBe(`[${stage.name}] ${stage.stack} BLOCKED ${execution.commitId.slice(0, 7)}`);
+    expect(message.attributes).toMatchObject({ outcome: 'blocked', severity: 'error' });
+    expect(message.body).toContain('names no template');
   });
 });

@@ -12,29 +12,18 @@ import {
   ExecuteChangeSetCommand,
   waitForChangeSetCreateComplete,
 } from '@aws-sdk/client-cloudformation';
-import { consoleLink } from '../../shared/aws/stacks';
+import { consoleLink } from '../../shared/messages/notification';
 import { handleStackNotification } from '../../shared/triggers/notify';
+import { worldsOfFile } from './helpers/file-setup';
 import { type CloudTrailEvent, targetOf } from './helpers/stack-events';
-import {
-  ACCOUNT,
-  bodyField,
-  createStackFor,
-  createWorld,
-  destroyWorld,
-  inbox,
-  REGION,
-  stageOf,
-  type World,
-} from './helpers/world';
+import { ACCOUNT, bodyField, inbox, REGION, stageOf, type World } from './helpers/world';
 
 jest.setTimeout(300_000);
 
 const SAMPLE = join(__dirname, '..', '..', 'events', 'cloudtrail-execute-change-set-by-arn.json');
 
+const worlds = worldsOfFile();
 let world: World;
-afterAll(() => {
-  if (world) destroyWorld(world);
-});
 
 /** A change set on the stage's stack that changes one parameter, created on moto; returns its ARN. */
 const createChangeSet = async (name: string): Promise<string> => {
@@ -74,8 +63,7 @@ const executedByArn = (changeSetArn: string): CloudTrailEvent => {
 };
 
 test('names the stack from DescribeChangeSet and reports who executed the change set', async () => {
-  world = await createWorld();
-  await createStackFor(world);
+  ({ world } = await worlds.withStack());
   const stage = stageOf(world);
   const target = await targetOf(world);
   const name = `hotfix-${world.id}`;
@@ -104,7 +92,7 @@ test('names the stack from DescribeChangeSet and reports who executed the change
 });
 
 test('a change set that no longer exists is ignored: nothing to retry, nothing sent', async () => {
-  world ??= await createWorld();
+  world ??= await worlds.create();
   const missing = `arn:aws:cloudformation:${REGION}:${ACCOUNT}:changeSet/gone-${world.id}/${randomUUID()}`;
   const summary = await handleStackNotification(world.runtime, executedByArn(missing));
   expect(summary).toMatchObject({ verdict: 'ignored' });

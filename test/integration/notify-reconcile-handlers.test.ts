@@ -4,85 +4,46 @@
  * Each is invoked once with an event AWS would send; the state is read back from moto.
  */
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type * as NotifyHandlerModule from '../../handlers/notify';
 import type * as ReconcileHandlerModule from '../../handlers/reconcile';
+import { loadAsLambda, worldsOfFile } from './helpers/file-setup';
 import { runTokenOf } from './helpers/runs';
 import { recordRelease, scheduleEvent, stackStatusEvent, targetOf } from './helpers/stack-events';
 import {
-  ACCOUNT,
   artifactKeyOf,
   bodyField,
   changeSetsOf,
-  createStackFor,
-  createWorld,
-  deploy,
-  destroyWorld,
   type Execution,
   hoursAfterBase,
   inbox,
   newExecution,
   stackOf,
   stageOf,
-  uploadExecutionBuild,
   type World,
 } from './helpers/world';
 
 jest.setTimeout(60_000);
 
-const HANDLER_ENV = [
-  'DEPLOYER_ACCOUNT_ID',
-  'DEPLOYER_TOPIC_ARN',
-  'DEPLOYER_LEDGER_TABLE',
-  'DEPLOYER_CONFIG_FILE',
-] as const;
-
+const worlds = worldsOfFile();
 let world: World;
-let configDir: string;
 let notify: (typeof NotifyHandlerModule)['handler'];
 let reconcile: (typeof ReconcileHandlerModule)['handler'];
 /** The execution whose release the dev stack runs (desired version 2). */
 let first: Execution;
 let firstKey: string;
-const savedEnv: Partial<Record<(typeof HANDLER_ENV)[number], string>> = {};
+let restore = () => {};
 
 beforeAll(async () => {
-  world = await createWorld();
-  await createStackFor(world);
-  first = newExecution(hoursAfterBase(0));
-  await uploadExecutionBuild(world, first);
-  const summary = await deploy(world, first);
-  firstKey = summary.stages[0]?.releaseKey ?? '';
-  expect(summary.stages[0]).toMatchObject({ outcome: 'deploying', desiredVersion: 2 });
-  await inbox(world);
-
-  configDir = mkdtempSync(join(tmpdir(), 'deployer-it-'));
-  const configFile = join(configDir, 'deployer.config.yaml');
-  writeFileSync(configFile, world.configText);
-  for (const name of HANDLER_ENV) savedEnv[name] = process.env[name];
-  Object.assign(process.env, {
-    DEPLOYER_ACCOUNT_ID: ACCOUNT,
-    DEPLOYER_TOPIC_ARN: world.topicArn,
-    DEPLOYER_LEDGER_TABLE: world.ledgerTable,
-    DEPLOYER_CONFIG_FILE: configFile,
-  });
-  jest.isolateModules(() => {
-    ({ handler: notify } = require('../../handlers/notify') as typeof NotifyHandlerModule);
-    ({ handler: reconcile } = require('../../handlers/reconcile') as typeof ReconcileHandlerModule);
-  });
+  ({ world, execution: first, releaseKey: firstKey } = await worlds.deployed());
+  const lambda = loadAsLambda(world, () => ({
+    notify: (require('../../handlers/notify') as typeof NotifyHandlerModule).handler,
+    reconcile: (require('../../handlers/reconcile') as typeof ReconcileHandlerModule).handler,
+  }));
+  ({ notify, reconcile } = lambda.loaded);
+  restore = lambda.restore;
 });
 
-afterAll(() => {
-  for (const name of HANDLER_ENV) {
-    const value = savedEnv[name];
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
-  if (configDir) rmSync(configDir, { recursive: true, force: true });
-  if (world) destroyWorld(world);
-});
+afterAll(() => restore());
 
 describe('handlers/notify.ts handler', () => {
   test("reports the UPDATE_COMPLETE of the deployer's change set on the configured topic", async () => {

@@ -6,6 +6,7 @@
  */
 import { handlePipelineEvent } from '../../shared/triggers/deploy';
 import { handleStackNotification } from '../../shared/triggers/notify';
+import { uploadedBuild, worldsOfFile } from './helpers/file-setup';
 import {
   cloudTrailEvent,
   consoleToken,
@@ -13,23 +14,9 @@ import {
   runtimeWith,
   type StackTarget,
   stackStatusEvent,
-  targetOf,
+  withTarget,
 } from './helpers/stack-events';
-import {
-  bodyField,
-  createStackFor,
-  createWorld,
-  destroyWorld,
-  hoursAfterBase,
-  inbox,
-  newExecution,
-  pipelineEvent,
-  REGION,
-  type StageNames,
-  stageOf,
-  uploadExecutionBuild,
-  type World,
-} from './helpers/world';
+import { bodyField, inbox, pipelineEvent, REGION, type StageNames, type World } from './helpers/world';
 
 jest.setTimeout(60_000);
 
@@ -40,20 +27,14 @@ let dev: StackTarget;
 /** A stack of the same account and region that no stage owns. */
 let other: StackTarget;
 
+const worlds = worldsOfFile();
 beforeAll(async () => {
-  world = await createWorld();
-  stage = stageOf(world);
-  await createStackFor(world);
-  dev = await targetOf(world);
+  ({ world, stage, target: dev } = await withTarget(await worlds.withStack()));
   other = await createOtherStack(world, `it-${world.id}-other`);
 });
 
 beforeEach(async () => {
   await inbox(world); // each test reads only its own messages
-});
-
-afterAll(() => {
-  if (world) destroyWorld(world);
 });
 
 describe('stacks outside the configuration', () => {
@@ -130,8 +111,7 @@ describe('a muted stage', () => {
     }
     expect(await inbox(world)).toEqual([]);
 
-    const execution = newExecution(hoursAfterBase(0));
-    await uploadExecutionBuild(world, execution);
+    const { execution } = await uploadedBuild(world);
     await handlePipelineEvent(runtime, pipelineEvent(world, execution));
     expect((await inbox(world)).map((m) => m.subject)).toEqual([
       `[${stage.name}] ${stage.stack} DEPLOYING ${execution.commitId.slice(0, 7)}`,

@@ -8,15 +8,13 @@ import type { StageStatus } from '../../shared/operations/index';
 import { approve, RefusedError, reject } from '../../shared/operations/index';
 import { reconcile } from '../../shared/stage/reconcile';
 import {
-  buildCli,
   CLI_TEST_TIMEOUT_MS,
   type CliWorld,
+  cliWorlds,
   jsonOf,
   provenanceOf,
-  removeConfigFile,
   runCli,
   snapshotStage,
-  writeConfigFile,
 } from './helpers/operate';
 import { configuredStage, recordRelease } from './helpers/stack-events';
 import {
@@ -24,10 +22,8 @@ import {
   bodyField,
   changeSetsOf,
   createStackFor,
-  createWorld,
   deploy,
   describeChangeSet,
-  destroyWorld,
   type Execution,
   hoursAfterBase,
   inbox,
@@ -44,16 +40,7 @@ import {
 
 jest.setTimeout(CLI_TEST_TIMEOUT_MS);
 
-let cli: string;
-const cleanups: (() => void)[] = [];
-
-beforeAll(async () => {
-  cli = await buildCli();
-});
-
-afterAll(() => {
-  for (const cleanup of cleanups) cleanup();
-});
+const cliWorld = cliWorlds();
 
 interface ApprovalWorld {
   world: World;
@@ -65,12 +52,8 @@ interface ApprovalWorld {
 }
 
 const newWorld = async () => {
-  const world = await createWorld([{ name: 'prod', requiresApproval: true }, { name: 'dev' }]);
-  const env = { cli, world, configFile: writeConfigFile(world.configText) };
-  cleanups.push(() => {
-    removeConfigFile(env.configFile);
-    destroyWorld(world);
-  });
+  const env = await cliWorld([{ name: 'prod', requiresApproval: true }, { name: 'dev' }]);
+  const { world } = env;
   const initialKey = await createStackFor(world, 'prod');
   await createStackFor(world, 'dev');
   return { world, env, prod: stageOf(world, 'prod'), dev: stageOf(world, 'dev'), initialKey };
@@ -129,10 +112,8 @@ describe('approve', () => {
     expect(bodyField(message?.body ?? '', 'Release')).toBe(w.a.key);
   });
 
-  // PRODUCT BUG (shared/operations/status.ts, approve → deployMessage): the DEPLOYING message of an approval names no
-  // commit, although every deploy message's subject ends with the short commit (README, "Deploy outcomes")
-  // and the desired version's provenance has it. Fix: read the version's provenance (readHistory or the
-  // DescribeParameters description) and pass commitId to deployMessage, as moveTo does.
+  // The DEPLOYING message of an approval names the approved version's commit, in its subject and body, as
+  // every deploy message does.
   it('the approval message names the commit of the release, like every deploy message', async () => {
     const w = await approvalWorld();
 
@@ -223,10 +204,8 @@ describe('reject', () => {
     expect(row).toContain('rejected-v2');
   });
 
-  // PRODUCT BUG (shared/operations/status.ts, reject: the provenance of the new version): the version reject writes
-  // holds the running release but not its commit, so `status` shows the live release without its commit
-  // and `history` shows "-" for it, although the history knows it (promote looks it up with latestWithKey).
-  // Fix: commit: latestWithKey(await readHistory(ssm, stage), running)?.provenance.commit in the provenance.
+  // The version reject writes carries the commit of the running release it makes desired again, as the
+  // history knows it.
   it('the version reject writes keeps the commit of the release it makes desired again', async () => {
     const w = await approvalWorld();
     await approve(w.world.runtime, w.prod.name, 'tester');
@@ -323,12 +302,8 @@ describe('refusals change nothing and tell nobody', () => {
 describe('the first release of an approval stage (its stack not created yet, REVIEW_IN_PROGRESS)', () => {
   /** prod only, no stack: build A's CREATE change set waits for approval. */
   const firstReleaseWorld = async () => {
-    const world = await createWorld([{ name: 'prod', requiresApproval: true }]);
-    const env = { cli, world, configFile: writeConfigFile(world.configText) };
-    cleanups.push(() => {
-      removeConfigFile(env.configFile);
-      destroyWorld(world);
-    });
+    const env = await cliWorld([{ name: 'prod', requiresApproval: true }]);
+    const { world } = env;
     const prod = stageOf(world, 'prod');
     const execution = newExecution(hoursAfterBase(0));
     await uploadExecutionBuild(world, execution, { stage: 'prod' });
@@ -354,10 +329,7 @@ describe('the first release of an approval stage (its stack not created yet, REV
     expect((await inbox(world)).map((m) => m.attributes.outcome)).toEqual(['deploying']);
   });
 
-  // PRODUCT BUG (shared/operations/status.ts, approve: the ReconcileResult it reports has action: 'update' always):
-  // approving the CREATE change set of a stack that does not exist yet is reported as "Stack: <stack>
-  // (UPDATE_IN_PROGRESS)" with status attribute UPDATE_IN_PROGRESS, though the stack is being created.
-  // Fix: action 'create' when the stack is missing or REVIEW_IN_PROGRESS (describeStack before executing).
+  // Approving the CREATE change set of a stack not created yet reports the stack as CREATE_IN_PROGRESS.
   it('the approval message says the stack is being created', async () => {
     const { world, prod } = await firstReleaseWorld();
 
@@ -368,13 +340,8 @@ describe('the first release of an approval stage (its stack not created yet, REV
     expect(message?.attributes.status).toBe('CREATE_IN_PROGRESS');
   });
 
-  // PRODUCT BUG (shared/operations/status.ts, reject): with no release running yet, reject deletes the change set and
-  // labels the version rejected-v1 under the lock, and only then finds nothing to keep as desired and
-  // throws RefusedError — the command line says "refused" and exits 4, whose contract is "nothing was
-  // changed". (The version stays desired, so the next reconcile makes the same CREATE change set again and
-  // asks for approval of the rejected release once more.) Fix: inside the lock, before deleting anything,
-  // describe the stack and refuse when it runs no release; or, if rejecting a first release should work,
-  // finish it and make reconcile skip versions labelled rejected-v<N>.
+  // With no release running yet there is nothing to keep as desired: reject is refused (exit 4) before it
+  // deletes or labels anything, and nobody is told.
   it('reject refused (exit 4) changes nothing', async () => {
     const { world, env, prod } = await firstReleaseWorld();
     const before = await snapshotStage(world, 'prod');

@@ -8,24 +8,20 @@ import { GetParameterHistoryCommand } from '@aws-sdk/client-ssm';
 import { labelRecorded, recordDesired } from '../../shared/aws/desired-state';
 import { markFailed, type ReleaseVersion, readHistory } from '../../shared/aws/release-history';
 import {
-  buildCli,
   CLI_TEST_TIMEOUT_MS,
   type CliWorld,
+  cliWorlds,
   fakeReleaseKey,
   jsonOf,
   labelVersion,
   linesOf,
-  removeConfigFile,
   runCli,
-  writeConfigFile,
   writeVersions,
 } from './helpers/operate';
 import { configuredStage } from './helpers/stack-events';
 import {
   ACCOUNT,
   createStackFor,
-  createWorld,
-  destroyWorld,
   hoursAfterBase,
   newCommitId,
   newExecutionId,
@@ -45,11 +41,11 @@ let env: CliWorld;
 let initialKey: string;
 /** The executions and commits of versions 2..60, by version. */
 const recorded = new Map<number, { executionId: string; commitId: string; key: string }>();
+const cliWorld = cliWorlds();
 
 beforeAll(async () => {
-  const [cli, created] = await Promise.all([buildCli(), createWorld([{ name: 'dev' }, { name: 'prod' }])]);
-  world = created;
-  env = { cli, world, configFile: writeConfigFile(world.configText) };
+  env = await cliWorld([{ name: 'dev' }, { name: 'prod' }]);
+  world = env.world;
   initialKey = await createStackFor(world, 'dev');
   const stage = configuredStage(world, 'dev');
   // Versions 2..60: pipeline executions, recorded and labelled as the deploy path records them.
@@ -60,7 +56,7 @@ beforeAll(async () => {
     const result = await recordDesired(
       world.clients.ssm,
       stage,
-      { bucket: world.bucket, key, sha256: key.slice(-68, -4), commitId, copied: true },
+      { bucket: world.bucket, key, sha256: key.slice(-68, -4), commitId },
       {
         pipeline: world.pipeline,
         executionId,
@@ -92,11 +88,6 @@ beforeAll(async () => {
       },
     },
   ]);
-});
-
-afterAll(() => {
-  removeConfigFile(env?.configFile);
-  if (world) destroyWorld(world);
 });
 
 test('the history is longer than one page of GetParameterHistory', async () => {

@@ -11,16 +11,13 @@ import type { Runtime } from '../../shared/runtime';
 import { reconcile } from '../../shared/stage/reconcile';
 import { handleStackSettled } from '../../shared/triggers/reconcile';
 import {
-  buildCli,
   CLI_TEST_TIMEOUT_MS,
   type CliWorld,
-  configWith,
+  cliWorlds,
   jsonOf,
   provenanceOf,
-  removeConfigFile,
   runCli,
   snapshotStage,
-  writeConfigFile,
 } from './helpers/operate';
 import { runTokenOf } from './helpers/runs';
 import { consoleToken, recordRelease, stackStatusEvent, targetOf } from './helpers/stack-events';
@@ -29,8 +26,6 @@ import {
   bodyField,
   changeSetsOf,
   createStackFor,
-  createWorld,
-  destroyWorld,
   type Execution,
   hoursAfterBase,
   inbox,
@@ -45,16 +40,7 @@ import {
 
 jest.setTimeout(CLI_TEST_TIMEOUT_MS);
 
-let cli: string;
-const cleanups: (() => void)[] = [];
-
-beforeAll(async () => {
-  cli = await buildCli();
-});
-
-afterAll(() => {
-  for (const cleanup of cleanups) cleanup();
-});
+const cliWorld = cliWorlds();
 
 interface PromoteWorld {
   world: World;
@@ -76,16 +62,11 @@ const promoteWorld = async (
     prodApproval: false,
   },
 ): Promise<PromoteWorld> => {
-  const world = await createWorld([
-    { name: 'dev' },
-    { name: 'prod', requiresApproval: options.prodApproval },
-  ]);
-  const { configText, runtime } = configWith(world, options.stages?.(world) ?? {});
-  const env = { cli, world, configFile: writeConfigFile(configText) };
-  cleanups.push(() => {
-    removeConfigFile(env.configFile);
-    destroyWorld(world);
-  });
+  const { runtime, ...env } = await cliWorld(
+    [{ name: 'dev' }, { name: 'prod', requiresApproval: options.prodApproval }],
+    (world) => options.stages?.(world) ?? {},
+  );
+  const { world } = env;
   await createStackFor(world, 'dev');
   const prodInitialKey = await createStackFor(world, 'prod');
   const dev = stageOf(world, 'dev');
@@ -229,8 +210,7 @@ describe('promote dev → prod', () => {
     expect((await refusal(w.dev.name, 'staging')).message).toContain('no stage named "staging"');
 
     // A world whose dev stack was never created.
-    const other = await createWorld([{ name: 'dev' }, { name: 'prod' }]);
-    cleanups.push(() => destroyWorld(other));
+    const { world: other } = await cliWorld([{ name: 'dev' }, { name: 'prod' }]);
     const [otherDev, otherProd] = [stageOf(other, 'dev'), stageOf(other, 'prod')];
     const missing = await promote(other.runtime, otherDev.name, otherProd.name, 'tester').then(
       () => new Error('expected a refusal'),

@@ -6,25 +6,21 @@
  */
 import { rollback } from '../../shared/operations/index';
 import {
-  buildCli,
   CLI_TEST_TIMEOUT_MS,
   type CliWorld,
+  cliWorlds,
   deleteObject,
   jsonOf,
   provenanceOf,
-  removeConfigFile,
   runCli,
   snapshotStage,
-  writeConfigFile,
 } from './helpers/operate';
 import {
   artifactKeyOf,
   bodyField,
   changeSetsOf,
   createStackFor,
-  createWorld,
   deploy,
-  destroyWorld,
   type Execution,
   hoursAfterBase,
   inbox,
@@ -40,16 +36,7 @@ import {
 
 jest.setTimeout(CLI_TEST_TIMEOUT_MS);
 
-let cli: string;
-const cleanups: (() => void)[] = [];
-
-beforeAll(async () => {
-  cli = await buildCli();
-});
-
-afterAll(() => {
-  for (const cleanup of cleanups) cleanup();
-});
+const cliWorld = cliWorlds();
 
 interface RollbackWorld {
   world: World;
@@ -69,12 +56,8 @@ const deployed = async (world: World, startTime: string): Promise<Execution & { 
 };
 
 const rollbackWorld = async (): Promise<RollbackWorld> => {
-  const world = await createWorld();
-  const env = { cli, world, configFile: writeConfigFile(world.configText) };
-  cleanups.push(() => {
-    removeConfigFile(env.configFile);
-    destroyWorld(world);
-  });
+  const env = await cliWorld();
+  const { world } = env;
   const stage = stageOf(world);
   const initialKey = await createStackFor(world);
   const a = await deployed(world, hoursAfterBase(0));

@@ -7,22 +7,11 @@
 
 import { lockKey, withStageLock } from '../../shared/aws/stage-lock';
 import { type StageStatus, stageStatus } from '../../shared/operations/index';
-import {
-  buildCli,
-  CLI_TEST_TIMEOUT_MS,
-  type CliWorld,
-  jsonOf,
-  linesOf,
-  removeConfigFile,
-  runCli,
-  writeConfigFile,
-} from './helpers/operate';
+import { CLI_TEST_TIMEOUT_MS, type CliWorld, cliWorlds, jsonOf, linesOf, runCli } from './helpers/operate';
 import { configuredStage } from './helpers/stack-events';
 import {
   createStackFor,
-  createWorld,
   deploy,
-  destroyWorld,
   type Execution,
   hoursAfterBase,
   inbox,
@@ -41,18 +30,15 @@ let env: CliWorld;
 let execution: Execution;
 let releaseKey: string;
 let initialKeys: { dev: string; prod: string };
+const cliWorld = cliWorlds();
 
 beforeAll(async () => {
-  const [cli, created] = await Promise.all([
-    buildCli(),
-    createWorld([
-      { name: 'dev' },
-      { name: 'prod', requiresApproval: true },
-      { name: 'test', template: false },
-    ]),
+  env = await cliWorld([
+    { name: 'dev' },
+    { name: 'prod', requiresApproval: true },
+    { name: 'test', template: false },
   ]);
-  world = created;
-  env = { cli, world, configFile: writeConfigFile(world.configText) };
+  world = env.world;
   initialKeys = { dev: await createStackFor(world, 'dev'), prod: await createStackFor(world, 'prod') };
   execution = newExecution(hoursAfterBase(0));
   await uploadExecutionBuild(world, execution);
@@ -64,11 +50,6 @@ beforeAll(async () => {
   ]);
   releaseKey = summary.stages[0]?.releaseKey ?? '';
   await inbox(world);
-});
-
-afterAll(() => {
-  removeConfigFile(env?.configFile);
-  if (world) destroyWorld(world);
 });
 
 /** The cells of a table row, cut at the columns of the header (the table pads every cell to its column). */
@@ -223,9 +204,7 @@ describe('deployer status (the command line)', () => {
     ]);
   });
 
-  // PRODUCT BUG (bin/deployer.ts, status table, LIVE cell): a live release without a commit is printed as
-  // "v1  <key>" (two spaces: the empty commit between them); the DESIRED cell collapses the same gap with
-  // .replace('  ', ' '). Two spaces inside a cell make the table ambiguous to read by columns.
+  // A release without a commit leaves no gap in its cell: one space between version and key.
   it('a live release without a commit reads "v<N> <key>", like the desired column', async () => {
     const { prod } = names();
     const result = await runCli(env, ['status', prod.name]);

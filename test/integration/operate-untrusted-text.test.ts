@@ -6,24 +6,16 @@
  */
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { expectNoInjection, HOSTILE, HOSTILE_QUOTED } from '../support/hostile-text';
-import {
-  buildCli,
-  CLI_TEST_TIMEOUT_MS,
-  type CliWorld,
-  jsonOf,
-  linesOf,
-  removeConfigFile,
-  runCli,
-  writeConfigFile,
-} from './helpers/operate';
+import { CLI_TEST_TIMEOUT_MS, type CliWorld, cliWorlds, jsonOf, linesOf, runCli } from './helpers/operate';
 import { configuredStage } from './helpers/stack-events';
-import { createStackFor, createWorld, destroyWorld, type World } from './helpers/world';
+import { createStackFor, type World } from './helpers/world';
 
 jest.setTimeout(CLI_TEST_TIMEOUT_MS);
 
 let world: World;
 let env: CliWorld;
 let hostileKey: string;
+const cliWorld = cliWorlds();
 
 /** A version written straight to SSM, as anyone with access to the parameter can. */
 const writeVersion = async (value: string, provenance: Record<string, string>): Promise<void> => {
@@ -39,9 +31,8 @@ const writeVersion = async (value: string, provenance: Record<string, string>): 
 };
 
 beforeAll(async () => {
-  const [cli, created] = await Promise.all([buildCli(), createWorld([{ name: 'dev' }])]);
-  world = created;
-  env = { cli, world, configFile: writeConfigFile(world.configText) };
+  env = await cliWorld([{ name: 'dev' }]);
+  world = env.world;
   await createStackFor(world, 'dev');
   hostileKey = `${configuredStage(world, 'dev').releasePrefix}${HOSTILE}.zip`;
   await writeVersion(hostileKey, {
@@ -51,11 +42,6 @@ beforeAll(async () => {
     startedAt: HOSTILE,
   });
   await writeVersion(hostileKey, { action: HOSTILE, by: HOSTILE, from: HOSTILE });
-});
-
-afterAll(() => {
-  removeConfigFile(env?.configFile);
-  if (world) destroyWorld(world);
 });
 
 describe('hostile text in the SSM history', () => {

@@ -8,25 +8,21 @@
 import type { ReleaseVersion } from '../../shared/aws/release-history';
 import { promote, rollback } from '../../shared/operations/index';
 import {
-  buildCli,
   CLI_TEST_TIMEOUT_MS,
   type CliWorld,
+  cliWorlds,
   fakeReleaseKey,
   jsonOf,
   labelVersion,
   provenanceOf,
-  removeConfigFile,
   runCli,
   uploadRelease,
   type VersionSpec,
-  writeConfigFile,
   writeVersions,
 } from './helpers/operate';
 import {
   artifactKeyOf,
   createStackFor,
-  createWorld,
-  destroyWorld,
   hoursAfterBase,
   latestVersion,
   newCommitId,
@@ -43,6 +39,7 @@ let world: World;
 let env: CliWorld;
 /** dev's versions 2..100 by version. */
 const devVersions = new Map<number, VersionSpec & { commit: string }>();
+const cliWorld = cliWorlds();
 
 /** Versions 2..100 of a stage: pipeline releases, labelled as the deploy path labels them. */
 const fillTo100 = async (role: string) => {
@@ -65,9 +62,8 @@ const fillTo100 = async (role: string) => {
 };
 
 beforeAll(async () => {
-  const [cli, created] = await Promise.all([buildCli(), createWorld([{ name: 'dev' }, { name: 'prod' }])]);
-  world = created;
-  env = { cli, world, configFile: writeConfigFile(world.configText) };
+  env = await cliWorld([{ name: 'dev' }, { name: 'prod' }]);
+  world = env.world;
   await createStackFor(world, 'dev');
   await createStackFor(world, 'prod');
   const specs = await fillTo100('dev');
@@ -77,11 +73,6 @@ beforeAll(async () => {
   await fillTo100('prod');
   // Only versions 2 and 3 of dev are releases that still exist and can be deployed again.
   for (const version of [2, 3]) await uploadRelease(world, devVersions.get(version)?.key ?? '');
-});
-
-afterAll(() => {
-  removeConfigFile(env?.configFile);
-  if (world) destroyWorld(world);
 });
 
 test('a rollback writes version 101 (the labelled version 1 gives way) and deploys it', async () => {

@@ -4,21 +4,20 @@
  * what its stack runs. State (stack parameters, change sets, SSM) and the ops messages are read back.
  */
 import { handleReconcileTrigger, handleStackSettled } from '../../shared/triggers/reconcile';
+import { onlyMessage, worldsOfFile } from './helpers/file-setup';
 import {
   createOtherStack,
   recordRelease,
   scheduleEvent,
   stackStatusEvent,
   targetOf,
+  withTarget,
 } from './helpers/stack-events';
 import {
   artifactKeyOf,
   bodyField,
   changeSetsOf,
   createStackFor,
-  createWorld,
-  deploy,
-  destroyWorld,
   hoursAfterBase,
   inbox,
   newExecution,
@@ -27,37 +26,22 @@ import {
   stackOf,
   stackStatusEvents,
   stageOf,
-  uploadExecutionBuild,
-  type World,
 } from './helpers/world';
 
 jest.setTimeout(60_000);
 
-const worlds: World[] = [];
-afterAll(() => {
-  for (const world of worlds) destroyWorld(world);
-});
+const worlds = worldsOfFile();
 
 describe('a stack that was busy settles', () => {
   test('the release recorded meanwhile is deployed, and the ops team hears why', async () => {
-    const world = await createWorld();
-    worlds.push(world);
-    const stage = stageOf(world);
-    await createStackFor(world);
     // Release A is deployed (change set v2) ...
-    const first = newExecution(hoursAfterBase(0));
-    await uploadExecutionBuild(world, first);
-    const deployed = await deploy(world, first);
-    expect(deployed.stages[0]).toMatchObject({ outcome: 'deploying', desiredVersion: 2 });
-    const keyA = deployed.stages[0]?.releaseKey ?? '';
-    await inbox(world);
+    const { world, stage, target, releaseKey: keyA } = await withTarget(await worlds.deployed());
     // ... and while its update runs, build B is recorded as desired (the deploy path found the stack busy).
     const second = newExecution(hoursAfterBase(1));
     const { release: releaseB, recorded } = await recordRelease(world, second);
     expect(recorded).toMatchObject({ outcome: 'recorded', version: 3 });
     expect(releaseB.key).not.toBe(keyA);
     expect(artifactKeyOf(await stackOf(world, stage.stack))).toBe(keyA);
-    const target = await targetOf(world);
     const tokenA = `deploy-${stage.name}-v2`;
 
     // An in-progress status does not reconcile.
@@ -96,18 +80,16 @@ describe('a stack that was busy settles', () => {
     expect(history.map((v) => v.Value)).toEqual([expect.any(String), keyA, releaseB.key]);
     expect(history.flatMap((v) => v.Labels ?? []).filter((l) => l.startsWith('failed-'))).toEqual([]);
 
-    const messages = await inbox(world);
-    expect(messages).toHaveLength(1);
-    const message = messages[0];
-    expect(message?.subject).toBe(`[${stage.name}] ${stage.stack} DEPLOYING ${second.commitId.slice(0, 7)}`);
-    expect(message?.attributes).toEqual({
+    const message = await onlyMessage(world);
+    expect(message.subject).toBe(`[${stage.name}] ${stage.stack} DEPLOYING ${second.commitId.slice(0, 7)}`);
+    expect(message.attributes).toEqual({
       stage: stage.name,
       stack: stage.stack,
       outcome: 'deploying',
       severity: 'info',
       status: 'UPDATE_IN_PROGRESS',
     });
-    const body = message?.body ?? '';
+    const body = message.body;
     expect(bodyField(body, 'Triggered by')).toBe(`stack ${stage.stack} reached UPDATE_COMPLETE`);
     expect(bodyField(body, 'Release')).toBe(releaseB.key);
     expect(bodyField(body, 'Commit')).toBe(second.commitId);
@@ -130,8 +112,7 @@ describe('a stack that was busy settles', () => {
   });
 
   test('a stack outside the configuration is left alone', async () => {
-    const world = await createWorld();
-    worlds.push(world);
+    const world = await worlds.create();
     const other = await createOtherStack(world, `it-${world.id}-other`);
 
     const summary = await handleStackSettled(
@@ -146,9 +127,7 @@ describe('a stack that was busy settles', () => {
   });
 
   test('an event from another account is rejected', async () => {
-    const world = await createWorld();
-    worlds.push(world);
-    await createStackFor(world);
+    const { world } = await worlds.withStack();
     const event = {
       ...stackStatusEvent('stack-update-complete.json', await targetOf(world)),
       account: '210987654321',
@@ -164,8 +143,7 @@ describe('a stack that was busy settles', () => {
 
 describe('the schedule', () => {
   test('reconciles the stage whose desired release differs from its stack, and only that one', async () => {
-    const world = await createWorld([{ name: 'dev' }, { name: 'qa' }]);
-    worlds.push(world);
+    const world = await worlds.create([{ name: 'dev' }, { name: 'qa' }]);
     const dev = stageOf(world, 'dev');
     const qa = stageOf(world, 'qa');
     const devInitial = await createStackFor(world, 'dev');

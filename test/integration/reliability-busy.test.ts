@@ -3,43 +3,21 @@
  * the stack's completion; no change set is even asked for. The busy status is simulated by the proxy
  * (moto's stack operations finish at once); the state is read back straight from moto.
  */
-import { type AwsProxy, startAwsProxy } from '../../bin/support/aws-proxy';
-import type { Clients } from '../../shared/aws/clients';
 import { handlePipelineEvent } from '../../shared/triggers/deploy';
-import { destroyClients, forwardedFor, provenanceOf, proxiedRuntime } from './helpers/reliability';
+import { uploadedBuild } from './helpers/file-setup';
+import { forwardedFor, provenanceOf, proxyOfFile } from './helpers/reliability';
 import {
   artifactKeyOf,
   changeSetsOf,
-  createStackFor,
-  createWorld,
-  destroyWorld,
-  hoursAfterBase,
   inbox,
-  newExecution,
   parameterHistory,
   pipelineEvent,
-  RELEASE_PREFIX,
-  sha256Hex,
   stackOf,
-  stageOf,
-  uploadExecutionBuild,
-  type World,
 } from './helpers/world';
 
 jest.setTimeout(60_000);
 
-let proxy: AwsProxy;
-const worlds: World[] = [];
-const clients: Clients[] = [];
-
-beforeAll(async () => {
-  proxy = await startAwsProxy(process.env.AWS_ENDPOINT_URL ?? '');
-});
-afterAll(async () => {
-  for (const world of worlds) destroyWorld(world);
-  for (const made of clients) destroyClients(made);
-  await proxy.close();
-});
+const aws = proxyOfFile();
 
 describe('a build landing while the stack is busy', () => {
   test.each([
@@ -53,19 +31,12 @@ describe('a build landing while the stack is busy', () => {
     'ROLLBACK_IN_PROGRESS',
     'IMPORT_IN_PROGRESS',
   ])('%s: the release is recorded, no change set is created, the stack is left alone', async (status) => {
-    const world = await createWorld();
-    worlds.push(world);
-    const stage = stageOf(world);
-    const initialKey = await createStackFor(world);
-    const runtime = proxiedRuntime(proxy, world.runtime);
-    clients.push(runtime.clients);
-    const execution = newExecution(hoursAfterBase(0));
-    const { bytes } = await uploadExecutionBuild(world, execution);
-    const releaseKey = `${RELEASE_PREFIX}${sha256Hex(bytes)}.zip`;
-    proxy.makeBusy(stage.stack, 1_000, status);
+    const { world, stage, initialKey, runtime } = await aws.stageWorld();
+    const { execution, releaseKey } = await uploadedBuild(world);
+    aws.proxy.makeBusy(stage.stack, 1_000, status);
 
     const summary = await handlePipelineEvent(runtime, pipelineEvent(world, execution));
-    proxy.makeBusy(stage.stack, 0);
+    aws.proxy.makeBusy(stage.stack, 0);
 
     expect(summary.verdict).toBe('deployed');
     expect(summary.stages[0]).toMatchObject({
@@ -86,9 +57,9 @@ describe('a build landing while the stack is busy', () => {
       startedAt: execution.startTime,
     });
     // No change set asked for or executed; the stack still runs what it ran.
-    expect(forwardedFor(proxy, 'cloudformation.DescribeStacks', stage.stack).length).toBeGreaterThan(0);
-    expect(forwardedFor(proxy, 'cloudformation.CreateChangeSet', stage.stack)).toEqual([]);
-    expect(forwardedFor(proxy, 'cloudformation.ExecuteChangeSet', stage.stack)).toEqual([]);
+    expect(forwardedFor(aws.proxy, 'cloudformation.DescribeStacks', stage.stack).length).toBeGreaterThan(0);
+    expect(forwardedFor(aws.proxy, 'cloudformation.CreateChangeSet', stage.stack)).toEqual([]);
+    expect(forwardedFor(aws.proxy, 'cloudformation.ExecuteChangeSet', stage.stack)).toEqual([]);
     expect(await changeSetsOf(world, stage.stack)).toEqual([]);
     const stack = await stackOf(world, stage.stack);
     expect(stack?.StackStatus).toBe('CREATE_COMPLETE');

@@ -4,36 +4,23 @@
  * recorded once (one SSM version), deployed by one ExecuteChangeSet, and the ops team hears of it once.
  * The deployer's clients go through the proxy (to count what reached moto); the state is read back from moto.
  */
-import { type AwsProxy, startAwsProxy } from '../../bin/support/aws-proxy';
-import type { Clients } from '../../shared/aws/clients';
 import { type DeploySummary, handlePipelineEvent } from '../../shared/triggers/deploy';
 import {
   changeSetNameOf,
-  destroyClients,
   executedChangeSets,
   forwardedFor,
   provenanceOf,
-  proxiedRuntime,
+  proxyOfFile,
   releaseKeys,
 } from './helpers/reliability';
 import {
   artifactKeyOf,
-  createStackFor,
-  createWorld,
-  destroyWorld,
-  hoursAfterBase,
   inbox,
-  newExecution,
   objectMetadata,
   parameterHistory,
-  pipelineEvent,
-  RELEASE_PREFIX,
   sha256Hex,
   stackOf,
   stackStatusEvents,
-  stageOf,
-  uploadExecutionBuild,
-  type World,
 } from './helpers/world';
 
 jest.setTimeout(60_000);
@@ -41,18 +28,7 @@ jest.setTimeout(60_000);
 /** How many times the event is delivered. */
 const N = 5;
 
-let proxy: AwsProxy;
-const worlds: World[] = [];
-const clients: Clients[] = [];
-
-beforeAll(async () => {
-  proxy = await startAwsProxy(process.env.AWS_ENDPOINT_URL ?? '');
-});
-afterAll(async () => {
-  for (const world of worlds) destroyWorld(world);
-  for (const made of clients) destroyClients(made);
-  await proxy.close();
-});
+const aws = proxyOfFile();
 
 type Deliver = () => Promise<DeploySummary>;
 
@@ -70,16 +46,7 @@ describe(`the same pipeline event delivered ${N} times`, () => {
     ['one after another', oneAfterAnother],
     ['all at once', allAtOnce],
   ])('%s: one release, one SSM version, one ExecuteChangeSet, at most one message', async (_, deliverAll) => {
-    const world = await createWorld();
-    worlds.push(world);
-    const stage = stageOf(world);
-    const initialKey = await createStackFor(world);
-    const execution = newExecution(hoursAfterBase(0));
-    const { bytes } = await uploadExecutionBuild(world, execution);
-    const releaseKey = `${RELEASE_PREFIX}${sha256Hex(bytes)}.zip`;
-    const runtime = proxiedRuntime(proxy, world.runtime);
-    clients.push(runtime.clients);
-    const event = pipelineEvent(world, execution);
+    const { world, stage, initialKey, execution, bytes, releaseKey, runtime, event } = await aws.withBuild();
 
     const summaries = await deliverAll(() => handlePipelineEvent(runtime, structuredClone(event)));
 
@@ -109,9 +76,11 @@ describe(`the same pipeline event delivered ${N} times`, () => {
     expect(provenanceOf(history[1] ?? {})).toMatchObject({ execution: execution.executionId });
 
     // One change set made and executed: one ExecuteChangeSet reached moto, and moto accepted it.
-    expect(forwardedFor(proxy, 'cloudformation.ExecuteChangeSet', stage.stack)).toHaveLength(1);
-    expect(executedChangeSets(proxy, stage.stack).map(changeSetNameOf)).toEqual([`deploy-${stage.name}-v2`]);
-    expect(forwardedFor(proxy, 'cloudformation.CreateChangeSet', stage.stack)).toHaveLength(1);
+    expect(forwardedFor(aws.proxy, 'cloudformation.ExecuteChangeSet', stage.stack)).toHaveLength(1);
+    expect(executedChangeSets(aws.proxy, stage.stack).map(changeSetNameOf)).toEqual([
+      `deploy-${stage.name}-v2`,
+    ]);
+    expect(forwardedFor(aws.proxy, 'cloudformation.CreateChangeSet', stage.stack)).toHaveLength(1);
     const stack = await stackOf(world, stage.stack);
     expect(stack?.StackStatus).toBe('UPDATE_COMPLETE');
     expect(artifactKeyOf(stack)).toBe(releaseKey);

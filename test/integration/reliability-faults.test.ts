@@ -5,43 +5,28 @@
  * runs once with the faults still on. Every stage must end on its newest build, no build may be lost, and
  * no change set may be executed twice. The world is set up and read back straight from moto.
  */
-import { type AwsProxy, startAwsProxy } from '../../bin/support/aws-proxy';
-import type { Clients } from '../../shared/aws/clients';
 import { lockKey } from '../../shared/aws/stage-lock';
 import { handlePipelineEvent } from '../../shared/triggers/deploy';
 import { reconcileAll } from '../../shared/triggers/reconcile';
 import {
+  burstWorld,
   deliverWithRetries,
-  destroyClients,
   executionsPerChangeSet,
   isNonDecreasing,
-  pipelineOfStage,
   provenanceOf,
-  proxiedClients,
+  proxyOfFile,
   runtimeWithPipelinePerStage,
   seededRandom,
-  shuffled,
   withRetries,
 } from './helpers/reliability';
 import { configuredStage } from './helpers/stack-events';
 import {
   artifactKeyOf,
-  createStackFor,
-  createWorld,
-  destroyWorld,
-  type Execution,
-  hoursAfterBase,
-  newExecution,
   objectExists,
   objectMetadata,
   parameterHistory,
-  pipelineEvent,
-  RELEASE_PREFIX,
-  sha256Hex,
   stackOf,
   stageOf,
-  uploadExecutionBuild,
-  type World,
 } from './helpers/world';
 
 /** The burst takes 10–25 s; the bound keeps it well under a minute. */
@@ -57,54 +42,19 @@ const SEED = 20_261_120;
 const REDELIVERY_ROUNDS = 3;
 const RECONCILE_RETRIES = 3;
 
-let proxy: AwsProxy;
-let world: World | undefined;
-let clients: Clients | undefined;
-
-beforeAll(async () => {
-  proxy = await startAwsProxy(process.env.AWS_ENDPOINT_URL ?? '');
-});
-afterAll(async () => {
-  if (world) destroyWorld(world);
-  if (clients) destroyClients(clients);
-  await proxy.close();
-});
-
-interface Build {
-  role: string;
-  execution: Execution;
-  releaseKey: string;
-}
+const aws = proxyOfFile();
 
 describe(`${STAGES.length * BUILDS_PER_STAGE} pipeline events over ${STAGES.length} stages with ${FAULT_RATE} of AWS calls faulted`, () => {
   test('every stage ends on its newest build; no build lost, no change set executed twice', async () => {
-    const w = await createWorld(STAGES.map((name) => ({ name })));
-    world = w;
-    await Promise.all(STAGES.map((role) => createStackFor(w, role)));
     // Six builds per stage with distinct bytes and increasing start times.
-    const builds: Build[] = await Promise.all(
-      STAGES.flatMap((role) =>
-        Array.from({ length: BUILDS_PER_STAGE }, async (_, k): Promise<Build> => {
-          const execution = newExecution(hoursAfterBase(k));
-          const { bytes } = await uploadExecutionBuild(w, execution, { stage: role });
-          return { role, execution, releaseKey: `${RELEASE_PREFIX}${sha256Hex(bytes)}.zip` };
-        }),
-      ),
-    );
-    const newestOf = (role: string): Build => {
-      const mine = builds.filter((b) => b.role === role);
-      return mine[mine.length - 1] as Build;
-    };
-    clients = proxiedClients(proxy);
-    const runtime = runtimeWithPipelinePerStage(w, clients);
+    const burst = await burstWorld(aws.worlds, STAGES, BUILDS_PER_STAGE);
+    const { world: w, builds, newestOf } = burst;
+    const runtime = runtimeWithPipelinePerStage(w, aws.clients());
     const random = seededRandom(SEED);
-    const events = shuffled(builds, random).map((build) => ({
-      build,
-      event: pipelineEvent({ pipeline: pipelineOfStage(w, build.role) }, build.execution),
-    }));
+    const events = burst.shuffledEvents(random);
 
-    proxy.reset();
-    proxy.setFaults({ ...FAULTS, random });
+    aws.proxy.reset();
+    aws.proxy.setFaults({ ...FAULTS, random });
     const delivery = await deliverWithRetries(
       events,
       ({ event }) => handlePipelineEvent(runtime, structuredClone(event)),
@@ -116,8 +66,8 @@ describe(`${STAGES.length * BUILDS_PER_STAGE} pipeline events over ${STAGES.leng
     } catch (error) {
       scheduleError = error;
     }
-    const injected = proxy.injected();
-    proxy.setFaults({});
+    const injected = aws.proxy.injected();
+    aws.proxy.setFaults({});
 
     // Read the end state back from moto.
     let converged = 0;
@@ -133,7 +83,7 @@ describe(`${STAGES.length * BUILDS_PER_STAGE} pipeline events over ${STAGES.leng
     const lost: string[] = [];
     for (const build of builds) if (!(await objectExists(w, build.releaseKey))) lost.push(build.releaseKey);
     const stacks = STAGES.map((role) => stageOf(w, role).stack);
-    const doubles = [...executionsPerChangeSet(proxy, stacks)].filter(([, count]) => count > 1);
+    const doubles = [...executionsPerChangeSet(aws.proxy, stacks)].filter(([, count]) => count > 1);
 
     console.log(
       `faults: rate=${FAULT_RATE} injected=${JSON.stringify(injected)} events=${events.length} converged=${converged}/${STAGES.length} lost=${lost.length} double-executions=${doubles.length}`,

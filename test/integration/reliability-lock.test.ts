@@ -7,7 +7,7 @@
  */
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
-import { type AwsProxy, type LostAs, startAwsProxy } from '../../bin/support/aws-proxy';
+import type { LostAs } from '../../bin/support/aws-proxy';
 import type { Clients } from '../../shared/aws/clients';
 import { AmbiguousWriteError, guardWrite } from '../../shared/aws/single-writes';
 import {
@@ -19,31 +19,25 @@ import {
   withStageLock,
 } from '../../shared/aws/stage-lock';
 import type { Stage } from '../../shared/edge/config';
-import { destroyClients, proxiedClients } from './helpers/reliability';
+import { proxyOfFile } from './helpers/reliability';
 import { configuredStage } from './helpers/stack-events';
-import { createWorld, destroyWorld, objectExists, parameterHistory, type World } from './helpers/world';
+import { objectExists, parameterHistory, type World } from './helpers/world';
 
 jest.setTimeout(120_000);
 
-let proxy: AwsProxy;
+/** Faults are cleared after each test (see proxyOfFile). */
+const aws = proxyOfFile();
 let world: World;
 let clients: Clients;
 let stage: Stage;
 
 beforeAll(async () => {
-  proxy = await startAwsProxy(process.env.AWS_ENDPOINT_URL ?? '');
-  world = await createWorld();
-  clients = proxiedClients(proxy);
+  world = await aws.worlds.create();
+  clients = aws.clients();
   stage = configuredStage(world);
 });
 afterEach(async () => {
-  proxy.setFaults({});
   await world.clients.s3.send(new DeleteObjectCommand({ Bucket: world.bucket, Key: lockKey(stage) }));
-});
-afterAll(async () => {
-  if (world) destroyWorld(world);
-  if (clients) destroyClients(clients);
-  await proxy.close();
 });
 
 const location = () => `s3://${world.bucket}/${lockKey(stage)}`;
@@ -52,7 +46,7 @@ const lockIsThere = () => objectExists(world, lockKey(stage));
 const lockInMoto = () => readStageLock(world.clients.s3, stage);
 /** Calls of an S3 operation on the lock object that reached moto through the proxy. */
 const lockCalls = (operation: string) =>
-  proxy
+  aws.proxy
     .forwarded()
     .filter((c) => c.operation === operation && c.params.path === `/${world.bucket}/${lockKey(stage)}`);
 /** Write an object at the lock key straight to moto, as anyone with write access to the bucket could. */
@@ -65,8 +59,8 @@ describe('lost answers', () => {
   test.each(LOSSES)(
     'taking the lock, its answer lost (%s): the same call holds the lease at once',
     async (as) => {
-      proxy.reset();
-      proxy.setFaults({ lost: { 's3.PutObject': { next: 1, as } } });
+      aws.proxy.reset();
+      aws.proxy.setFaults({ lost: { 's3.PutObject': { next: 1, as } } });
 
       const held = await withStageLock(
         clients.s3,
@@ -80,7 +74,7 @@ describe('lost answers', () => {
       // own repeat, read back) proved the lease ours, without waiting.
       expect(held.puts[0]).toMatchObject({ status: 200, lost: as });
       expect(held.puts.length).toBeLessThanOrEqual(2);
-      expect(proxy.injected().lost).toBe(1);
+      expect(aws.proxy.injected().lost).toBe(1);
       expect(held.lock).toMatchObject({ holder: 'deploy 1234', expired: false });
       expect(await lockIsThere()).toBe(false);
     },
@@ -89,8 +83,8 @@ describe('lost answers', () => {
   test.each(LOSSES)(
     'releasing the lock, its answer lost (%s): the stage is free for the next writer',
     async (as) => {
-      proxy.reset();
-      proxy.setFaults({ lost: { 's3.DeleteObject': { next: 1, as } } });
+      aws.proxy.reset();
+      aws.proxy.setFaults({ lost: { 's3.DeleteObject': { next: 1, as } } });
 
       await withStageLock(clients.s3, stage, 'deploy 1234', async () => undefined, { waitMs: 0 });
 
@@ -104,8 +98,8 @@ describe('lost answers', () => {
   );
 
   test.each(LOSSES)('the proxy loses answers (%s) after the emulator acted, and counts them', async (as) => {
-    proxy.reset();
-    proxy.setFaults({ lost: { 'ssm.PutParameter': { next: 2, as } } });
+    aws.proxy.reset();
+    aws.proxy.setFaults({ lost: { 'ssm.PutParameter': { next: 2, as } } });
     const before = (await parameterHistory(world, stage.ssmParameter)).length;
 
     // Unguarded, the SDK repeats the write after each lost answer: three attempts, three versions.
@@ -119,18 +113,18 @@ describe('lost answers', () => {
     );
 
     expect(out.$metadata.attempts).toBe(3);
-    const calls = proxy.forwarded().filter((c) => c.operation === 'ssm.PutParameter');
+    const calls = aws.proxy.forwarded().filter((c) => c.operation === 'ssm.PutParameter');
     expect(calls.map((c) => [c.status, c.lost])).toEqual([
       [200, as],
       [200, as],
       [200, undefined],
     ]);
-    expect(proxy.injected()).toEqual({ lost: 2, throttle: 0, serverError: 0, drop: 0 });
+    expect(aws.proxy.injected()).toEqual({ lost: 2, throttle: 0, serverError: 0, drop: 0 });
     expect(await parameterHistory(world, stage.ssmParameter)).toHaveLength(before + 3);
   });
 
   test('a guarded write is not repeated after a lost 500: the caller learns the write may have landed', async () => {
-    proxy.setFaults({ lost: { 'ssm.PutParameter': { next: 1 } } });
+    aws.proxy.setFaults({ lost: { 'ssm.PutParameter': { next: 1 } } });
     const put = new PutParameterCommand({
       Name: stage.ssmParameter,
       Value: 'once',
@@ -237,7 +231,7 @@ describe('fencing: lease.confirm()', () => {
 
   test('a lost answer to the renewal is harmless: still ours', async () => {
     await withStageLock(clients.s3, stage, 'deploy 1234', async (lease) => {
-      proxy.setFaults({ lost: { 's3.PutObject': { next: 1, as: 'reset' } } });
+      aws.proxy.setFaults({ lost: { 's3.PutObject': { next: 1, as: 'reset' } } });
       await lease.confirm();
       expect(await lockInMoto()).toMatchObject({ holder: 'deploy 1234' });
     });

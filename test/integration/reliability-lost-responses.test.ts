@@ -27,11 +27,12 @@ import {
   type LostAs,
   startAwsProxy,
 } from '../../bin/support/aws-proxy';
-import type { Clients } from '../../shared/aws/clients';
 import { lockKey, readStageLock } from '../../shared/aws/stage-lock';
 import { changeSetName, desiredVersionOfChangeSet, executionLabel } from '../../shared/names';
 import { handlePipelineEvent } from '../../shared/triggers/deploy';
+import { type Build, uploadedBuild } from './helpers/file-setup';
 import {
+  burstWorld,
   changeSetNameOf,
   deliverWithRetries,
   destroyClients,
@@ -39,36 +40,27 @@ import {
   executedChangeSets,
   executionsPerChangeSet,
   forwardedFor,
-  pipelineOfStage,
+  type ProxiedWorld,
   provenanceOf,
   proxiedClients,
-  proxiedRuntime,
+  proxyOfFile,
   runtimeWithPipelinePerStage,
+  type StageBuild,
   seededRandom,
-  shuffled,
 } from './helpers/reliability';
 import { configuredStage } from './helpers/stack-events';
 import {
   artifactKeyOf,
   bodyField,
-  createStackFor,
-  createWorld,
-  destroyWorld,
-  type Execution,
-  hoursAfterBase,
   inbox,
-  newExecution,
   objectExists,
   objectMetadata,
   oneLedgerRequestAtATime,
+  type PipelineEventInput,
   parameterHistory,
   pipelineEvent,
-  RELEASE_PREFIX,
-  type StageNames,
-  sha256Hex,
   stackOf,
   stageOf,
-  uploadExecutionBuild,
   type World,
 } from './helpers/world';
 
@@ -78,35 +70,17 @@ import {
  */
 jest.setTimeout(300_000);
 
-let proxy: AwsProxy;
-const worlds: World[] = [];
-const clients: Clients[] = [];
-
-beforeAll(async () => {
-  proxy = await startAwsProxy(process.env.AWS_ENDPOINT_URL ?? '');
-});
-afterEach(() => {
-  proxy.setFaults({});
-});
-afterAll(async () => {
-  for (const world of worlds) destroyWorld(world);
-  for (const made of clients) destroyClients(made);
-  await proxy.close();
-});
+/** Faults are cleared after each test (see proxyOfFile). */
+const aws = proxyOfFile();
 
 const LOSSES: LostAs[] = ['serverError', 'reset'];
 
 /** S3 calls name their object by path: "/bucket/key". */
 const s3Path = (world: World, key: string): string => `/${world.bucket}/${key}`;
 
-/** One deploy, its world and what it should end on. */
-interface Deploy {
-  world: World;
-  stage: StageNames;
-  initialKey: string;
-  execution: Execution;
-  releaseKey: string;
-  event: Record<string, unknown>;
+/** One deploy, its world (the deployer's runtime through the proxy) and what it should end on. */
+interface Deploy extends ProxiedWorld, Build {
+  event: PipelineEventInput;
   /** The change set the deploy makes: the stage's desired version 2. */
   changeSet: string;
   lockPath: string;
@@ -114,21 +88,11 @@ interface Deploy {
 
 /** A world whose dev stack runs an initial release (SSM version 1), with one new build uploaded. */
 const setUp = async (): Promise<Deploy> => {
-  const world = await createWorld();
-  worlds.push(world);
-  const stage = stageOf(world);
-  const initialKey = await createStackFor(world);
-  const execution = newExecution(hoursAfterBase(0));
-  const { bytes } = await uploadExecutionBuild(world, execution);
+  const deploy = await aws.withBuild();
   return {
-    world,
-    stage,
-    initialKey,
-    execution,
-    releaseKey: `${RELEASE_PREFIX}${sha256Hex(bytes)}.zip`,
-    event: pipelineEvent(world, execution),
-    changeSet: changeSetName(stage.name, 2),
-    lockPath: s3Path(world, lockKey(configuredStage(world))),
+    ...deploy,
+    changeSet: changeSetName(deploy.stage.name, 2),
+    lockPath: s3Path(deploy.world, lockKey(configuredStage(deploy.world))),
   };
 };
 
@@ -157,7 +121,7 @@ const armWhen = (
     (next, context) => async (args) => {
       if (!armed && matches(context.commandName ?? '', args.input as Record<string, unknown>)) {
         armed = true;
-        proxy.setFaults(faults);
+        aws.proxy.setFaults(faults);
       }
       return next(args);
     },
@@ -260,17 +224,15 @@ const writeSequence = (calls: ForwardedCall[]): string[] =>
 describe('one write, its answer lost once after AWS acted: the deploy still happens exactly once', () => {
   test.each(CASES)('$name, lost as $as', async ({ operation, as, meant, renewal }) => {
     const deploy = await setUp();
-    const { world, stage, initialKey, execution, releaseKey, changeSet } = deploy;
-    const runtime = proxiedRuntime(proxy, world.runtime);
-    clients.push(runtime.clients);
-    proxy.reset();
+    const { world, stage, initialKey, execution, releaseKey, changeSet, runtime } = deploy;
+    aws.proxy.reset();
     if (renewal) loseRenewal(runtime.clients.s3, lockKey(configuredStage(world)), as);
-    else proxy.setFaults({ lost: { [operation]: { next: 1, as } } });
+    else aws.proxy.setFaults({ lost: { [operation]: { next: 1, as } } });
 
     const summary = await handlePipelineEvent(runtime, structuredClone(deploy.event));
-    const calls = proxy.forwarded();
-    const injected = proxy.injected();
-    proxy.setFaults({});
+    const calls = aws.proxy.forwarded();
+    const injected = aws.proxy.injected();
+    aws.proxy.setFaults({});
     console.log(`${operation} lost as ${as}: ${writeSequence(calls).join(', ')}`);
 
     // The fault fired, once, on the write meant, after moto acted (moto's own answer was a success).
@@ -303,11 +265,11 @@ describe('one write, its answer lost once after AWS acted: the deploy still happ
     ]);
     expect(history[1]?.Labels).toContain(executionLabel(execution.executionId));
     // One change set of that name made (moto would accept the same name twice), one executed.
-    const created = forwardedFor(proxy, 'cloudformation.CreateChangeSet', stage.stack).filter(
+    const created = forwardedFor(aws.proxy, 'cloudformation.CreateChangeSet', stage.stack).filter(
       (c) => c.status === 200 && c.params.ChangeSetName === changeSet,
     );
     expect(created).toHaveLength(1);
-    expect(executedChangeSets(proxy, stage.stack).map(changeSetNameOf)).toEqual([changeSet]);
+    expect(executedChangeSets(aws.proxy, stage.stack).map(changeSetNameOf)).toEqual([changeSet]);
     // The stack runs the release; the stage is free.
     const stack = await stackOf(world, stage.stack);
     expect(stack?.StackStatus).toBe('UPDATE_COMPLETE');
@@ -333,19 +295,17 @@ describe('a lost answer whose read-back fails too (a second fault)', () => {
     'taking the stage lock, lost as %s, every GetObject throttled: the failed invocation leaves no lease; its redelivery deploys',
     async (as) => {
       const deploy = await setUp();
-      const { world, stage, execution, releaseKey, lockPath } = deploy;
-      const runtime = proxiedRuntime(proxy, world.runtime);
-      clients.push(runtime.clients);
-      proxy.reset();
-      proxy.setFaults({
+      const { world, stage, execution, releaseKey, lockPath, runtime } = deploy;
+      aws.proxy.reset();
+      aws.proxy.setFaults({
         lost: { 's3.PutObject': { next: 1, as } },
         throttle: 1,
         spare: everyOperationExcept('s3.GetObject'),
       });
 
       await expect(handlePipelineEvent(runtime, structuredClone(deploy.event))).rejects.toThrow(STAGE_FAILED);
-      const calls = proxy.forwarded();
-      proxy.setFaults({});
+      const calls = aws.proxy.forwarded();
+      aws.proxy.setFaults({});
       console.log(`lock acquire lost as ${as}, read-back throttled: ${writeSequence(calls).join(', ')}`);
 
       // The lease landed (moto answered 200) and its answer was lost; nothing was recorded or deployed.
@@ -357,8 +317,8 @@ describe('a lost answer whose read-back fails too (a second fault)', () => {
           params: { path: lockPath },
         }),
       ]);
-      expect(proxy.injected().throttle).toBeGreaterThan(0);
-      expect(forwardedFor(proxy, 'cloudformation.ExecuteChangeSet', stage.stack)).toEqual([]);
+      expect(aws.proxy.injected().throttle).toBeGreaterThan(0);
+      expect(forwardedFor(aws.proxy, 'cloudformation.ExecuteChangeSet', stage.stack)).toEqual([]);
       // The stage is not held by the invocation that failed.
       const left = await readStageLock(world.clients.s3, configuredStage(world));
       expect(left && !left.expired ? left : undefined).toBeUndefined();
@@ -366,7 +326,7 @@ describe('a lost answer whose read-back fails too (a second fault)', () => {
       // Delivered again (as Lambda retries it), the event deploys at once.
       const summary = await handlePipelineEvent(runtime, structuredClone(deploy.event));
       expect(summary.stages[0]).toMatchObject({ outcome: 'deploying', releaseKey, notified: true });
-      expect(executedChangeSets(proxy, stage.stack).map(changeSetNameOf)).toEqual([deploy.changeSet]);
+      expect(executedChangeSets(aws.proxy, stage.stack).map(changeSetNameOf)).toEqual([deploy.changeSet]);
       expect((await parameterHistory(world, stage.ssmParameter)).filter(isDeployerVersion)).toHaveLength(1);
       expect(await objectExists(world, lockKey(configuredStage(world)))).toBe(false);
       const messages = await inbox(world);
@@ -383,10 +343,8 @@ describe('a lost answer whose read-back fails too (a second fault)', () => {
     'executing the change set, lost as %s, every DescribeChangeSet after it throttled, a newer build deployed before the redelivery: the executed deploy is still reported, once',
     async (as) => {
       const deploy = await setUp();
-      const { world, stage, execution, releaseKey } = deploy;
-      const runtime = proxiedRuntime(proxy, world.runtime);
-      clients.push(runtime.clients);
-      proxy.reset();
+      const { world, stage, execution, releaseKey, runtime } = deploy;
+      aws.proxy.reset();
       armWhen(runtime.clients.cfn, (command) => command === 'ExecuteChangeSetCommand', {
         lost: { 'cloudformation.ExecuteChangeSet': { next: 1, as } },
         throttle: 1,
@@ -394,26 +352,25 @@ describe('a lost answer whose read-back fails too (a second fault)', () => {
       });
 
       await expect(handlePipelineEvent(runtime, structuredClone(deploy.event))).rejects.toThrow(STAGE_FAILED);
-      proxy.setFaults({});
+      aws.proxy.setFaults({});
       console.log(
-        `execute lost as ${as}, read-back throttled: ${writeSequence(proxy.forwarded()).join(', ')}`,
+        `execute lost as ${as}, read-back throttled: ${writeSequence(aws.proxy.forwarded()).join(', ')}`,
       );
 
       // The change set was executed (its answer lost): the stack runs the release, nobody was told.
-      expect(proxy.forwarded().filter((c) => c.lost)).toEqual([
+      expect(aws.proxy.forwarded().filter((c) => c.lost)).toEqual([
         expect.objectContaining({ operation: 'cloudformation.ExecuteChangeSet', status: 200, lost: as }),
       ]);
-      expect(executedChangeSets(proxy, stage.stack).map(changeSetNameOf)).toEqual([deploy.changeSet]);
+      expect(executedChangeSets(aws.proxy, stage.stack).map(changeSetNameOf)).toEqual([deploy.changeSet]);
       expect(artifactKeyOf(await stackOf(world, stage.stack))).toBe(releaseKey);
 
       // A newer build arrives and deploys; then the failed event is delivered again.
-      const newer = newExecution(hoursAfterBase(1));
-      const { bytes } = await uploadExecutionBuild(world, newer);
+      const { execution: newer, releaseKey: newerKey } = await uploadedBuild(world, 1);
       const second = await handlePipelineEvent(runtime, pipelineEvent(world, newer));
       expect(second.stages[0]).toMatchObject({
         outcome: 'deploying',
         desiredVersion: 3,
-        releaseKey: `${RELEASE_PREFIX}${sha256Hex(bytes)}.zip`,
+        releaseKey: newerKey,
       });
       await handlePipelineEvent(runtime, structuredClone(deploy.event));
 
@@ -450,15 +407,9 @@ const SNS_SEED = SEED + 8;
 /** Lambda retries a failed asynchronous invocation; the test allows more rounds than Lambda's two. */
 const REDELIVERY_ROUNDS = 4;
 
-interface Build {
-  role: string;
-  execution: Execution;
-  releaseKey: string;
-}
-
 /** A failed invocation: the build it carried and why it failed. */
 interface Failure {
-  build: Build;
+  build: StageBuild;
   message: string;
 }
 
@@ -485,19 +436,8 @@ describe(`${STAGES.length * BUILDS_PER_STAGE} pipeline events over ${STAGES.leng
   });
 
   test('every stage converges: 0 self-locks, 0 duplicate SSM versions, 0 double executions, 1 message per outcome', async () => {
-    const w = await createWorld(STAGES.map((name) => ({ name })));
-    worlds.push(w);
-    await Promise.all(STAGES.map((role) => createStackFor(w, role)));
-    const builds: Build[] = await Promise.all(
-      STAGES.flatMap((role) =>
-        Array.from({ length: BUILDS_PER_STAGE }, async (_, k): Promise<Build> => {
-          const execution = newExecution(hoursAfterBase(k));
-          const { bytes } = await uploadExecutionBuild(w, execution, { stage: role });
-          return { role, execution, releaseKey: `${RELEASE_PREFIX}${sha256Hex(bytes)}.zip` };
-        }),
-      ),
-    );
-    const newestOf = (role: string): Build => builds.filter((b) => b.role === role).at(-1) as Build;
+    const burst = await burstWorld(aws.worlds, STAGES, BUILDS_PER_STAGE);
+    const { world: w, builds, newestOf } = burst;
     const buildOf = new Map(builds.map((b) => [b.execution.executionId, b]));
 
     // SNS gets a proxy of its own, faulted like the other but without dropped connections. A dropped
@@ -513,11 +453,10 @@ describe(`${STAGES.length * BUILDS_PER_STAGE} pipeline events over ${STAGES.leng
     // its first fault: a starvation Lambda does not have. The notification ledger's client (DynamoDB: the
     // LOCKED reports) is shared and sends one request at a time, as the world's own does: moto does not make
     // concurrent conditional writes on one item atomic, DynamoDB does (see oneLedgerRequestAtATime).
-    const ledgerClients = proxiedClients(proxy);
-    clients.push(ledgerClients);
+    const ledgerClients = aws.clients();
     oneLedgerRequestAtATime(ledgerClients.ddb);
     const invocationRuntime = () => {
-      const viaProxy = proxiedClients(proxy);
+      const viaProxy = proxiedClients(aws.proxy);
       const viaSnsProxy = proxiedClients(viaSns);
       const runtime = runtimeWithPipelinePerStage(w, {
         cfn: viaProxy.cfn,
@@ -535,15 +474,12 @@ describe(`${STAGES.length * BUILDS_PER_STAGE} pipeline events over ${STAGES.leng
       };
     };
     const random = seededRandom(SEED);
-    const events = shuffled(builds, random).map((build) => ({
-      build,
-      event: pipelineEvent({ pipeline: pipelineOfStage(w, build.role) }, build.execution),
-    }));
+    const events = burst.shuffledEvents(random);
 
-    proxy.reset();
+    aws.proxy.reset();
     snsProxy.reset();
     const { 'sns.Publish': publishLost, ...otherLost } = LOST_ANSWERS;
-    proxy.setFaults({ ...FAULTS, random, lost: otherLost });
+    aws.proxy.setFaults({ ...FAULTS, random, lost: otherLost });
     snsProxy.setFaults({
       throttle: FAULTS.throttle,
       serverError: FAULTS.serverError,
@@ -566,11 +502,11 @@ describe(`${STAGES.length * BUILDS_PER_STAGE} pipeline events over ${STAGES.leng
       },
       REDELIVERY_ROUNDS,
     );
-    const calls = [...proxy.forwarded(), ...snsProxy.forwarded()];
-    const injected = proxy.injected();
+    const calls = [...aws.proxy.forwarded(), ...snsProxy.forwarded()];
+    const injected = aws.proxy.injected();
     const injectedSns = snsProxy.injected();
-    const total = proxy.total() + snsProxy.total();
-    proxy.setFaults({});
+    const total = aws.proxy.total() + snsProxy.total();
+    aws.proxy.setFaults({});
     snsProxy.setFaults({});
 
     // ---- read back from moto ----
@@ -610,7 +546,7 @@ describe(`${STAGES.length * BUILDS_PER_STAGE} pipeline events over ${STAGES.leng
     // Double executions: a change set (named after its stage and desired version) that moto accepted an
     // ExecuteChangeSet for more than once. A lost answer is still an accepted execution.
     const stacks = STAGES.map((role) => stageOf(w, role).stack);
-    const executions = executionsPerChangeSet(proxy, stacks);
+    const executions = executionsPerChangeSet(aws.proxy, stacks);
     const doubleExecutions = [...executions].filter(([, count]) => count > 1);
     const creates = calls.filter(
       (c) =>

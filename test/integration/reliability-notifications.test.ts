@@ -6,7 +6,7 @@
  * stack, which reaches the ops team as three messages and, once its window has closed, one digest.
  */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { type AwsProxy, type LostAs, startAwsProxy } from '../../bin/support/aws-proxy';
+import type { LostAs } from '../../bin/support/aws-proxy';
 import { type Clients, createClients } from '../../shared/aws/clients';
 import { CLAIM_STALE_MS, RETENTION_SECONDS } from '../../shared/messages/ledger';
 import { ledgerKeys } from '../../shared/messages/ledger-keys';
@@ -15,7 +15,7 @@ import { SENT_ONE_BY_ONE, WINDOW_MS } from '../../shared/triggers/api-call-storm
 import { handlePipelineEvent } from '../../shared/triggers/deploy';
 import { handleStackNotification, type NotifySummary } from '../../shared/triggers/notify';
 import { handleReconcileTrigger } from '../../shared/triggers/reconcile';
-import { destroyClients, proxiedRuntime } from './helpers/reliability';
+import { proxyOfFile } from './helpers/reliability';
 import {
   type CloudTrailEvent,
   cloudTrailEvent,
@@ -24,37 +24,22 @@ import {
   type StackTarget,
   scheduleEvent,
   stackStatusEvent,
-  targetOf,
+  withTarget,
 } from './helpers/stack-events';
 import {
   bodyField,
-  createStackFor,
-  createWorld,
-  destroyWorld,
   hoursAfterBase,
   inbox,
   newExecution,
   pipelineEvent,
   REGION,
   type StageNames,
-  stageOf,
   type World,
 } from './helpers/world';
 
 jest.setTimeout(120_000);
 
-let proxy: AwsProxy;
-const worlds: World[] = [];
-const clients: Clients[] = [];
-
-beforeAll(async () => {
-  proxy = await startAwsProxy(process.env.AWS_ENDPOINT_URL ?? '');
-});
-afterAll(async () => {
-  for (const world of worlds) destroyWorld(world);
-  for (const made of clients) destroyClients(made);
-  await proxy.close();
-});
+const aws = proxyOfFile();
 
 interface StackWorld {
   world: World;
@@ -63,12 +48,7 @@ interface StackWorld {
 }
 
 /** A world whose dev stack runs its initial release. */
-const stackWorld = async (): Promise<StackWorld> => {
-  const world = await createWorld();
-  worlds.push(world);
-  await createStackFor(world);
-  return { world, stage: stageOf(world), target: await targetOf(world) };
-};
+const stackWorld = async (): Promise<StackWorld> => withTarget(await aws.worlds.withStack());
 
 /** The same event, delivered as a fresh copy each time (as EventBridge and Lambda's retries do). */
 const copies = <T>(event: T, n: number): T[] => Array.from({ length: n }, () => structuredClone(event));
@@ -141,17 +121,16 @@ describe('the notify trigger: one message per event', () => {
     'the claim lands but its answer is lost (%s): read back as ours, the message goes out once',
     async (as) => {
       const { world, target } = await stackWorld();
-      const runtime = proxiedRuntime(proxy, world.runtime);
-      clients.push(runtime.clients);
+      const runtime = aws.runtime(world.runtime);
       const event = stackStatusEvent('stack-update-complete.json', target, { token: consoleToken() });
-      proxy.reset();
-      proxy.setFaults({ lost: { 'dynamodb.PutItem': { next: 1, as } } });
+      aws.proxy.reset();
+      aws.proxy.setFaults({ lost: { 'dynamodb.PutItem': { next: 1, as } } });
 
       const first = await handleStackNotification(runtime, structuredClone(event));
       const again = await handleStackNotification(runtime, structuredClone(event));
-      proxy.setFaults({});
+      aws.proxy.setFaults({});
 
-      expect(proxy.injected().lost).toBe(1);
+      expect(aws.proxy.injected().lost).toBe(1);
       expect([first.verdict, again.verdict]).toEqual(['notified', 'ignored']);
       expect(await inbox(world)).toHaveLength(1);
     },
@@ -204,8 +183,7 @@ describe('the reconcile trigger: its announcements once per event', () => {
    * moto computes changes for every parameter. This client hears AWS's answer for every change set.
    */
   const clientsFindingNoChanges = (): Clients => {
-    const made = createClients(REGION);
-    clients.push(made);
+    const made = aws.adopt(createClients(REGION));
     made.cfn.middlewareStack.add(
       (next, context) => async (args) => {
         const result = await next(args);

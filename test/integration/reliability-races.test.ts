@@ -7,37 +7,27 @@
  * "Busy" is simulated by the proxy (moto's stack operations finish at once); the deployer's clients go
  * through the proxy, the world is set up and read back straight from moto.
  */
-import { type AwsProxy, startAwsProxy } from '../../bin/support/aws-proxy';
-import type { Clients } from '../../shared/aws/clients';
 import type { Runtime } from '../../shared/runtime';
 import { type DeploySummary, handlePipelineEvent } from '../../shared/triggers/deploy';
 import { handleStackSettled, reconcileAll } from '../../shared/triggers/reconcile';
+import { type Build, uploadedBuild } from './helpers/file-setup';
 import {
   changeSetNameOf,
-  destroyClients,
   executedChangeSets,
   forwardedFor,
   isNonDecreasing,
   provenanceOf,
-  proxiedRuntime,
+  proxyOfFile,
 } from './helpers/reliability';
 import { recordRelease, stackStatusEvent, targetOf } from './helpers/stack-events';
 import {
   artifactKeyOf,
-  createStackFor,
-  createWorld,
-  destroyWorld,
-  type Execution,
   hoursAfterBase,
   inbox,
   newExecution,
   parameterHistory,
   pipelineEvent,
-  RELEASE_PREFIX,
-  sha256Hex,
   stackOf,
-  stageOf,
-  uploadExecutionBuild,
   type World,
 } from './helpers/world';
 
@@ -48,43 +38,12 @@ const K = 4;
 /** DescribeStacks reads that report the stack busy: more than any test makes. */
 const FOREVER = 1_000_000;
 
-let proxy: AwsProxy;
-const worlds: World[] = [];
-const clients: Clients[] = [];
-
-beforeAll(async () => {
-  proxy = await startAwsProxy(process.env.AWS_ENDPOINT_URL ?? '');
-});
-afterAll(async () => {
-  for (const world of worlds) destroyWorld(world);
-  for (const made of clients) destroyClients(made);
-  await proxy.close();
-});
-
-/** A world with a dev stack running an initial release, and a runtime whose clients use the proxy. */
-const stageWorld = async () => {
-  const world = await createWorld();
-  worlds.push(world);
-  const stage = stageOf(world);
-  const initialKey = await createStackFor(world);
-  const runtime = proxiedRuntime(proxy, world.runtime);
-  clients.push(runtime.clients);
-  return { world, stage, initialKey, runtime };
-};
-
-interface Build {
-  execution: Execution;
-  releaseKey: string;
-}
+const aws = proxyOfFile();
 
 /** K builds with distinct bytes and increasing start times, uploaded; index 0 is the oldest. */
 const uploadBuilds = async (world: World): Promise<Build[]> => {
   const builds: Build[] = [];
-  for (let k = 0; k < K; k++) {
-    const execution = newExecution(hoursAfterBase(k));
-    const { bytes } = await uploadExecutionBuild(world, execution);
-    builds.push({ execution, releaseKey: `${RELEASE_PREFIX}${sha256Hex(bytes)}.zip` });
-  }
+  for (let k = 0; k < K; k++) builds.push(await uploadedBuild(world, k));
   return builds;
 };
 
@@ -103,10 +62,10 @@ describe(`${K} builds for one stage while its stack is busy`, () => {
   ] as const)(
     '%s %j, delivered %s: waiting or superseded, history in order; the newest deploys when the stack settles',
     async (_, order, delivery) => {
-      const { world, stage, initialKey, runtime } = await stageWorld();
+      const { world, stage, initialKey, runtime } = await aws.stageWorld();
       const builds = await uploadBuilds(world);
       const newest = builds[K - 1] as Build;
-      proxy.makeBusy(stage.stack, FOREVER);
+      aws.proxy.makeBusy(stage.stack, FOREVER);
       const deliver = (k: number): Promise<DeploySummary> =>
         handlePipelineEvent(runtime, pipelineEvent(world, (builds[k] as Build).execution));
 
@@ -123,8 +82,8 @@ describe(`${K} builds for one stage while its stack is busy`, () => {
       // Every delivery either waits for the stack or lost to a newer build; nothing touched the stack.
       const results = summaries.map((s) => s?.stages[0]);
       for (const result of results) expect(['waiting', 'superseded']).toContain(result?.outcome);
-      expect(forwardedFor(proxy, 'cloudformation.CreateChangeSet', stage.stack)).toEqual([]);
-      expect(forwardedFor(proxy, 'cloudformation.ExecuteChangeSet', stage.stack)).toEqual([]);
+      expect(forwardedFor(aws.proxy, 'cloudformation.CreateChangeSet', stage.stack)).toEqual([]);
+      expect(forwardedFor(aws.proxy, 'cloudformation.ExecuteChangeSet', stage.stack)).toEqual([]);
       expect(artifactKeyOf(await stackOf(world, stage.stack))).toBe(initialKey);
 
       // The newest build is desired; the history holds exactly the recorded ones, each labelled with its
@@ -154,7 +113,7 @@ describe(`${K} builds for one stage while its stack is busy`, () => {
       }
 
       // The stack settles: its completion event deploys the newest build, with one ExecuteChangeSet.
-      proxy.makeBusy(stage.stack, 0);
+      aws.proxy.makeBusy(stage.stack, 0);
       const target = await targetOf(world);
       const settled = await handleStackSettled(
         runtime,
@@ -165,10 +124,10 @@ describe(`${K} builds for one stage while its stack is busy`, () => {
       const stack = await stackOf(world, stage.stack);
       expect(stack?.StackStatus).toBe('UPDATE_COMPLETE');
       expect(artifactKeyOf(stack)).toBe(newest.releaseKey);
-      expect(executedChangeSets(proxy, stage.stack).map(changeSetNameOf)).toEqual([
+      expect(executedChangeSets(aws.proxy, stage.stack).map(changeSetNameOf)).toEqual([
         `deploy-${stage.name}-v${latest?.Version}`,
       ]);
-      expect(forwardedFor(proxy, 'cloudformation.ExecuteChangeSet', stage.stack)).toHaveLength(1);
+      expect(forwardedFor(aws.proxy, 'cloudformation.ExecuteChangeSet', stage.stack)).toHaveLength(1);
     },
   );
 });
@@ -185,15 +144,17 @@ describe('two reconciles racing on one stage whose desired release is not live',
     ['a stack-settled event and the schedule', settledEvent, schedule],
     ['the schedule twice', schedule, schedule],
   ])('%s: exactly one ExecuteChangeSet reaches moto', async (_, first, second) => {
-    const { world, stage, initialKey, runtime } = await stageWorld();
+    const { world, stage, initialKey, runtime } = await aws.stageWorld();
     const { release, recorded } = await recordRelease(world, newExecution(hoursAfterBase(0)));
     expect(recorded).toMatchObject({ outcome: 'recorded', version: 2 });
     expect(artifactKeyOf(await stackOf(world, stage.stack))).toBe(initialKey);
 
     await Promise.all([first(runtime, world), second(runtime, world)]);
 
-    expect(forwardedFor(proxy, 'cloudformation.ExecuteChangeSet', stage.stack)).toHaveLength(1);
-    expect(executedChangeSets(proxy, stage.stack).map(changeSetNameOf)).toEqual([`deploy-${stage.name}-v2`]);
+    expect(forwardedFor(aws.proxy, 'cloudformation.ExecuteChangeSet', stage.stack)).toHaveLength(1);
+    expect(executedChangeSets(aws.proxy, stage.stack).map(changeSetNameOf)).toEqual([
+      `deploy-${stage.name}-v2`,
+    ]);
     const stack = await stackOf(world, stage.stack);
     expect(stack?.StackStatus).toBe('UPDATE_COMPLETE');
     expect(artifactKeyOf(stack)).toBe(release.key);

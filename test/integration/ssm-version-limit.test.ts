@@ -5,29 +5,21 @@
  */
 
 import { labelRecorded, recordDesired } from '../../shared/aws/desired-state';
-import { stageNamed } from '../../shared/edge/config';
-import {
-  createWorld,
-  destroyWorld,
-  hoursAfterBase,
-  latestVersion,
-  parameterHistory,
-  stageOf,
-  type World,
-} from './helpers/world';
+import { worldsOfFile } from './helpers/file-setup';
+import { configuredStage } from './helpers/stack-events';
+import { hoursAfterBase, latestVersion, parameterHistory, stageOf, type World } from './helpers/world';
 
 jest.setTimeout(120_000);
 
+const worlds = worldsOfFile();
 let world: World;
 beforeAll(async () => {
-  world = await createWorld();
+  world = await worlds.create();
 });
-afterAll(() => destroyWorld(world));
 
 test('records 105 releases in a row: every write succeeds, 100 versions kept, the newest labelled', async () => {
   const names = stageOf(world);
-  const stage = stageNamed(world.runtime.config, names.name);
-  if (!stage) throw new Error('no stage');
+  const stage = configuredStage(world);
   for (let i = 1; i <= 105; i++) {
     const sha = i.toString(16).padStart(64, '0');
     const result = await recordDesired(
@@ -38,7 +30,6 @@ test('records 105 releases in a row: every write succeeds, 100 versions kept, th
         key: `${names.releasePrefix}${sha}.zip`,
         sha256: sha,
         commitId: sha.slice(-40),
-        copied: true,
       },
       {
         pipeline: world.pipeline,

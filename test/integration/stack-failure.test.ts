@@ -7,65 +7,46 @@
 
 import { handleStackNotification } from '../../shared/triggers/notify';
 import { handleReconcileTrigger, handleStackSettled } from '../../shared/triggers/reconcile';
+import { onlyMessage, uploadedBuild, worldsOfFile } from './helpers/file-setup';
 import { runTokenOf } from './helpers/runs';
 import {
   consoleToken,
   deleteStageStack,
+  messageAttributes,
   rollBackStackTo,
   scheduleEvent,
   stackStatusEvent,
   targetOf,
+  withTarget,
 } from './helpers/stack-events';
 import {
   artifactKeyOf,
   bodyField,
   changeSetsOf,
-  createStackFor,
-  createWorld,
   deploy,
-  destroyWorld,
-  hoursAfterBase,
   inbox,
-  newExecution,
   parameterHistory,
   REGION,
   stackEventsOf,
   stackOf,
   stageOf,
-  uploadExecutionBuild,
   type World,
 } from './helpers/world';
 
 jest.setTimeout(60_000);
 
-const worlds: World[] = [];
-afterAll(() => {
-  for (const world of worlds) destroyWorld(world);
-});
+const worlds = worldsOfFile();
 
 /** A dev stack running an initial release, then a build the deployer deployed (desired version 2). */
-const deployedWorld = async () => {
-  const world = await createWorld();
-  worlds.push(world);
-  const stage = stageOf(world);
-  const initialKey = await createStackFor(world);
-  const execution = newExecution(hoursAfterBase(0));
-  await uploadExecutionBuild(world, execution);
-  const summary = await deploy(world, execution);
-  expect(summary.stages[0]).toMatchObject({ outcome: 'deploying', desiredVersion: 2 });
-  const releaseKey = summary.stages[0]?.releaseKey ?? '';
-  await inbox(world); // the deploy message
-  return { world, stage, initialKey, execution, releaseKey };
-};
+const deployedWorld = async () => withTarget(await worlds.deployed());
 
 const labelsOf = async (world: World, parameter: string) =>
   (await parameterHistory(world, parameter)).map((v) => [v.Version, [...(v.Labels ?? [])].sort()]);
 
 describe('a deploy of ours rolled back (UPDATE_ROLLBACK_COMPLETE)', () => {
   test('notify reports the failed release and what runs now; reconcile marks it failed and does not retry it', async () => {
-    const { world, stage, initialKey, execution, releaseKey } = await deployedWorld();
+    const { world, stage, target, initialKey, execution, releaseKey } = await deployedWorld();
     await rollBackStackTo(world, 'dev', initialKey);
-    const target = await targetOf(world);
     // The request token of the deployer's own run, as the status event of its change set carries it.
     const token = await runTokenOf(world, 'dev', 2);
     const event = stackStatusEvent('stack-update-rollback-complete.json', target, { token });
@@ -79,18 +60,12 @@ describe('a deploy of ours rolled back (UPDATE_ROLLBACK_COMPLETE)', () => {
 
     const subject = `[${stage.name}] ${stage.stack} UPDATE_ROLLBACK_COMPLETE ${execution.commitId.slice(0, 7)}`;
     expect(notified).toEqual({ verdict: 'notified', stack: stage.stack, subject });
-    const messages = await inbox(world);
-    expect(messages).toHaveLength(1);
-    const message = messages[0];
-    expect(message?.subject).toBe(subject);
-    expect(message?.attributes).toEqual({
-      kind: 'stack-status',
-      stage: stage.name,
-      stack: stage.stack,
-      status: 'UPDATE_ROLLBACK_COMPLETE',
-      severity: 'error',
-    });
-    const body = message?.body ?? '';
+    const message = await onlyMessage(world);
+    expect(message.subject).toBe(subject);
+    expect(message.attributes).toEqual(
+      messageAttributes('stack-status', stage, 'UPDATE_ROLLBACK_COMPLETE', 'error'),
+    );
+    const body = message.body;
     expect(body.split('\n')[0]).toBe('The stack update FAILED and was rolled back.');
     expect(bodyField(body, 'Started by')).toBe(`the deployer (run ${token})`);
     expect(bodyField(body, 'Failed release')).toBe(`${releaseKey} (desired version 2)`);
@@ -139,16 +114,14 @@ describe('a deploy of ours rolled back (UPDATE_ROLLBACK_COMPLETE)', () => {
     expect(await inbox(world)).toEqual([]);
 
     // A new build is deployed as usual: the failed label holds back only the failed release.
-    const fix = newExecution(hoursAfterBase(1));
-    await uploadExecutionBuild(world, fix);
-    const fixed = await deploy(world, fix);
+    const fix = await uploadedBuild(world, 1);
+    const fixed = await deploy(world, fix.execution);
     expect(fixed.stages[0]).toMatchObject({ outcome: 'deploying', desiredVersion: 3 });
     expect(artifactKeyOf(await stackOf(world, stage.stack))).toBe(fixed.stages[0]?.releaseKey);
   });
 
   test('an update started by a person that rolled back marks nothing failed and blames no release', async () => {
-    const { world, stage, releaseKey } = await deployedWorld();
-    const target = await targetOf(world);
+    const { world, stage, target, releaseKey } = await deployedWorld();
     // The person's update rolled back: the stack runs the deployer's release, as before it.
     const event = stackStatusEvent('stack-update-rollback-complete.json', target, { token: consoleToken() });
 
@@ -178,11 +151,9 @@ describe('a deploy of ours rolled back (UPDATE_ROLLBACK_COMPLETE)', () => {
 
 describe('a stack creation of ours rolled back (ROLLBACK_COMPLETE)', () => {
   test('after a person deletes the stack, the failed release is not created again', async () => {
-    const world = await createWorld();
-    worlds.push(world);
+    const world = await worlds.create();
     const stage = stageOf(world);
-    const execution = newExecution(hoursAfterBase(0));
-    await uploadExecutionBuild(world, execution);
+    const { execution } = await uploadedBuild(world);
     const created = await deploy(world, execution);
     expect(created.stages[0]).toMatchObject({ outcome: 'deploying', desiredVersion: 1 });
     await inbox(world);

@@ -4,76 +4,38 @@
  * queue subscribed to it. The events are the samples of events/ aimed at the real stack.
  */
 
-import { consoleLink } from '../../shared/aws/stacks';
+import { consoleLink } from '../../shared/messages/notification';
 import { handleStackNotification } from '../../shared/triggers/notify';
+import { onlyMessage, worldsOfFile } from './helpers/file-setup';
 import { runTokenOf } from './helpers/runs';
 import {
   ACCESS_KEY_ID,
   cloudTrailEvent,
   consoleToken,
-  type StackTarget,
+  messageAttributes,
   stackStatusEvent,
-  targetOf,
+  withTarget,
 } from './helpers/stack-events';
 import {
   artifactKeyOf,
   bodyField,
   changeSetsOf,
-  createStackFor,
-  createWorld,
-  deploy,
-  destroyWorld,
-  type Execution,
-  hoursAfterBase,
   inbox,
-  newExecution,
   parameterHistory,
   REGION,
-  type StageNames,
   stackOf,
   stageOf,
-  uploadExecutionBuild,
-  type World,
 } from './helpers/world';
 
 jest.setTimeout(60_000);
 
-const worlds: World[] = [];
-afterAll(() => {
-  for (const world of worlds) destroyWorld(world);
-});
-
-interface Deployed {
-  world: World;
-  stage: StageNames;
-  target: StackTarget;
-  initialKey: string;
-  execution: Execution;
-  releaseKey: string;
-}
+const worlds = worldsOfFile();
 
 /** A dev stack running an initial release, then a build the deployer deployed (desired version 2). */
-const deployedWorld = async (): Promise<Deployed> => {
-  const world = await createWorld();
-  worlds.push(world);
-  const stage = stageOf(world);
-  const initialKey = await createStackFor(world);
-  const execution = newExecution(hoursAfterBase(0));
-  await uploadExecutionBuild(world, execution);
-  const summary = await deploy(world, execution);
-  expect(summary.stages[0]).toMatchObject({ outcome: 'deploying', desiredVersion: 2 });
-  const releaseKey = summary.stages[0]?.releaseKey ?? '';
-  expect(await inbox(world)).toHaveLength(1); // the deploy message
-  return { world, stage, target: await targetOf(world), initialKey, execution, releaseKey };
-};
+const deployedWorld = async () => withTarget(await worlds.deployed());
 
 /** A stage stack with no deploy of ours yet. */
-const stackWorld = async () => {
-  const world = await createWorld();
-  worlds.push(world);
-  const initialKey = await createStackFor(world);
-  return { world, stage: stageOf(world), target: await targetOf(world), initialKey };
-};
+const stackWorld = async () => withTarget(await worlds.withStack());
 
 /** The whole message as one string, to search for what must never be in it. */
 const everything = (message: { subject: string; body: string; attributes: Record<string, string> }) =>
@@ -94,18 +56,10 @@ describe('stack status changes', () => {
 
     const subject = `[${stage.name}] ${stage.stack} UPDATE_COMPLETE ${execution.commitId.slice(0, 7)}`;
     expect(summary).toEqual({ verdict: 'notified', stack: stage.stack, subject });
-    const messages = await inbox(world);
-    expect(messages).toHaveLength(1);
-    const message = messages[0];
-    expect(message?.subject).toBe(subject);
-    expect(message?.attributes).toEqual({
-      kind: 'stack-status',
-      stage: stage.name,
-      stack: stage.stack,
-      status: 'UPDATE_COMPLETE',
-      severity: 'info',
-    });
-    const body = message?.body ?? '';
+    const message = await onlyMessage(world);
+    expect(message.subject).toBe(subject);
+    expect(message.attributes).toEqual(messageAttributes('stack-status', stage, 'UPDATE_COMPLETE', 'info'));
+    const body = message.body;
     expect(body.split('\n')[0]).toBe('The stack update completed.');
     expect(bodyField(body, 'Stage')).toBe(stage.name);
     expect(bodyField(body, 'Stack')).toBe(stage.stack);
@@ -139,12 +93,11 @@ describe('stack status changes', () => {
       stackStatusEvent('stack-update-complete.json', target, { token }),
     );
 
-    const [message, ...rest] = await inbox(world);
-    expect(rest).toEqual([]);
-    expect(message?.subject).toBe(
+    const message = await onlyMessage(world);
+    expect(message.subject).toBe(
       `[${stage.name}] ${stage.stack} UPDATE_COMPLETE ${execution.commitId.slice(0, 7)}`,
     );
-    const body = message?.body ?? '';
+    const body = message.body;
     expect(bodyField(body, 'Started by')).toBe(`a person in the AWS console (${token})`);
     expect(bodyField(body, 'Release')).toBe(`${releaseKey} (desired version 2)`);
     expect(bodyField(body, 'Running now')).toBe(releaseKey);
@@ -180,18 +133,9 @@ describe('CloudTrail API calls', () => {
 
     const subject = `[${stage.name}] ${stage.stack} UpdateStack by PlatformOps (session kim@example.com)`;
     expect(summary).toEqual({ verdict: 'notified', stack: stage.stack, subject });
-    const messages = await inbox(world);
-    expect(messages).toHaveLength(1);
-    const message = messages[0];
-    if (!message) throw new Error('no message');
+    const message = await onlyMessage(world);
     expect(message.subject).toBe(subject);
-    expect(message.attributes).toEqual({
-      kind: 'api-call',
-      stage: stage.name,
-      stack: stage.stack,
-      status: 'UpdateStack',
-      severity: 'info',
-    });
+    expect(message.attributes).toEqual(messageAttributes('api-call', stage, 'UpdateStack', 'info'));
     const body = message.body;
     expect(body.split('\n')[0]).toBe(
       `PlatformOps (session kim@example.com) called UpdateStack on ${stage.stack}.`,
@@ -218,17 +162,11 @@ describe('CloudTrail API calls', () => {
 
     const subject = `[${stage.name}] ${stage.stack} UpdateStack REFUSED by dana`;
     expect(summary).toMatchObject({ verdict: 'notified', subject });
-    const [message, ...rest] = await inbox(world);
-    expect(rest).toEqual([]);
-    if (!message) throw new Error('no message');
+    const message = await onlyMessage(world);
     expect(message.subject).toBe(subject);
-    expect(message.attributes).toEqual({
-      kind: 'api-call',
-      stage: stage.name,
-      stack: stage.stack,
-      status: 'UpdateStack_REFUSED',
-      severity: 'warning',
-    });
+    expect(message.attributes).toEqual(
+      messageAttributes('api-call', stage, 'UpdateStack_REFUSED', 'warning'),
+    );
     const body = message.body;
     expect(body.split('\n')[0]).toBe(`dana called UpdateStack on ${stage.stack}, and AWS refused it.`);
     expect(bodyField(body, 'Result')).toBe(

@@ -9,8 +9,8 @@ import {
   ListChangeSetsCommand,
 } from '@aws-sdk/client-cloudformation';
 import { mockClient } from 'aws-sdk-client-mock';
+import { awaitChangeSet } from '../../shared/aws/change-set-wait';
 import {
-  awaitChangeSet,
   type ChangeSetRequest,
   changeSetParameters,
   createChangeSet,
@@ -20,15 +20,12 @@ import {
   isNoChangeReason,
   pendingChangeSets,
 } from '../../shared/aws/change-sets';
-import {
-  classifyStatus,
-  consoleLink,
-  describeStack,
-  nextStepFor,
-  stackParameterValue,
-} from '../../shared/aws/stacks';
+import { describeStack, stackParameterValue } from '../../shared/aws/stacks';
 import { parseConfig } from '../../shared/edge/config';
 import { DeployerError } from '../../shared/errors';
+import { consoleLink } from '../../shared/messages/notification';
+import { stackNextStep } from '../../shared/messages/reasons';
+import { classifyStatus } from '../../shared/stack-status';
 import { awsError, makeRuntime, rejectionOf, repoConfigText, stageOf } from './helpers/fixtures';
 import { TEMPLATE, TEMPLATE_PARAMETERS } from './helpers/releases';
 import { runToken } from './helpers/runs';
@@ -90,10 +87,28 @@ describe('awaitChangeSet', () => {
     await jest.advanceTimersByTimeAsync(0);
     expect(cfnMock).toHaveReceivedCommandTimes(DescribeChangeSetCommand, 1);
     expect(settled).toBe(false);
-    // The waiter backs off from 2 s up to 4 s between polls.
+    // Asked once at once, then every second.
     await jest.advanceTimersByTimeAsync(10_000);
     await expect(result).resolves.toEqual({ status: 'ready', changes: [] });
     expect(cfnMock).toHaveReceivedCommandTimes(DescribeChangeSetCommand, 3);
+  });
+
+  it('asks again every second, so it never sleeps more than a second past readiness', async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
+    cfnMock.on(DescribeChangeSetCommand).resolves({ Status: 'CREATE_IN_PROGRESS' });
+    const result = awaitChangeSet(cfn, REF, 120);
+    await jest.advanceTimersByTimeAsync(0);
+    expect(cfnMock).toHaveReceivedCommandTimes(DescribeChangeSetCommand, 1);
+    await jest.advanceTimersByTimeAsync(999);
+    expect(cfnMock).toHaveReceivedCommandTimes(DescribeChangeSetCommand, 1);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(cfnMock).toHaveReceivedCommandTimes(DescribeChangeSetCommand, 2);
+    // Ready 2.5 s after creation: seen at the poll at 3 s, half a second later.
+    await jest.advanceTimersByTimeAsync(1_500);
+    cfnMock.on(DescribeChangeSetCommand).resolves({ Status: 'CREATE_COMPLETE', Changes: [] });
+    await jest.advanceTimersByTimeAsync(500);
+    await expect(result).resolves.toEqual({ status: 'ready', changes: [] });
+    expect(cfnMock).toHaveReceivedCommandTimes(DescribeChangeSetCommand, 4);
   });
 
   it('tells an empty change set from a failed one', async () => {
@@ -393,11 +408,11 @@ describe('stacks', () => {
       'DELETE_FAILED',
       'X',
     ]) {
-      expect(nextStepFor(status, 'orders-api-prod', 'eu-west-1')).toContain(
+      expect(stackNextStep(status, 'orders-api-prod', 'eu-west-1')).toContain(
         '--stack-name orders-api-prod --region eu-west-1',
       );
     }
-    expect(nextStepFor('UPDATE_ROLLBACK_FAILED', 's', 'r')).toContain('continue-update-rollback');
+    expect(stackNextStep('UPDATE_ROLLBACK_FAILED', 's', 'r')).toContain('continue-update-rollback');
   });
 
   it('describes a stack, or undefined when it does not exist', async () => {

@@ -68,15 +68,19 @@ describe('what the moves say', () => {
       outcome: 'blocked',
       changeSet: undefined,
       live: 'releases/orders-api/old.zip',
-      reason: 'stack orders-api-prod is UPDATE_ROLLBACK_FAILED: "Next: run\u001b[2J rm -rf"\nfake line',
-      nextStep: 'Fix the resource, then continue-update-rollback.',
+      why: {
+        code: 'stack-needs-person',
+        status: 'UPDATE_ROLLBACK_FAILED',
+        statusReason: '"Next: run\u001b[2J rm -rf"\nfake line',
+        region: 'eu-west-1',
+      },
     });
     expect(text.split('\n')).toEqual([
       'reconciled stage prod',
       'desired: version 7: releases/orders-api/abababababab… (commit 1a2b3c4)',
       'running: releases/orders-api/old.zip',
       'outcome: blocked: "stack orders-api-prod is UPDATE_ROLLBACK_FAILED: \\"Next: run rm -rf\\" fake line"',
-      'next:    Fix the resource, then continue-update-rollback.',
+      'next:    The rollback of the last update failed. Fix the resource named in the stack events, then run aws cloudformation continue-update-rollback --stack-name orders-api-prod --region eu-west-1 (add --resources-to-skip for resources that cannot be rolled back).',
     ]);
   });
 

@@ -8,6 +8,7 @@ import {
 import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { PublishCommand, type PublishCommandInput } from '@aws-sdk/client-sns';
 import {
+  DescribeParametersCommand,
   GetParameterCommand,
   GetParameterHistoryCommand,
   InternalServerError,
@@ -298,7 +299,8 @@ describe('handlePipelineEvent: a successful execution', () => {
     expect(mocks.s3).toHaveReceivedCommandTimes(CopyObjectCommand, 2);
     const heads = mocks.s3.commandCalls(HeadObjectCommand).map((c) => c.args[0].input.Key);
     expect(heads.filter((key) => key === SAMPLE.buildKey)).toHaveLength(1);
-    expect(heads.filter((key) => key === BUILD_RELEASE_KEY)).toHaveLength(1);
+    // The release key is not looked at first: the copy is made, and its own checksum verified.
+    expect(heads.filter((key) => key === BUILD_RELEASE_KEY)).toHaveLength(0);
     // The build's bytes are never read: S3's checksum names them.
     const reads = mocks.s3.commandCalls(GetObjectCommand).map((c) => c.args[0].input.Key);
     expect(reads).not.toContain(SAMPLE.buildKey);
@@ -530,7 +532,8 @@ describe('handlePipelineEvent: repeated and late deliveries', () => {
       ['prod', 'duplicate', 'in-sync', false],
     ]);
     expect(mocks.sns).not.toHaveReceivedCommand(PublishCommand);
-    expect(mocks.s3).not.toHaveReceivedCommand(CopyObjectCommand);
+    // The same bytes are copied again under their release key (one call; nothing changes).
+    expect(copiesTo(BUILD_RELEASE_KEY)).toHaveLength(1);
     expect(mocks.ssm).not.toHaveReceivedCommand(PutParameterCommand);
     expect(mocks.ssm).not.toHaveReceivedCommand(LabelParameterVersionCommand);
     expect(mocks.cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
@@ -602,8 +605,47 @@ describe('handlePipelineEvent: repeated and late deliveries', () => {
       },
     ]);
     expect(mocks.ssm).not.toHaveReceivedCommand(PutParameterCommand);
+    // The stack is read alongside the desired state, and left alone.
+    expect(mocks.cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
+    expect(mocks.cfn).not.toHaveReceivedCommand(ExecuteChangeSetCommand);
+    expect(mocks.sns).not.toHaveReceivedCommand(PublishCommand);
+  });
+
+  it('a first delivery that finds a later build deploying to the stage stops waiting: superseded, nothing recorded', async () => {
+    runtime = makeRuntime(devOnlyConfig());
+    const store = givenWorld(mocks);
+    const later = new Date(Date.parse(SAMPLE.startTime) + 3_600_000).toISOString();
+    const lease = store.put(
+      SAMPLE.bucket,
+      '.deployer/locks/dev.json',
+      JSON.stringify({ holder: 'deploy later-build', token: 'f'.repeat(32), rank: later }),
+    );
+    // Written just now: a live lease.
+    lease.lastModified = new Date();
+    // Sent seconds ago: no retry of an earlier delivery.
+    const event = succeeded((e) => {
+      e.time = new Date().toISOString();
+    });
+    const summary = await handlePipelineEvent(runtime, event);
+    expect(summary.stages).toEqual([
+      {
+        stage: 'dev',
+        stack: 'orders-api-dev',
+        releaseKey: BUILD_RELEASE_KEY,
+        outcome: 'superseded',
+        notified: false,
+      },
+    ]);
+    expect(mocks.ssm).not.toHaveReceivedCommand(PutParameterCommand);
+    expect(mocks.ssm).not.toHaveReceivedCommand(DescribeParametersCommand);
     expect(mocks.cfn).not.toHaveReceivedAnyCommand();
     expect(mocks.sns).not.toHaveReceivedCommand(PublishCommand);
+    // The later build's lease is left as it was.
+    expect(
+      JSON.parse(store.get(SAMPLE.bucket, '.deployer/locks/dev.json')?.body.toString() ?? '{}'),
+    ).toMatchObject({
+      holder: 'deploy later-build',
+    });
   });
 
   it('reports, once, a version of its own that an earlier delivery recorded but never reported before a newer one took its place', async () => {
@@ -633,6 +675,8 @@ describe('handlePipelineEvent: repeated and late deliveries', () => {
       Labels: expect.arrayContaining([`exec-${SAMPLE.executionId}`]),
     });
     expect(mocks.ssm).not.toHaveReceivedCommand(PutParameterCommand);
-    expect(mocks.cfn).not.toHaveReceivedAnyCommand();
+    // The stack is read alongside the desired state, and left alone.
+    expect(mocks.cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
+    expect(mocks.cfn).not.toHaveReceivedCommand(ExecuteChangeSetCommand);
   });
 });

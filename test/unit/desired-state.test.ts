@@ -7,6 +7,7 @@ import {
   PutParameterCommand,
   type PutParameterCommandInput,
   SSMClient,
+  UnlabelParameterVersionCommand,
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Release } from '../../shared/aws/artifacts';
@@ -26,7 +27,7 @@ import {
   stageOf,
 } from './helpers/fixtures';
 import { TEMPLATE, TEMPLATE_WITH_QUEUE } from './helpers/releases';
-import { NEWER_RELEASE } from './helpers/stack-world';
+import { NEWER_RELEASE } from './helpers/stack-builders';
 
 const ssmMock = mockClient(SSMClient);
 const ssm = makeRuntime().clients.ssm;
@@ -38,7 +39,6 @@ const release: Release = {
   key: BUILD_RELEASE_KEY,
   sha256: BUILD_SHA256_HEX,
   commitId: SAMPLE.commitId,
-  copied: true,
 };
 
 const provenance = (fields: Record<string, string>) =>
@@ -90,6 +90,43 @@ beforeEach(() => {
 });
 
 describe('recordDesired', () => {
+  it('past version 100, frees the oldest version of its labels before writing: no write is refused', async () => {
+    givenLatest({
+      version: 100,
+      value: `${stage.releasePrefix}${'1'.repeat(64)}.zip`,
+      description: provenance({ execution: 'older', startedAt: '2020-01-01T00:00:00.000Z' }),
+    });
+    ssmMock.on(GetParameterHistoryCommand, { Name: PARAMETER, MaxResults: 1 }).resolves({
+      Parameters: [{ Name: PARAMETER, Version: 1, Value: 'x', Labels: ['exec-old', 'commit-old'] }],
+    });
+    ssmMock.on(UnlabelParameterVersionCommand).resolves({});
+    ssmMock.on(PutParameterCommand).resolves({ Version: 101 });
+    const result = await recordDesired(ssm, stage, release, execution);
+    expect(result).toMatchObject({ outcome: 'recorded', version: 101 });
+    expect(ssmMock).toHaveReceivedCommandWith(UnlabelParameterVersionCommand, {
+      Name: PARAMETER,
+      ParameterVersion: 1,
+      Labels: ['exec-old', 'commit-old'],
+    });
+    expect(ssmMock).toHaveReceivedCommandTimes(PutParameterCommand, 1);
+    const order = ssmMock.calls().map((c) => c.args[0].constructor.name);
+    expect(order.indexOf('UnlabelParameterVersionCommand')).toBeLessThan(
+      order.indexOf('PutParameterCommand'),
+    );
+  });
+
+  it('below version 100, writes without looking at the oldest version', async () => {
+    givenLatest({
+      version: 99,
+      value: `${stage.releasePrefix}${'1'.repeat(64)}.zip`,
+      description: provenance({ execution: 'older', startedAt: '2020-01-01T00:00:00.000Z' }),
+    });
+    ssmMock.on(PutParameterCommand).resolves({ Version: 100 });
+    await recordDesired(ssm, stage, release, execution);
+    expect(ssmMock).not.toHaveReceivedCommand(GetParameterHistoryCommand);
+    expect(ssmMock).not.toHaveReceivedCommand(UnlabelParameterVersionCommand);
+  });
+
   it('records the first release without Overwrite and labels it with the execution and the commit', async () => {
     ssmMock.on(DescribeParametersCommand).resolves({ Parameters: [] });
     ssmMock.on(PutParameterCommand).resolves({ Version: 1 });

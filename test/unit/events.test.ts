@@ -1,7 +1,7 @@
 import { EVENT_TEXT_LIMIT, parsePipelineEvent } from '../../shared/edge/events';
 import { EventValidationError, PermanentError } from '../../shared/errors';
 import { executionLabel } from '../../shared/names';
-import { loadEvent, SAMPLE, type SampleEvent, thrownBy } from './helpers/fixtures';
+import { loadEvent, loose, SAMPLE, type SampleEvent, thrownBy } from './helpers/fixtures';
 
 /** The EventValidationError a raw event fails with. */
 const rejectionOf = (raw: unknown): EventValidationError => {
@@ -39,6 +39,8 @@ describe('parsePipelineEvent: valid events', () => {
       account: '123456789012',
       region: 'us-east-1',
       eventId: '01234567-0123-0123-0123-012345678901',
+      // The envelope's time: when EventBridge sent it (a first delivery is less than a minute old).
+      sentAt: '2026-11-20T10:15:42.000Z',
     });
   });
 
@@ -216,14 +218,14 @@ describe('parsePipelineEvent: malformed events throw an EventValidationError nam
     [
       'another detail-type',
       (e) => {
-        e['detail-type'] = 'CodePipeline Stage Execution State Change';
+        loose(e)['detail-type'] = 'CodePipeline Stage Execution State Change';
       },
       'detail-type',
     ],
     [
       'another source',
       (e) => {
-        e.source = 'aws.codebuild';
+        loose(e).source = 'aws.codebuild';
       },
       'source',
     ],

@@ -162,7 +162,6 @@ describe('deployMessage', () => {
     key: `releases/orders-api/${'a'.repeat(64)}.zip`,
     sha256: 'a'.repeat(64),
     commitId: SAMPLE.commitId,
-    copied: true,
   };
   const reconcile = (extra: Partial<ReconcileResult>): ReconcileResult => ({
     outcome: 'deploying',
@@ -235,15 +234,16 @@ describe('deployMessage', () => {
         release,
         reconcile: reconcile({
           outcome: 'blocked',
-          reason: 'stack is ROLLBACK_FAILED',
-          nextStep: 'Call a person.',
+          why: { code: 'stack-needs-person', status: 'ROLLBACK_FAILED', region: 'us-east-1' },
         }),
       },
       'us-east-1',
     );
     expect(message.attributes.severity).toBe('error');
-    expect(message.body).toContain('Reason:     stack is ROLLBACK_FAILED');
-    expect(message.body).toContain('\nNext: Call a person.\n');
+    expect(message.body).toContain('Reason:     stack orders-api-prod is ROLLBACK_FAILED');
+    expect(message.body).toContain(
+      "\nNext: The stack's creation failed and it cannot be updated. Find the cause in its events (aws cloudformation describe-stack-events --stack-name orders-api-prod --region us-east-1)",
+    );
   });
 
   it('explains a failed release without a stack section, and falls back to the event commit', () => {

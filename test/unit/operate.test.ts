@@ -48,20 +48,12 @@ import {
   stageOf,
   thrownBy,
 } from './helpers/fixtures';
+import { publishedMessages } from './helpers/published';
 import { TEMPLATE, TEMPLATE_WITH_QUEUE, tamper } from './helpers/releases';
 import { givenRun, runRecordOf, runToken, runTokenPattern } from './helpers/runs';
-import {
-  givenStackWorld,
-  liveStack,
-  NEW_KEY,
-  NEW_RELEASE,
-  NEWER_KEY,
-  NEWER_RELEASE,
-  PARAMETERS,
-  publishedMessages,
-  type StackWorld,
-  version,
-} from './helpers/stack-world';
+import { liveStack, NEW_KEY, NEW_RELEASE, NEWER_KEY, NEWER_RELEASE, version } from './helpers/stack-builders';
+import { PARAMETERS } from './helpers/stack-samples';
+import { givenStackWorld, type StackWorld } from './helpers/stack-world';
 import { expectNoAwsCall, type Mocks, mockAll, notFound, OLD_KEY, resetAll } from './helpers/world';
 
 const mocks = mockAll();
@@ -208,10 +200,8 @@ describe('findRollbackTarget', () => {
       );
     });
 
-    // PRODUCT BUG (shared/operations/status.ts, findRollbackTarget): a selector of digits only is always read as an
-    // SSM version, so a commit whose short id is all digits (about 1 commit in 27 has such a 7-character
-    // prefix) cannot be named by it: `--to 1234567` is refused as "no version 1234567". Fix: when no
-    // version has that number and the selector is 7 to 64 characters long, look it up as a commit.
+    // A selector of digits only that no version number matches, 7 to 64 characters long, names a commit:
+    // a commit whose short id is all digits can still be the target.
     it('finds a commit whose 7-character prefix is all digits', () => {
       const digits = `1234567${'a'.repeat(33)}`;
       const withDigits = [release(1, key(1), { commit: digits }), release(2, key(2), { commit: commit(2) })];
@@ -991,11 +981,9 @@ describe('stageStatus', () => {
     expect((await stageStatus(runtime, prod)).pendingChangeSet).toBeUndefined();
   });
 
-  // PRODUCT BUG (shared/operations/status.ts, stageStatus, inSync): a stack that needs a person but whose parameter
-  // holds the desired key — a creation that rolled back (ROLLBACK_COMPLETE: the stack has no resources, and
-  // the version is labelled failed), a rollback that failed — is reported in sync, so `deployer status`
-  // exits 0 although the README promises exit 3 when "a stage … is not in sync (or its stack needs a
-  // person)". Fix: inSync also requires classifyStatus(stackStatus) === 'stable' and !desired.failed.
+  // A stage is in sync only when its stack is stable and its desired version is not marked failed: a stack
+  // that needs a person (a creation rolled back, a rollback failed) is not in sync even though its
+  // parameter holds the desired key, so `deployer status` exits 3.
   it.each(['ROLLBACK_COMPLETE', 'UPDATE_ROLLBACK_FAILED'])(
     'a stack in %s is not in sync, though its parameter holds the desired key',
     async (stackStatus) => {

@@ -32,6 +32,7 @@ import {
   STAGE_NAME,
 } from '../../shared/names';
 import { ROOT } from './helpers/fixtures';
+import { API_CALL_EVENTS, STATUS_EVENTS } from './helpers/stack-samples';
 
 /** Generated inputs per property: enough to find shape bugs, few enough for the file to run in seconds. */
 const RUNS = 500;
@@ -772,20 +773,9 @@ describe('parsePipelineEvent (property)', () => {
 // stack-events.ts: CloudFormation events
 // ---------------------------------------------------------------------------------------------------------
 
-const STACK_SAMPLES = [
-  'stack-update-complete',
-  'stack-update-rollback-complete',
-  'stack-update-rollback-failed',
-  'stack-create-failed',
-  'stack-rollback-complete',
-  'stack-delete-complete',
-  'cloudtrail-create-stack',
-  'cloudtrail-update-stack',
-  'cloudtrail-execute-change-set',
-  'cloudtrail-update-stack-failed',
-  'cloudtrail-delete-stack',
-  'cloudtrail-execute-change-set-by-arn',
-].map((name) => readJson(`events/${name}.json`));
+const STACK_SAMPLES = [...STATUS_EVENTS, ...API_CALL_EVENTS, 'cloudtrail-execute-change-set-by-arn'].map(
+  (name) => readJson(`events/${name}.json`),
+);
 
 /** What the notify and reconcile triggers may rely on in a parsed stack event. */
 const expectValidStackEvent = (event: ParsedStackEvent): void => {
@@ -865,10 +855,8 @@ describe('parseStackEvent (property)', () => {
     expect(counts.rejected).toBeGreaterThan(0);
   });
 
-  // PRODUCT BUG (shared/edge/stack-events.ts, the last line of parseStackEvent): the message for an unknown
-  // detail-type calls String(detailType), which throws a TypeError for a JSON object whose `toString` is not a
-  // function ({"detail-type": {"toString": 1}}), so the notify and reconcile handlers throw (and Lambda
-  // retries) instead of rejecting the event. Expected: EventValidationError. Remove `.failing` once fixed.
+  // An unknown detail-type of any JSON shape, even an object whose `toString` is not a function
+  // ({"detail-type": {"toString": 1}}), is rejected with an EventValidationError, never a TypeError.
   it('an unknown detail-type of any JSON shape is refused with EventValidationError', () => {
     fc.assert(
       fc.property(
@@ -984,10 +972,8 @@ describe('validateConfig (property)', () => {
     expect(counts.rejected).toBeGreaterThan(0);
   });
 
-  // PRODUCT BUG (shared/edge/config.ts, the `pipelines` record of configSchema): a pipeline named `__proto__` (a
-  // legal CodePipeline name, and an own key in the parsed YAML/JSON) passes validation but is dropped from
-  // the result, so its events are silently "not configured". Expected: every declared pipeline survives
-  // validation, or validation fails with a ConfigError naming it. Remove `.failing` once fixed.
+  // Every declared pipeline survives validation, or validation fails with a ConfigError naming it: a name
+  // such as `__proto__` (a legal CodePipeline name, an own key of the parsed YAML/JSON) is never dropped.
   it('never drops a declared pipeline silently: every pipeline is kept, or ConfigError', () => {
     const renamed = (name: string): unknown => {
       const config = structuredClone(SAMPLE_CONFIG);

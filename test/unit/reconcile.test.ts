@@ -24,6 +24,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import type { DesiredState } from '../../shared/aws/desired-state';
 import type { Provenance } from '../../shared/aws/provenance';
 import { DeployerError, PermanentError } from '../../shared/errors';
+import { nextStepText, reasonText } from '../../shared/messages/reasons';
 import { stageOrRefuse } from '../../shared/operations/refusals';
 import type { Runtime } from '../../shared/runtime';
 import { reconcile } from '../../shared/stage/reconcile';
@@ -232,7 +233,7 @@ describe('reconcile: before the stack is looked at', () => {
     givenChangeSetReady();
     const result = await reconcile(runtime, stageOf(runtime.config, 'dev'));
     expect(result).toMatchObject({ outcome: 'blocked', fresh: false });
-    expect(result.reason).toContain('failed to deploy');
+    expect(reasonText(result)).toContain('failed to deploy');
     expect(ssm).not.toHaveReceivedCommand(GetParameterCommand);
     expect(cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
   });
@@ -313,24 +314,22 @@ describe('reconcile: the stack does not exist', () => {
       template: TEMPLATE.sha256,
       token,
     });
-    // The run is on record before CloudFormation hears of it, 'executing' before it is executed, and the
-    // applied record written once it was.
+    // The run is recorded as CloudFormation makes the change set (together: nothing runs on the stack
+    // until the execute), 'executing' with the change set's ARN before it is executed, and the applied
+    // record written once it was.
     const runKey = `.deployer/runs/dev/${token}.json`;
     const puts = s3.commandCalls(PutObjectCommand);
     const runPuts = puts.filter((c) => c.args[0].input.Key === runKey);
-    expect(runPuts.map((c) => JSON.parse(String(c.args[0].input.Body)).state)).toEqual([
-      'created',
-      'created',
-      'executing',
-    ]);
-    const [created, withId, executing] = runPuts;
+    const states = runPuts.map((c) => JSON.parse(String(c.args[0].input.Body)));
+    expect(states.map((r) => r.state)).toEqual(['created', 'executing']);
+    expect(states[1]?.changeSetId).toEqual(expect.stringMatching(/^arn:aws:cloudformation:/));
+    const [created, executing] = runPuts;
     const createCall = cfn.commandCalls(CreateChangeSetCommand)[0];
     const executeCall = cfn.commandCalls(ExecuteChangeSetCommand)[0];
     const appliedCall = puts.find((c) => c.args[0].input.Key === '.deployer/applied/dev.json');
-    if (!created || !withId || !executing || !createCall || !executeCall || !appliedCall)
+    if (!created || !executing || !createCall || !executeCall || !appliedCall)
       throw new Error('a call is missing');
-    expect(created.calledBefore(createCall)).toBe(true);
-    expect(withId.calledAfter(createCall)).toBe(true);
+    expect(created.calledBefore(executeCall)).toBe(true);
     expect(executing.calledBefore(executeCall)).toBe(true);
     expect(appliedCall.calledAfter(executeCall)).toBe(true);
   });
@@ -396,9 +395,9 @@ describe('reconcile: the stack does not exist', () => {
     givenChangeSetReady();
     const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: desired('dev') });
     expect(result.outcome).toBe('blocked');
-    expect(result.reason).toContain('does not exist');
-    expect(result.reason).toContain('names no template to create it from');
-    expect(result.nextStep).toContain('template');
+    expect(reasonText(result)).toContain('does not exist');
+    expect(reasonText(result)).toContain('names no template to create it from');
+    expect(nextStepText(result)).toContain('template');
     expect(cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
     expect(s3Keys(GetObjectCommand)).not.toContain(CONFIGURED_TEMPLATE_KEY);
   });
@@ -418,10 +417,10 @@ describe('reconcile: the stack does not exist', () => {
       givenChangeSetReady();
       const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: pinned('dev') });
       expect(result.outcome).toBe('tampered');
-      expect(result.reason).toContain(`s3://${SAMPLE.bucket}/${TEMPLATE.key}`);
-      expect(result.reason).toContain(TEMPLATE.sha256);
-      expect(result.reason).toContain(found);
-      expect(result.nextStep).toContain(TEMPLATE.key);
+      expect(reasonText(result)).toContain(`s3://${SAMPLE.bucket}/${TEMPLATE.key}`);
+      expect(reasonText(result)).toContain(TEMPLATE.sha256);
+      expect(reasonText(result)).toContain(found);
+      expect(nextStepText(result)).toContain(TEMPLATE.key);
       expect(cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
       expect(runRecordsOf(store, 'dev')).toEqual([]);
     },
@@ -467,9 +466,9 @@ describe('reconcile: stack status', () => {
     givenChangeSetReady();
     const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: desired('dev') });
     expect(result.outcome).toBe('blocked');
-    expect(result.reason).toBe(`stack orders-api-dev is ${status}: Resource OrdersFunction failed`);
-    expect(result.nextStep).toContain(command);
-    expect(result.nextStep).toContain('--stack-name orders-api-dev --region us-east-1');
+    expect(reasonText(result)).toBe(`stack orders-api-dev is ${status}: Resource OrdersFunction failed`);
+    expect(nextStepText(result)).toContain(command);
+    expect(nextStepText(result)).toContain('--stack-name orders-api-dev --region us-east-1');
     expect(cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
     expect(cfn).not.toHaveReceivedCommand(ExecuteChangeSetCommand);
   });
@@ -524,7 +523,7 @@ describe('reconcile: stack status', () => {
     });
     const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: desired('dev', 5) });
     expect(result).toMatchObject({ outcome: 'blocked', fresh: false });
-    expect(result.reason).toContain('failed to deploy');
+    expect(reasonText(result)).toContain('failed to deploy');
     expect(cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
   });
 
@@ -542,10 +541,10 @@ describe('reconcile: stack status', () => {
     givenStack(stackNamed('orders-api-dev', 'UPDATE_COMPLETE', null));
     const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: desired('dev') });
     expect(result.outcome).toBe('blocked');
-    expect(result.reason).toBe(
+    expect(reasonText(result)).toBe(
       'stack orders-api-dev has no parameter ArtifactKey to receive the release key',
     );
-    expect(result.nextStep).toContain('stackParameter');
+    expect(nextStepText(result)).toContain('stackParameter');
     expect(cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
   });
 });
@@ -562,10 +561,10 @@ describe('reconcile: the release is verified before it is deployed', () => {
       givenChangeSetReady();
       const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: desired('dev') });
       expect(result.outcome).toBe('tampered');
-      expect(result.reason).toBe(
+      expect(reasonText(result)).toBe(
         `release object s3://${SAMPLE.bucket}/${BUILD_RELEASE_KEY} does not match its recorded SHA-256: recorded ${BUILD_SHA256_HEX}, found ${sha256Hex(Buffer.from('PK evil'))}`,
       );
-      expect(result.nextStep).toContain(`s3://${SAMPLE.bucket}/${BUILD_RELEASE_KEY}`);
+      expect(nextStepText(result)).toContain(`s3://${SAMPLE.bucket}/${BUILD_RELEASE_KEY}`);
       expect(cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
       expect(cfn).not.toHaveReceivedCommand(ExecuteChangeSetCommand);
       expect(runRecordsOf(store, 'dev')).toEqual([]);
@@ -588,7 +587,7 @@ describe('reconcile: the release is verified before it is deployed', () => {
       desired: desired('dev', 5, BUILD_RELEASE_KEY, { artifact: 'e'.repeat(64) }),
     });
     expect(result.outcome).toBe('tampered');
-    expect(result.reason).toContain(`recorded ${'e'.repeat(64)}, found ${BUILD_SHA256_HEX}`);
+    expect(reasonText(result)).toContain(`recorded ${'e'.repeat(64)}, found ${BUILD_SHA256_HEX}`);
     expect(cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
   });
 
@@ -599,8 +598,8 @@ describe('reconcile: the release is verified before it is deployed', () => {
       desired: desired('dev', 5, 'releases/orders-api/hotfix.zip', {}),
     });
     expect(result.outcome).toBe('blocked');
-    expect(result.reason).toContain('is not a content-named release key');
-    expect(result.nextStep).toContain('npx deployer rollback dev');
+    expect(reasonText(result)).toContain('is not a content-named release key');
+    expect(nextStepText(result)).toContain('npx deployer rollback dev');
     expect(cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
   });
 
@@ -714,7 +713,11 @@ describe('reconcile: the stack runs another release', () => {
     givenChangeSetReady();
     cfn.on(DescribeChangeSetCommand).resolves({ Status: 'FAILED', StatusReason: EMPTY_REASON });
     const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: desired('dev') });
-    expect(result).toMatchObject({ outcome: 'no-change', reason: EMPTY_REASON, changeSet: 'deploy-dev-v5' });
+    expect(result).toMatchObject({
+      outcome: 'no-change',
+      why: { code: 'nothing-to-change', detail: EMPTY_REASON },
+      changeSet: 'deploy-dev-v5',
+    });
     expect(cfn).toHaveReceivedCommandWith(DeleteChangeSetCommand, {
       StackName: 'orders-api-dev',
       ChangeSetName: arnOf('deploy-dev-v5'),
@@ -756,10 +759,10 @@ describe('reconcile: the stack runs another release', () => {
     });
     const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired: desired('dev') });
     expect(result.outcome).toBe('blocked');
-    expect(result.reason).toBe(
+    expect(reasonText(result)).toBe(
       'change set deploy-dev-v5 failed: Parameter validation failed: parameter value x for parameter name MemorySize',
     );
-    expect(result.nextStep).toBeDefined();
+    expect(nextStepText(result)).toBeDefined();
     expect(result.token).toMatch(runTokenPattern('dev', 5));
     expect(cfn).not.toHaveReceivedCommand(ExecuteChangeSetCommand);
     expect(cfn).not.toHaveReceivedCommand(DeleteChangeSetCommand);

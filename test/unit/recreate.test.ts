@@ -14,6 +14,7 @@ import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s
 import { GetParameterCommand, ParameterNotFound, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { DesiredState } from '../../shared/aws/desired-state';
+import { nextStepText, reasonText } from '../../shared/messages/reasons';
 import { reconcile } from '../../shared/stage/reconcile';
 import {
   BUILD_RELEASE_KEY,
@@ -69,7 +70,7 @@ it('recreate: deletes the stack with the stage service role, to create it again 
   expect(runtime.config.pipelines['orders-api-pipeline']?.stages.dev?.onFailedCreate).toBe('recreate');
   const result = await reconcile(runtime, stageOf(runtime.config, 'dev'), { desired });
   expect(result.outcome).toBe('recreating');
-  expect(result.reason).toContain(BUILD_RELEASE_KEY);
+  expect(reasonText(result)).toContain(BUILD_RELEASE_KEY);
   expect(cfn).toHaveReceivedCommandWith(DeleteStackCommand, {
     StackName: 'orders-api-dev',
     RoleARN: 'arn:aws:iam::123456789012:role/orders-api-dev-cloudformation',
@@ -91,9 +92,9 @@ it('recreate: never deletes the stack to recreate it from a release whose bytes 
     desired,
   });
   expect(result.outcome).toBe('tampered');
-  expect(result.reason).toContain(`s3://${SAMPLE.bucket}/${BUILD_RELEASE_KEY}`);
-  expect(result.reason).toContain(`recorded ${BUILD_SHA256_HEX}`);
-  expect(result.reason).toContain(`found ${Buffer.from(found.sha256 ?? '', 'base64').toString('hex')}`);
+  expect(reasonText(result)).toContain(`s3://${SAMPLE.bucket}/${BUILD_RELEASE_KEY}`);
+  expect(reasonText(result)).toContain(`recorded ${BUILD_SHA256_HEX}`);
+  expect(reasonText(result)).toContain(`found ${Buffer.from(found.sha256 ?? '', 'base64').toString('hex')}`);
   expect(cfn).not.toHaveReceivedCommand(DeleteStackCommand);
   expect(cfn).not.toHaveReceivedCommand(CreateChangeSetCommand);
 });
@@ -103,7 +104,7 @@ it('recreate: never deletes the stack when the desired release names no template
     desired: { ...desired, provenance: { artifact: BUILD_SHA256_HEX } },
   });
   expect(result.outcome).toBe('blocked');
-  expect(result.reason).toContain('names no template to create it from');
+  expect(reasonText(result)).toContain('names no template to create it from');
   expect(cfn).not.toHaveReceivedCommand(DeleteStackCommand);
 });
 
@@ -115,13 +116,13 @@ it('recreate: never deletes to recreate from a release that already failed', asy
     desired,
   });
   expect(result.outcome).toBe('blocked');
-  expect(result.reason).toContain('failed to deploy');
+  expect(reasonText(result)).toContain('failed to deploy');
   expect(cfn).not.toHaveReceivedCommand(DeleteStackCommand);
 });
 
 it('notify (the default): blocked with the next step, nothing deleted', async () => {
   const result = await reconcile(makeRuntime(), stageOf(makeRuntime().config, 'dev'), { desired });
   expect(result.outcome).toBe('blocked');
-  expect(result.nextStep).toContain('delete-stack');
+  expect(nextStepText(result)).toContain('delete-stack');
   expect(cfn).not.toHaveReceivedCommand(DeleteStackCommand);
 });

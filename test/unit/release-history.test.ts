@@ -7,7 +7,8 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { latestWithKey, markFailed, readHistory } from '../../shared/aws/release-history';
 import { awsError, makeRuntime, rejectionOf, SAMPLE, stageOf } from './helpers/fixtures';
-import { NEW_KEY, NEWER_KEY, PARAMETERS, version } from './helpers/stack-world';
+import { NEW_KEY, NEWER_KEY, version } from './helpers/stack-builders';
+import { PARAMETERS } from './helpers/stack-samples';
 import { OLD_KEY } from './helpers/world';
 
 const ssm = mockClient(SSMClient);

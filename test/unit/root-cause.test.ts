@@ -7,7 +7,8 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { findRootCause } from '../../shared/aws/root-cause';
 import { awsError, makeRuntime, rejectionOf } from './helpers/fixtures';
-import { resourceEvent, STACK_IDS, stackEventPages, stackItselfEvent } from './helpers/stack-world';
+import { resourceEvent, stackEventPages, stackItselfEvent } from './helpers/stack-builders';
+import { STACK_IDS } from './helpers/stack-samples';
 
 const cfn = mockClient(CloudFormationClient);
 const client = makeRuntime().clients.cfn;

@@ -12,28 +12,20 @@ import {
 import type { RunRecord } from '../../shared/aws/runs';
 import { handleReconcileTrigger, handleStackSettled, reconcileAll } from '../../shared/triggers/reconcile';
 import { awsError, makeRuntime, rejectionOf, repoConfigText, SAMPLE, TOPIC_ARN } from './helpers/fixtures';
+import { malformedStackEvents } from './helpers/malformed-stack-events';
+import { expectValidSubject, fieldOf, onlyMessage, publishedMessages } from './helpers/published';
 import { TEMPLATE, tamper } from './helpers/releases';
 import { appliedOf, givenApplied, givenRun, runRecordOf, runToken, runTokenPattern } from './helpers/runs';
+import { runtimeWith } from './helpers/runtime-changes';
+import { liveStack, NEW_KEY, NEW_RELEASE, NEWER_KEY, version } from './helpers/stack-builders';
 import {
   apiCallEvent,
-  expectValidSubject,
-  fieldOf,
-  givenStackWorld,
-  liveStack,
-  malformedStackEvents,
-  NEW_KEY,
-  NEW_RELEASE,
-  NEWER_KEY,
-  onlyMessage,
   PARAMETERS,
-  publishedMessages,
-  runtimeWith,
-  type StackWorld,
   type StatusChangeSample,
   scheduleEvent,
   statusEvent,
-  version,
-} from './helpers/stack-world';
+} from './helpers/stack-samples';
+import { givenStackWorld, type StackWorld } from './helpers/stack-world';
 import { expectNoAwsCall, mockAll, OLD_KEY, resetAll } from './helpers/world';
 
 const mocks = mockAll();

@@ -12,18 +12,18 @@ import {
   withStack,
 } from '../../shared/edge/stack-events';
 import { EventValidationError } from '../../shared/errors';
-import { thrownBy } from './helpers/fixtures';
+import { loose, thrownBy } from './helpers/fixtures';
+import { malformedStackEvents } from './helpers/malformed-stack-events';
 import {
   API_CALL_EVENTS,
   type ApiCallSample,
   apiCallEvent,
-  malformedStackEvents,
   SAMPLE_ACCESS_KEYS,
   STACK_IDS,
   type STATUS_EVENTS,
   type StatusChangeSample,
   statusEvent,
-} from './helpers/stack-world';
+} from './helpers/stack-samples';
 
 /** The EventValidationError a raw event fails with. */
 const rejectionOf = (raw: unknown): EventValidationError => {
@@ -444,7 +444,7 @@ describe('parseStackEvent: malformed events', () => {
 
   it('rejects the API call detail-type from another source', () => {
     const raw = apiCallEvent('cloudtrail-update-stack', (e) => {
-      e.source = 'aws.s3';
+      loose(e).source = 'aws.s3';
     });
     expect(raw['detail-type']).toBe(API_CALL_DETAIL_TYPE);
     expect(rejectionOf(raw).message).toContain('malformed CloudTrail API call event');

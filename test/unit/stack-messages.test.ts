@@ -1,33 +1,30 @@
 import type { ReleaseVersion } from '../../shared/aws/release-history';
 import type { RootCause } from '../../shared/aws/root-cause';
-import { consoleLink } from '../../shared/aws/stacks';
 import { parseStackEvent, type StackApiCall, type StackStatusChange } from '../../shared/edge/stack-events';
-import { toSubject } from '../../shared/messages/notification';
+import { consoleLink, toSubject } from '../../shared/messages/notification';
 import {
   apiCallMessage,
-  isFailureStatus,
-  isFinalStatus,
   type StatusReport,
   startedBy,
   statusMessage,
   statusSeverity,
 } from '../../shared/messages/stack-messages';
+import { isFailureStatus, isFinalStatus } from '../../shared/stack-status';
 import { expectNoInjection, HOSTILE, HOSTILE_CLEANED, HOSTILE_QUOTED } from '../support/hostile-text';
 import { makeRuntime, SAMPLE, stageOf } from './helpers/fixtures';
+import { expectValidSubject, fieldOf } from './helpers/published';
 import { runToken } from './helpers/runs';
+import { NEW_KEY } from './helpers/stack-builders';
 import {
   type ApiCallEventName,
   type ApiCallSample,
   apiCallEvent,
-  expectValidSubject,
-  fieldOf,
-  NEW_KEY,
   SAMPLE_ACCESS_KEYS,
   STACK_IDS,
   type StatusChangeSample,
   type StatusEventName,
   statusEvent,
-} from './helpers/stack-world';
+} from './helpers/stack-samples';
 import { OLD_KEY } from './helpers/world';
 
 const config = makeRuntime().config;

@@ -7,37 +7,35 @@ import {
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { GetParameterHistoryCommand } from '@aws-sdk/client-ssm';
-import { consoleLink } from '../../shared/aws/stacks';
+import { consoleLink } from '../../shared/messages/notification';
 import { handleStackNotification } from '../../shared/triggers/notify';
 import { expectNoInjection, HOSTILE, HOSTILE_QUOTED } from '../support/hostile-text';
 import { awsError, rejectionOf, SAMPLE, TOPIC_ARN } from './helpers/fixtures';
+import { malformedStackEvents } from './helpers/malformed-stack-events';
+import { expectValidSubject, fieldOf, onlyMessage, publishedMessages } from './helpers/published';
 import { givenRun, runToken } from './helpers/runs';
+import { runtimeWith } from './helpers/runtime-changes';
 import {
-  API_CALL_EVENTS,
-  apiCallEvent,
-  expectValidSubject,
-  fieldOf,
-  givenStackWorld,
   liveStack,
-  malformedStackEvents,
   NEW_KEY,
   NEWER_KEY,
-  onlyMessage,
-  PARAMETERS,
-  publishedMessages,
   resourceEvent,
-  runtimeWith,
-  SAMPLE_ACCESS_KEYS,
-  STACK_IDS,
-  STATUS_EVENTS,
-  type StackWorld,
-  type StatusChangeSample,
-  type StatusEventName,
-  statusEvent as sampleEvent,
   stackItselfEvent,
   stackMissing,
   version,
-} from './helpers/stack-world';
+} from './helpers/stack-builders';
+import {
+  API_CALL_EVENTS,
+  apiCallEvent,
+  PARAMETERS,
+  SAMPLE_ACCESS_KEYS,
+  STACK_IDS,
+  STATUS_EVENTS,
+  type StatusChangeSample,
+  type StatusEventName,
+  statusEvent as sampleEvent,
+} from './helpers/stack-samples';
+import { givenStackWorld, type StackWorld } from './helpers/stack-world';
 import { expectNoAwsCall, mockAll, OLD_KEY, resetAll } from './helpers/world';
 
 const mocks = mockAll();

@@ -23,6 +23,7 @@ import { AmbiguousWriteError } from '../../shared/aws/single-writes';
 import {
   LEASE_MS,
   LockLostError,
+  LockYieldedError,
   lockKey,
   readStageLock,
   StageLockedError,
@@ -287,6 +288,48 @@ describe('waiting for another holder', () => {
     )) as Error;
     expect(error.message).toContain('locked by "deploy 1 Next: approve prod" since');
     expect(error.message).not.toMatch(/[\p{Cc}\p{Cf}]/u);
+  });
+
+  const rankedLease = (holder: string, rank: string): void =>
+    store(JSON.stringify({ holder, token: 'f'.repeat(32), expiresAt: '2026-01-01T00:00:00Z', rank }));
+  const EARLIER = '2026-11-20T10:00:00.000Z';
+  const LATER = '2026-11-20T11:00:00.000Z';
+
+  it('writes the rank of its work in the lease, for the writers that wait', async () => {
+    const body = await withStageLock(s3, dev, 'deploy 1234', async () => JSON.parse(stored?.body ?? '{}'), {
+      rank: LATER,
+    });
+    expect(body).toMatchObject({ holder: 'deploy 1234', rank: LATER });
+  });
+
+  it('stops waiting (LockYieldedError) at once when the holder works for a later rank, writing nothing more', async () => {
+    rankedLease('deploy later', LATER);
+    const work = jest.fn();
+    const error = await withStageLock(s3, dev, 'deploy earlier', work, {
+      rank: EARLIER,
+      yieldToLater: true,
+      waitMs: 60_000,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LockYieldedError);
+    expect((error as LockYieldedError).holder).toBe('deploy later');
+    expect(work).not.toHaveBeenCalled();
+    // One refused attempt and one read: no second attempt, no delete of a lease that was never ours.
+    expect(putCalls()).toHaveLength(1);
+    expect(s3Mock.commandCalls(DeleteObjectCommand)).toHaveLength(0);
+    expect(storedLease().holder).toBe('deploy later');
+  });
+
+  it.each([
+    ['an earlier rank', EARLIER, true],
+    ['a later rank, when not asked to yield', LATER, false],
+  ])('waits on a holder of %s', async (_what, holderRank, yieldToLater) => {
+    rankedLease('deploy other', holderRank);
+    const error = await withStageLock(s3, dev, 'deploy mine', jest.fn(), {
+      rank: holderRank === EARLIER ? LATER : EARLIER,
+      yieldToLater,
+      waitMs: 0,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StageLockedError);
   });
 });
 

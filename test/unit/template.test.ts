@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { StackStatus } from '@aws-sdk/client-cloudformation';
 import { readTemplate } from '../../bin/support/sam-template';
-import { isFinalStatus } from '../../shared/messages/stack-messages';
+import { isFinalStatus } from '../../shared/stack-status';
 
 const ROOT = join(__dirname, '..', '..');
 

@@ -10,7 +10,14 @@ import * as operate from '../../../shared/operations/index';
 import type { ReconcileResult } from '../../../shared/outcomes';
 import { reconcileStage } from '../../../shared/stage/transaction';
 import { type Command, commandArgs, EXIT, exactly, JSON_OPTION, whoami } from '../args';
-import { moveText, outcomeFields, reconcileText, recordedMoveText } from '../outcomes';
+import {
+  moveJson,
+  moveText,
+  outcomeFields,
+  reconcileJson,
+  reconcileText,
+  recordedMoveText,
+} from '../outcomes';
 import { print } from '../render';
 import { cliRuntime, stageArg } from '../runtime';
 
@@ -32,7 +39,7 @@ Exit code 3 when the stack needs a person.`,
     const [stageName = ''] = exactly(positionals, 1, 'reconcile takes exactly one stage name');
     const runtime = cliRuntime(env, { tellsOps: false });
     const result = await reconcileStage(runtime, stageArg(runtime, stageName), 'deployer reconcile (cli)');
-    print(values.json ? result : reconcileText(result));
+    print(values.json ? reconcileJson(result) : reconcileText(result));
     return exitFor(result);
   },
 };
@@ -51,7 +58,7 @@ from S3 or no longer matches its digest. ${MOVES_TELL}`,
     const runtime = cliRuntime(env, { tellsOps: true });
     const stage = stageArg(runtime, stageName);
     const result = await operate.rollback(runtime, stage.name, values.to ?? 'previous', whoami(env));
-    print(values.json ? result : recordedMoveText(`rolled back stage ${stage.name}`, result));
+    print(values.json ? moveJson(result) : recordedMoveText(`rolled back stage ${stage.name}`, result));
     return exitFor(result.reconcile);
   },
 };
@@ -99,7 +106,7 @@ again. ${MOVES_TELL}`,
     const stage = stageArg(runtime, stageName);
     const result = await operate.reject(runtime, stage.name, whoami(env));
     const headline = `rejected stage ${stage.name}: ${shown(result.changeSet)} deleted; the release the stack runs is desired again`;
-    print(values.json ? result : recordedMoveText(headline, result));
+    print(values.json ? moveJson(result) : recordedMoveText(headline, result));
     return exitFor(result.reconcile);
   },
 };
@@ -122,7 +129,9 @@ deployer.config.yaml. ${MOVES_TELL}`,
     const [from, to] = [stageArg(runtime, fromName), stageArg(runtime, toName)];
     const result: operate.MoveResult = await operate.promote(runtime, from.name, to.name, whoami(env));
     print(
-      values.json ? result : recordedMoveText(`promoted from stage ${from.name} to stage ${to.name}`, result),
+      values.json
+        ? moveJson(result)
+        : recordedMoveText(`promoted from stage ${from.name} to stage ${to.name}`, result),
     );
     return exitFor(result.reconcile);
   },

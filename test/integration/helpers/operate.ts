@@ -1,9 +1,10 @@
 /**
- * Helpers for the "operating a stage" tests: the real command line (dist/bin/deployer.js, built once by
- * scripts/build.mjs: see test/support/checkout-build.ts) run against a world on moto, the world's
+ * Helpers for the "operating a stage" tests: the command line (bin/deployer.ts's `run`, in this process; the
+ * built dist/bin/deployer.js is spawned only by cli-smoke.test.ts) run against a world on moto, the world's
  * configuration as a file, configuration variants (promoteTo) with their YAML, versions recorded quickly
  * without deploys, and provenance read back.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,14 +12,27 @@ import { join } from 'node:path';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { LabelParameterVersionCommand, type ParameterHistory } from '@aws-sdk/client-ssm';
 import { parse, stringify } from 'yaml';
+import { run } from '../../../bin/deployer';
 import { exampleBuild, uploadBuild } from '../../../bin/support/example-world';
 import { writeDesired } from '../../../shared/aws/desired-state';
 import { type Provenance, parseProvenance } from '../../../shared/aws/provenance';
 import { parseConfig } from '../../../shared/edge/config';
+import { logger } from '../../../shared/logger';
 import type { Runtime } from '../../../shared/runtime';
 import { CLI_RUN_TIMEOUT_MS, cleanEnv, runProcess } from '../../support/checkout-build';
 import { configuredStage } from './stack-events';
-import { artifactKeyOf, changeSetsOf, parameterHistory, REGION, stackOf, stageOf, type World } from './world';
+import {
+  artifactKeyOf,
+  changeSetsOf,
+  createWorld,
+  destroyWorld,
+  parameterHistory,
+  REGION,
+  type StageOptions,
+  stackOf,
+  stageOf,
+  type World,
+} from './world';
 
 // ---- the command line ----
 
@@ -32,7 +46,6 @@ export interface CliResult {
 }
 
 export interface CliWorld {
-  cli: string;
   world: World;
   /** The configuration file the commands read (DEPLOYER_CONFIG_FILE). */
   configFile: string;
@@ -67,9 +80,91 @@ export const cliEnv = (world: World, configFile: string, extra: Record<string, s
   };
 };
 
-/** Run `node <cli> <args…>` as a person would; `env` replaces the default environment's entries. */
-export const runCli = (
-  { cli, world, configFile }: CliWorld,
+/**
+ * The worlds of one test file, each with its configuration file, all removed after the file's tests. Call it
+ * at the top of the file; the function it returns makes a world of `stages`, with `settings` added to them
+ * (configWith: the configuration file and the runtime both carry them).
+ */
+export const cliWorlds = () => {
+  const cleanups: (() => void)[] = [];
+  afterAll(() => {
+    for (const cleanup of cleanups.splice(0)) cleanup();
+  });
+  return async (
+    stages?: StageOptions[],
+    settings?: (world: World) => Record<string, Record<string, unknown>>,
+  ): Promise<CliWorld & { runtime: Runtime }> => {
+    const world = await createWorld(stages);
+    cleanups.push(() => destroyWorld(world));
+    const { configText, runtime } = settings
+      ? configWith(world, settings(world))
+      : { configText: world.configText, runtime: world.runtime };
+    const configFile = writeConfigFile(configText);
+    cleanups.push(() => removeConfigFile(configFile));
+    return { world, configFile, runtime };
+  };
+};
+
+/** What one run writes: writes to process.stdout and process.stderr in its async context land here. */
+const capture = new AsyncLocalStorage<{ stdout: string; stderr: string }>();
+/** The runs under way, and how to put back what the first of them replaced. */
+let running = 0;
+let restore = (): void => {};
+
+/**
+ * Send the writes made inside a run to its capture and every other write (jest's, another test code's) to
+ * the terminal as before; the log level `run` sets is put back when the last run ends.
+ */
+const captureStart = (): void => {
+  if (running++ > 0) return;
+  const level = logger.getLevelName();
+  const spies = (['stdout', 'stderr'] as const).map((name) => {
+    const stream = process[name];
+    const original = stream.write.bind(stream) as (...args: unknown[]) => boolean;
+    const write = (chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
+      const into = capture.getStore();
+      if (!into) return original(chunk, ...rest);
+      into[name] += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+      // write(chunk, [encoding], [callback]): the callback is called once the chunk is written.
+      const done = rest.find((arg) => typeof arg === 'function') as (() => void) | undefined;
+      if (done) process.nextTick(done);
+      return true;
+    };
+    return jest.spyOn(stream, 'write').mockImplementation(write as typeof stream.write);
+  });
+  restore = () => {
+    for (const spy of spies) spy.mockRestore();
+    logger.setLogLevel(level);
+  };
+};
+
+const captureEnd = (): void => {
+  if (--running === 0) restore();
+};
+
+/**
+ * Run `deployer <args…>` in this process (bin/deployer.ts's `run`) in the environment a person at a terminal
+ * would have (cliEnv; `env` replaces its entries), with what it writes captured.
+ */
+export const runCli = async (
+  { world, configFile }: CliWorld,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<CliResult> => {
+  const output = { stdout: '', stderr: '' };
+  captureStart();
+  try {
+    const code = await capture.run(output, () => run(args, cliEnv(world, configFile, env)));
+    return { code, signal: null, ...output };
+  } finally {
+    captureEnd();
+  }
+};
+
+/** Run the built command line (`cli`, from buildCli) as its own process, as a person would: cli-smoke.test.ts. */
+export const spawnCli = (
+  cli: string,
+  { world, configFile }: CliWorld,
   args: string[],
   env: Record<string, string> = {},
 ): Promise<CliResult> =>

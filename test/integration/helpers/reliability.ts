@@ -11,12 +11,22 @@ import * as sns from '@aws-sdk/client-sns';
 import type { ParameterHistory } from '@aws-sdk/client-ssm';
 import * as ssm from '@aws-sdk/client-ssm';
 import { parse, stringify } from 'yaml';
-import type { AwsProxy, ForwardedCall } from '../../../bin/support/aws-proxy';
+import { type AwsProxy, type ForwardedCall, startAwsProxy } from '../../../bin/support/aws-proxy';
 import { type Clients, createClients } from '../../../shared/aws/clients';
 import { type Provenance, parseProvenance } from '../../../shared/aws/provenance';
 import { parseConfig } from '../../../shared/edge/config';
 import type { Runtime } from '../../../shared/runtime';
-import { REGION, RELEASE_PREFIX, stageOf, type World } from './world';
+import { type Build, type StageWorld, uploadedBuild, type Worlds, worldsOfFile } from './file-setup';
+import {
+  type ConfigInput,
+  createStackFor,
+  type PipelineEventInput,
+  pipelineEvent,
+  REGION,
+  RELEASE_PREFIX,
+  stageOf,
+  type World,
+} from './world';
 
 // ---- the proxy ----
 
@@ -32,6 +42,73 @@ export const proxiedRuntime = (proxy: AwsProxy, runtime: Runtime): Runtime => ({
 
 export const destroyClients = (clients: Clients): void => {
   for (const client of Object.values(clients)) client.destroy();
+};
+
+/** The fault proxy of one test file, and what the file makes with it: all gone after its tests. */
+export interface ProxiedWorld extends StageWorld {
+  /** The world's runtime, its clients going through the proxy. */
+  runtime: Runtime;
+}
+
+export interface ProxyOfFile {
+  /** The proxy (started before the file's tests). */
+  readonly proxy: AwsProxy;
+  /** The file's worlds (see worldsOfFile). */
+  worlds: Worlds;
+  /** SDK clients through the proxy (see proxiedClients). */
+  clients(): Clients;
+  /** Other clients the file made, destroyed with the rest after its tests. */
+  adopt(clients: Clients): Clients;
+  /** A runtime of the world (or another runtime of it) whose clients go through the proxy. */
+  runtime(runtime: Runtime): Runtime;
+  /** A new world whose dev stack runs an initial release, and its runtime through the proxy. */
+  stageWorld(): Promise<ProxiedWorld>;
+  /** A stageWorld with a new build uploaded, and the pipeline event of its execution. */
+  withBuild(): Promise<ProxiedWorld & Build & { event: PipelineEventInput }>;
+}
+
+/**
+ * Start the fault proxy for one test file: call it at the top level of the file. The proxy starts before
+ * the file's tests, its faults are cleared after each test, and it is closed, with the clients and worlds
+ * made through it, after them.
+ */
+export const proxyOfFile = (): ProxyOfFile => {
+  let started: AwsProxy | undefined;
+  const made: Clients[] = [];
+  const worlds = worldsOfFile();
+  beforeAll(async () => {
+    started = await startAwsProxy(process.env.AWS_ENDPOINT_URL ?? '');
+  });
+  afterEach(() => {
+    started?.setFaults({});
+  });
+  afterAll(async () => {
+    for (const clients of made) destroyClients(clients);
+    await started?.close();
+  });
+  const of: ProxyOfFile = {
+    get proxy(): AwsProxy {
+      if (!started) throw new Error('the proxy starts in beforeAll: use it inside tests and hooks');
+      return started;
+    },
+    worlds,
+    clients: () => of.adopt(proxiedClients(of.proxy)),
+    adopt: (clients) => {
+      made.push(clients);
+      return clients;
+    },
+    runtime: (runtime) => ({ ...runtime, clients: of.clients() }),
+    stageWorld: async () => {
+      const base = await worlds.withStack();
+      return { ...base, runtime: of.runtime(base.world.runtime) };
+    },
+    withBuild: async () => {
+      const base = await of.stageWorld();
+      const build = await uploadedBuild(base.world);
+      return { ...base, ...build, event: pipelineEvent(base.world, build.execution) };
+    },
+  };
+  return of;
 };
 
 /** The change set's name from an ExecuteChangeSet call, whether it named the change set or gave its ARN. */
@@ -123,19 +200,14 @@ export const shuffled = <T>(items: readonly T[], random: () => number): T[] => {
 /** The pipeline that feeds one stage of a world built with `runtimeWithPipelinePerStage`. */
 export const pipelineOfStage = (world: World, role: string): string => `${world.pipeline}-${role}`;
 
-interface ConfigDocument {
-  pipelines: Record<string, { stages: Record<string, Record<string, unknown>> }>;
-  [field: string]: unknown;
-}
-
 /**
  * The world's runtime with every stage fed by its own pipeline (`pipelineOfStage`), so that one event
  * deploys to one stage, through the YAML and the schema as a deployed configuration would be.
  */
 export const runtimeWithPipelinePerStage = (world: World, clients: Clients): Runtime => {
-  const document = parse(world.configText) as ConfigDocument;
+  const document = parse(world.configText) as ConfigInput;
   const stages = document.pipelines[world.pipeline]?.stages ?? {};
-  const pipelines: ConfigDocument['pipelines'] = {};
+  const pipelines: ConfigInput['pipelines'] = {};
   for (const role of Object.keys(world.stages)) {
     const name = stageOf(world, role).name;
     const settings = stages[name];
@@ -146,6 +218,56 @@ export const runtimeWithPipelinePerStage = (world: World, clients: Clients): Run
     settings: world.runtime.settings,
     config: parseConfig(stringify({ ...document, pipelines }), `world ${world.id} (a pipeline per stage)`),
     clients,
+  };
+};
+
+// ---- a burst ----
+
+/** A build of a burst, and the stage it is for. */
+export interface StageBuild extends Build {
+  role: string;
+}
+
+export interface Burst {
+  world: World;
+  /** Every stage's builds, oldest first within a stage. */
+  builds: StageBuild[];
+  /** The newest build of a stage. */
+  newestOf(role: string): StageBuild;
+  /**
+   * The builds' pipeline events in an order shuffled by `random`, each from the pipeline of its own stage
+   * (see runtimeWithPipelinePerStage).
+   */
+  shuffledEvents(random: () => number): { build: StageBuild; event: PipelineEventInput }[];
+}
+
+/**
+ * A world of these stages, each with a stack on an initial release and `perStage` builds uploaded with
+ * distinct bytes and increasing start times.
+ */
+export const burstWorld = async (worlds: Worlds, stages: string[], perStage: number): Promise<Burst> => {
+  const world = await worlds.create(stages.map((name) => ({ name })));
+  await Promise.all(stages.map((role) => createStackFor(world, role)));
+  const builds = await Promise.all(
+    stages.flatMap((role) =>
+      Array.from(
+        { length: perStage },
+        async (_, k): Promise<StageBuild> => ({
+          role,
+          ...(await uploadedBuild(world, k, role)),
+        }),
+      ),
+    ),
+  );
+  return {
+    world,
+    builds,
+    newestOf: (role) => builds.filter((b) => b.role === role).at(-1) as StageBuild,
+    shuffledEvents: (random) =>
+      shuffled(builds, random).map((build) => ({
+        build,
+        event: pipelineEvent({ pipeline: pipelineOfStage(world, build.role) }, build.execution),
+      })),
   };
 };
 

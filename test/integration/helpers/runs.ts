@@ -3,14 +3,8 @@
  * deployer executed for a desired version (what a status event of that operation carries).
  */
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import type { RunRecord } from '../../../shared/aws/runs';
 import { stageOf, type World } from './world';
-
-interface RunRecord {
-  token: string;
-  version: number;
-  state: string;
-  createdAt: string;
-}
 
 /** Every run record of a stage, oldest first. */
 export const runRecords = async (world: World, stageRole = 'dev'): Promise<RunRecord[]> => {

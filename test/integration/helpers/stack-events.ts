@@ -9,18 +9,23 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateStackCommand, DeleteStackCommand, UpdateStackCommand } from '@aws-sdk/client-cloudformation';
 import { parse, stringify } from 'yaml';
+import type * as z from 'zod/mini';
 import { locateBuild, type Release, releaseBuild } from '../../../shared/aws/artifacts';
 import { type RecordResult, recordDesired } from '../../../shared/aws/desired-state';
 import { describeStack } from '../../../shared/aws/stacks';
 import { parseConfig, type Stage, stageNamed } from '../../../shared/edge/config';
-import { parsePipelineEvent } from '../../../shared/edge/events';
+import { type envelope, parsePipelineEvent } from '../../../shared/edge/events';
 import type { Settings } from '../../../shared/edge/settings';
+import type { apiCallSchema, statusChangeSchema } from '../../../shared/edge/stack-events';
 import type { Runtime } from '../../../shared/runtime';
 import {
   ACCOUNT,
+  type ConfigInput,
   type Execution,
   pipelineEvent,
   REGION,
+  type StageInput,
+  type StageNames,
   stageOf,
   uploadExecutionBuild,
   type World,
@@ -49,38 +54,23 @@ export type CloudTrailSample =
   | 'cloudtrail-delete-stack.json'
   | 'cloudtrail-execute-change-set.json';
 
-export interface StatusChangeEvent {
-  id: string;
-  account: string;
-  region: string;
-  time: string;
-  resources: string[];
-  detail: {
-    'stack-id': string;
-    'status-details': { status: string; 'status-reason'?: string };
-    'client-request-token'?: string;
-  };
-  [field: string]: unknown;
-}
+/**
+ * An event as its schema takes it in, except that the literals naming its kind (detail-type, source) are
+ * any string: tests send one kind of event dressed as another. Every other field is the schema's.
+ */
+type AnyKind<T> = { [K in keyof T as K extends 'detail-type' | 'source' ? never : K]: T[K] } & {
+  'detail-type': string;
+  source: string;
+};
 
-export interface CloudTrailEvent {
-  id: string;
-  account: string;
-  region: string;
-  time: string;
-  detail: {
-    eventName: string;
-    eventTime: string;
-    awsRegion: string;
-    userIdentity?: Record<string, unknown>;
-    requestParameters?: { stackName?: string; [field: string]: unknown } | null;
-    responseElements?: { stackId?: string; [field: string]: unknown } | null;
-    errorCode?: string;
-    errorMessage?: string;
-    [field: string]: unknown;
-  };
-  [field: string]: unknown;
-}
+/** A "CloudFormation Stack Status Change" event (see AnyKind). */
+export type StatusChangeEvent = AnyKind<z.input<typeof statusChangeSchema>>;
+
+/** An "AWS API Call via CloudTrail" event (see AnyKind). */
+export type CloudTrailEvent = AnyKind<z.input<typeof apiCallSchema>>;
+
+/** The schedule's event: the EventBridge envelope, as the schema takes it in. */
+export type ScheduleEvent = z.input<typeof envelope>;
 
 const readSample = (file: string): string => readFileSync(join(EVENTS_DIR, file), 'utf8');
 
@@ -165,10 +155,18 @@ export const cloudTrailEvent = (sample: CloudTrailSample, target: StackTarget): 
 };
 
 /** The schedule's event (events/schedule.json). */
-export const scheduleEvent = (): Record<string, unknown> => ({
-  ...(JSON.parse(readSample('schedule.json')) as Record<string, unknown>),
+export const scheduleEvent = (): ScheduleEvent => ({
+  ...(JSON.parse(readSample('schedule.json')) as ScheduleEvent),
   id: randomUUID(),
 });
+
+/** The attributes of the message about a status change of a stage's stack, or an API call on it. */
+export const messageAttributes = (
+  kind: 'stack-status' | 'api-call',
+  stage: Pick<StageNames, 'name' | 'stack'>,
+  status: string,
+  severity: 'info' | 'warning' | 'error',
+): Record<string, string> => ({ kind, stage: stage.name, stack: stage.stack, status, severity });
 
 /** A client request token as the console makes one. */
 export const consoleToken = (): string => `Console-UpdateStack-${randomUUID()}`;
@@ -186,6 +184,14 @@ export const targetOfStack = async (world: World, stack: string): Promise<StackT
   if (!described?.StackId) throw new Error(`stack ${stack} does not exist in moto`);
   return { stack, stackId: described.StackId };
 };
+
+/** A world made by `worldsOfFile` (world.ts), with its stage's stack as events name it. */
+export const withTarget = async <T extends { world: World; stage: StageNames }>(
+  made: T,
+): Promise<T & { target: StackTarget }> => ({
+  ...made,
+  target: await targetOfStack(made.world, made.stage.stack),
+});
 
 /** A stack outside the configuration, from the world's template (as another team's stack would be). */
 export const createOtherStack = async (world: World, name: string): Promise<StackTarget> => {
@@ -237,14 +243,9 @@ export const configuredStage = (world: World, stageName = 'dev'): Stage => {
 };
 
 export interface ConfigChanges {
-  notifications?: { allStacks?: boolean; inProgress?: boolean; apiCalls?: boolean };
+  notifications?: ConfigInput['notifications'];
   /** Per stage role ('dev'): settings to add, such as { mute: true }. */
-  stages?: Record<string, Record<string, unknown>>;
-}
-
-interface ConfigDocument {
-  notifications?: Record<string, unknown>;
-  pipelines: Record<string, { stages: Record<string, Record<string, unknown>> }>;
+  stages?: Record<string, Partial<StageInput>>;
 }
 
 /**
@@ -256,12 +257,14 @@ export const runtimeWith = (
   changes: ConfigChanges,
   settings: Partial<Settings> = {},
 ): Runtime => {
-  const document = parse(world.configText) as ConfigDocument;
+  const document = parse(world.configText) as ConfigInput;
   if (changes.notifications) document.notifications = { ...changes.notifications };
   const stages = document.pipelines[world.pipeline]?.stages ?? {};
   for (const [role, extra] of Object.entries(changes.stages ?? {})) {
     const name = stageOf(world, role).name;
-    stages[name] = { ...stages[name], ...extra };
+    const current = stages[name];
+    if (!current) throw new Error(`stage ${name} is missing from the world's configuration`);
+    stages[name] = { ...current, ...extra };
   }
   return {
     settings: { ...world.runtime.settings, ...settings },

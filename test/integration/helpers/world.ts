@@ -21,6 +21,7 @@ import { GetObjectCommand, HeadObjectCommand, PutBucketVersioningCommand } from 
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { GetParameterHistoryCommand, type ParameterHistory } from '@aws-sdk/client-ssm';
 import { stringify } from 'yaml';
+import type * as z from 'zod/mini';
 import {
   createBucket,
   createLedgerTable,
@@ -34,7 +35,8 @@ import {
 } from '../../../bin/support/example-world';
 import { type Clients, createClients } from '../../../shared/aws/clients';
 import { describeStack } from '../../../shared/aws/stacks';
-import { parseConfig } from '../../../shared/edge/config';
+import { type configSchema, parseConfig, type stageSchema } from '../../../shared/edge/config';
+import type { pipelineEventSchema } from '../../../shared/edge/events';
 import type { Runtime } from '../../../shared/runtime';
 import { type DeploySummary, handlePipelineEvent } from '../../../shared/triggers/deploy';
 
@@ -93,6 +95,12 @@ export interface World {
 
 export const RELEASE_PREFIX = 'releases/app/';
 
+/** A configuration as its schema takes it in (deployer.config.yaml): a schema change breaks the worlds. */
+export type ConfigInput = z.input<typeof configSchema>;
+export type StageInput = z.input<typeof stageSchema>;
+/** A pipeline event as its schema takes it in. */
+export type PipelineEventInput = z.input<typeof pipelineEventSchema>;
+
 /** The configuration YAML for a world, in the schema of deployer.config.yaml. */
 const configYaml = (
   world: Pick<World, 'bucket' | 'templateKey' | 'pipeline'>,
@@ -100,7 +108,7 @@ const configYaml = (
   names: Record<string, StageNames>,
 ): string => {
   const stageEntries = Object.fromEntries(
-    stages.map((options) => {
+    stages.map((options): [string, StageInput] => {
       const stage = names[options.name] as StageNames;
       return [
         stage.name,
@@ -122,10 +130,11 @@ const configYaml = (
       ];
     }),
   );
-  return stringify({
+  const config: ConfigInput = {
     settings: { changeSetTimeoutSeconds: 30 },
     pipelines: { [world.pipeline]: { stages: stageEntries } },
-  });
+  };
+  return stringify(config);
 };
 
 /**
@@ -241,20 +250,17 @@ export const newExecution = (startTime = hoursAfterBase(0)): Execution => ({
 });
 
 /** The example pipeline-succeeded event, for this world's pipeline and the given execution. */
-export const pipelineEvent = (
-  world: Pick<World, 'pipeline'>,
-  execution: Execution,
-): Record<string, unknown> => {
-  const event = structuredClone(JSON.parse(readFileSync(EXAMPLE_EVENT_FILE, 'utf8'))) as {
-    resources: string[];
-    detail: Record<string, unknown> & { 'execution-trigger': Record<string, unknown> };
-  } & Record<string, unknown>;
+export const pipelineEvent = (world: Pick<World, 'pipeline'>, execution: Execution): PipelineEventInput => {
+  const event = JSON.parse(readFileSync(EXAMPLE_EVENT_FILE, 'utf8')) as PipelineEventInput;
   event.id = randomUUID();
   event.resources = [`arn:aws:codepipeline:${REGION}:${ACCOUNT}:${world.pipeline}`];
   event.detail.pipeline = world.pipeline;
   event.detail['execution-id'] = execution.executionId;
   event.detail['start-time'] = execution.startTime;
-  event.detail['execution-trigger']['commit-id'] = execution.commitId;
+  event.detail['execution-trigger'] = {
+    ...event.detail['execution-trigger'],
+    'commit-id': execution.commitId,
+  };
   return event;
 };
 

@@ -9,9 +9,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { GetObjectCommandOutput } from '@aws-sdk/client-s3';
+import type * as z from 'zod/mini';
 import { createClients } from '../../../shared/aws/clients';
 import { type DeployerConfig, parseConfig, type Stage, stageNamed } from '../../../shared/edge/config';
-import { type PipelineExecution, parsePipelineEvent } from '../../../shared/edge/events';
+import {
+  type PipelineExecution,
+  parsePipelineEvent,
+  type pipelineEventSchema,
+} from '../../../shared/edge/events';
 import type { Runtime } from '../../../shared/runtime';
 
 export const ROOT = join(__dirname, '..', '..', '..');
@@ -36,40 +41,29 @@ export type EventName =
   | 'pipeline-started'
   | 'pipeline-failed';
 
-/** The shape of the sample events, loose enough to be damaged on purpose in tests. */
-export interface SampleEvent {
-  version: string;
-  id: string;
-  'detail-type': string;
-  source: string;
-  account: string;
-  time: string;
-  region: string;
-  resources: string[];
-  detail: {
-    pipeline: string;
-    'execution-id': string;
-    state: string;
-    version: string | number;
-    'start-time'?: string;
-    'pipeline-execution-attempt'?: number;
-    'execution-trigger'?: Record<string, string>;
-    [field: string]: unknown;
-  };
-  [field: string]: unknown;
-}
+/**
+ * A pipeline event as the schema takes it in: a schema change breaks every fixture that builds one. Tests
+ * that damage a sample on purpose, beyond what the schema's types allow, say so with `loose`.
+ */
+export type SampleEvent = z.input<typeof pipelineEventSchema>;
 
-const eventTexts = new Map<EventName, string>();
+/** An object of a sample, loosened to be damaged on purpose (a wrong type, a missing required field). */
+export const loose = (value: object): Record<string, unknown> => value as Record<string, unknown>;
 
-/** A fresh copy of a sample event from events/*.json: each test may change its copy freely. */
-export const loadEvent = (name: EventName): SampleEvent => {
-  let text = eventTexts.get(name);
+const sampleTexts = new Map<string, string>();
+
+/** A fresh copy of events/<name>.json, typed by the caller: each test may change its copy freely. */
+export const readEventSample = <T>(name: string): T => {
+  let text = sampleTexts.get(name);
   if (text === undefined) {
     text = readFileSync(join(ROOT, 'events', `${name}.json`), 'utf8');
-    eventTexts.set(name, text);
+    sampleTexts.set(name, text);
   }
-  return structuredClone(JSON.parse(text) as SampleEvent);
+  return structuredClone(JSON.parse(text) as T);
 };
+
+/** A fresh copy of a pipeline sample event. */
+export const loadEvent = (name: EventName): SampleEvent => readEventSample<SampleEvent>(name);
 
 /** The parsed execution of a sample event, optionally changed first. */
 export const executionOf = (
