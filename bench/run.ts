@@ -40,7 +40,8 @@ const main = async () => {
   say(
     `Realistic world: ${realism.latencyMs} ms per call, change sets computed in ${realism.changeSetMs} ms.\n`,
   );
-  if (process.env.BENCH_ONLY !== 'latency') await benchLoad(number('BENCH_LOAD_RUNS', 21));
+  if (!['latency', 'bursts'].includes(process.env.BENCH_ONLY ?? ''))
+    await benchLoad(number('BENCH_LOAD_RUNS', 21));
   if (process.env.BENCH_ONLY === 'load') return printGoals();
   const moto = await startMoto();
   const proxy = await startAwsProxy(moto.endpoint);
@@ -50,6 +51,10 @@ const main = async () => {
     const world = await makeWorld(moto.endpoint, proxy.endpoint, stages);
     const bundles = await buildBundles(world);
     proxy.setRealism(realism);
+    if (process.env.BENCH_ONLY === 'bursts') {
+      await benchBursts(world, proxy, stages.slice(0, 10));
+      return printGoals();
+    }
     const { maxRssMiB } = await benchDeployLatency(
       world,
       proxy,
@@ -57,6 +62,7 @@ const main = async () => {
       number('BENCH_LATENCY_RUNS', 7),
       's10',
     );
+    if (process.env.BENCH_ONLY === 'latency') return printGoals();
     await benchBursts(world, proxy, stages.slice(0, 10));
     proxy.setRealism({});
     await benchVersionLimit(world, proxy, 's11');

@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { cleanText } from '../shared/edge/untrusted';
 /**
  * The deployer's command line: `npx deployer <command>`. Talks to AWS with the usual credential chain, or to
  * the endpoint in AWS_ENDPOINT_URL. The commands live in bin/cli/ (commands/ for the operating commands,
@@ -7,9 +6,9 @@ import { cleanText } from '../shared/edge/untrusted';
  * 0 done, 1 failed, 2 usage, configuration or environment error, 3 the stage needs a person, 4 refused
  * (nothing was changed: the message says why).
  */
-import { ConfigError, errorMessage, errorName, RefusedError } from '../shared/errors';
-import { logger } from '../shared/logger';
-import { type Command, EXIT, UsageError } from './cli/args';
+import { cleanText } from '../shared/edge/untrusted';
+import { errorMessage, errorName } from '../shared/errors';
+import { type Command, EXIT } from './cli/args';
 
 export { EXIT, UsageError } from './cli/args';
 
@@ -17,16 +16,15 @@ export { EXIT, UsageError } from './cli/args';
  * Each command's module is loaded when it runs, and only then: `invoke` loads no SDK client of its own (the
  * handler's bundle loads the ones it uses), and `status` loads nothing of `invoke`.
  */
-const inspect = () => import('./cli/commands/inspect');
-const moves = () => import('./cli/commands/moves');
+const operating = () => import('./cli/commands/index');
 const commands: Record<string, () => Promise<Command>> = {
-  reconcile: async () => (await moves()).reconcile,
-  status: async () => (await inspect()).status,
-  history: async () => (await inspect()).history,
-  rollback: async () => (await moves()).rollback,
-  approve: async () => (await moves()).approve,
-  reject: async () => (await moves()).reject,
-  promote: async () => (await moves()).promote,
+  reconcile: async () => (await operating()).reconcile,
+  status: async () => (await operating()).status,
+  history: async () => (await operating()).history,
+  rollback: async () => (await operating()).rollback,
+  approve: async () => (await operating()).approve,
+  reject: async () => (await operating()).reject,
+  promote: async () => (await operating()).promote,
   invoke: async () => (await import('./cli/invoke')).invoke,
 };
 
@@ -59,9 +57,7 @@ exit codes: 0 done, 1 failed, 2 usage, configuration or environment error, 3 a s
  * The SDK's "no credentials" is one too: nothing was tried.
  */
 const isUsageProblem = (error: unknown): boolean =>
-  error instanceof UsageError ||
-  errorName(error) === 'TemplateError' ||
-  error instanceof ConfigError ||
+  ['UsageError', 'TemplateError', 'ConfigError'].includes(errorName(error) ?? '') ||
   errorName(error) === 'CredentialsProviderError' ||
   Boolean((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'));
 
@@ -82,13 +78,15 @@ export const run = async (argv: string[], env: NodeJS.ProcessEnv = process.env):
     process.stdout.write(`${command.usage}\n`);
     return EXIT.ok;
   }
-  if (name !== 'invoke') logger.setLogLevel((env.LOG_LEVEL as 'INFO' | undefined) ?? 'WARN');
+  // The commands log through the deployer's logger, at WARN unless asked; `invoke` leaves the logger to the
+  // handler's own bundle (and loads none here).
+  if (name !== 'invoke') (await operating()).setLogLevel(env);
   try {
     return await command.run(args, env);
   } catch (error) {
     // Error messages may carry AWS's or the history's text: one clean line.
     const message = cleanText(errorMessage(error), 4000);
-    if (error instanceof RefusedError) {
+    if (errorName(error) === 'RefusedError') {
       process.stderr.write(`deployer: refused: ${message}\n`);
       return EXIT.refused;
     }

@@ -94,7 +94,32 @@ if (mode === '--function') {
     logLevel: 'warning',
   };
   await build({ ...handlerOptions('node20'), entryPoints: entries('handlers'), outdir: 'dist/handlers' });
-  await build({ ...common, entryPoints: entries('bin'), outdir: 'dist/bin' });
+  // The command line is a small dispatcher (dist/bin/deployer.js) and a bundle per kind of command that it
+  // loads when one runs: `deployer invoke` parses neither the operating commands nor their SDK clients
+  // before the handler's own bundle. Minified like the handlers.
+  const separately = {
+    name: 'cli-bundles',
+    setup(b) {
+      b.onResolve({ filter: /^\.\/cli\/(invoke|commands\/index)$/ }, (args) => ({
+        path: `${args.path}.js`,
+        external: true,
+      }));
+    },
+  };
+  await build({
+    ...common,
+    minify: true,
+    entryPoints: entries('bin'),
+    outdir: 'dist/bin',
+    plugins: [separately],
+  });
+  await build({
+    ...common,
+    minify: true,
+    entryPoints: ['bin/cli/invoke.ts', 'bin/cli/commands/index.ts'],
+    outdir: 'dist/bin/cli',
+    outbase: 'bin/cli',
+  });
   await build({ ...common, entryPoints: entries('bench'), outdir: 'dist/bench', external: ['esbuild'] });
 
   // The command line runs as `npx deployer …`: its bundle must be executable.

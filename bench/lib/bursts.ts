@@ -18,12 +18,26 @@ export interface Burst {
   conflicts: number;
   failed: number;
   onNewest: number;
+  /** How many events ended each way ("superseded 14, deploying 3"). */
+  outcomes: string;
+  /** The most frequent calls ("s3.PutObject 40, …"). */
+  top: string;
 }
 
 const isLockConflict = (operation: string, params: Record<string, unknown>, status: number): boolean =>
   operation === 's3.PutObject' && status === 412 && String(params.path ?? '').includes('/.deployer/locks/');
 
 let bursts = 0;
+
+/** "a 3, b 1": how many times each value occurs, most frequent first. */
+const tally = (values: string[]): string => {
+  const counts = new Map<string, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .map(([v, n]) => `${v} ${n}`)
+    .join(', ');
+};
 
 export const runBurst = async (
   world: World,
@@ -66,6 +80,10 @@ export const runBurst = async (
     conflicts: calls.filter((c) => isLockConflict(c.operation, c.params, c.status)).length,
     failed: results.filter((r) => r.status === 'rejected').length,
     onNewest,
+    outcomes: tally(
+      results.flatMap((r) => (r.status === 'fulfilled' ? r.value.stages.map((s) => s.outcome) : ['failed'])),
+    ),
+    top: tally(calls.map((c) => c.operation)),
   };
 };
 
@@ -73,11 +91,24 @@ export const benchBursts = async (world: World, proxy: AwsProxy, stageNames: str
   const [one = 's0'] = stageNames;
   const wide = await runBurst(world, proxy, stageNames.slice(0, 10), 5);
   const deep = await runBurst(world, proxy, [one], 20);
-  const small = await runBurst(world, proxy, [one], 5);
+  // The same 20 events as four bursts of 5: what the conflicts of the deep burst are compared with.
+  const small: Burst[] = [];
+  for (let i = 0; i < 4; i++) small.push(await runBurst(world, proxy, [one], 5));
   say('### Bursts, realistic world: pipeline events delivered at once\n');
   table(
-    ['events', 'stages', 'time', 'AWS calls', 'per event', 'lock conflicts', 'failed', 'on newest'],
-    [wide, deep, small].map((b) => [
+    [
+      'events',
+      'stages',
+      'time',
+      'AWS calls',
+      'per event',
+      'lock conflicts',
+      'failed',
+      'on newest',
+      'outcomes',
+      'calls',
+    ],
+    [wide, deep, ...small].map((b) => [
       b.events,
       b.stages,
       `${b.seconds.toFixed(1)} s`,
@@ -86,6 +117,8 @@ export const benchBursts = async (world: World, proxy: AwsProxy, stageNames: str
       b.conflicts,
       b.failed,
       `${b.onNewest} / ${b.stages}`,
+      b.outcomes,
+      b.top,
     ]),
   );
   for (const b of [wide, deep]) {
@@ -99,12 +132,13 @@ export const benchBursts = async (world: World, proxy: AwsProxy, stageNames: str
       met: perEvent <= 14 && b.onNewest === b.stages && b.failed === 0,
     });
   }
-  // Per stage: 20 events against 5 on the same stage, 4× the events.
-  const growth = deep.conflicts / Math.max(small.conflicts, 1);
+  // Conflicts per burst: 20 events on a stage against 5 (the mean of four bursts of 5), 4× the events.
+  const smallMean = small.reduce((sum, b) => sum + b.conflicts, 0) / small.length;
+  const growth = deep.conflicts / Math.max(smallMean, 1);
   goal({
-    metric: 'lock conflicts on one stage, 20 events against 5 (4× the events)',
+    metric: 'lock conflicts on one stage, a burst of 20 events against bursts of 5 (4× the events)',
     goal: '≤ 4× (no faster than the events)',
-    ours: `${deep.conflicts} against ${small.conflicts}`,
+    ours: `${deep.conflicts} against ${smallMean.toFixed(1)}`,
     floor: '',
     ratio: growth.toFixed(2),
     met: growth <= 4,

@@ -44,10 +44,10 @@ export { LEASE_MS, type LockOptions, lockKey, type StageLock } from './lease-obj
 /** How long a writer waits for the stage before failing (and being retried by the platform). */
 export const WAIT_MS = 150_000;
 /**
- * Between attempts a waiter backs off, from half a second to 8 s (with jitter): a holder keeps the stage for
- * seconds (a change set takes 3 to 12 s), and each attempt costs a refused write and a read.
+ * Between attempts a waiter backs off, from 1.5 s to 8 s (with jitter): a holder keeps the stage for seconds
+ * (a change set takes 3 to 12 s), and each attempt costs a refused write and a read.
  */
-const POLL_MS = { first: 500, max: 8_000 };
+const POLL_MS = { first: 1_500, max: 8_000 };
 
 /** The lease a `withStageLock` work runs under. */
 export interface HeldLease {

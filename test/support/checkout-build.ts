@@ -90,9 +90,16 @@ export const cleanEnv = (): NodeJS.ProcessEnv =>
     ),
   );
 
+/**
+ * The command line's bundles: the dispatcher, and the bundles it loads for a command (paths under dist/bin).
+ */
+const CLI_BUNDLES = ['deployer.js', 'cli/invoke.js', 'cli/commands/index.js'];
+
 /** A finished bundle ends with its source map comment: a copy taken while esbuild writes does not. */
 const isComplete = (file: string): boolean =>
-  readFileSync(file, 'utf8').trimEnd().endsWith('//# sourceMappingURL=deployer.js.map');
+  readFileSync(file, 'utf8')
+    .trimEnd()
+    .endsWith(`//# sourceMappingURL=${file.split('/').at(-1)}.map`);
 
 /**
  * Generous bounds for a loaded machine: a test that waits for a build (another test file's, or a second run's
@@ -197,31 +204,36 @@ const usedNow = (cli: string): boolean => {
 };
 
 /**
- * Build the command line with `node scripts/build.mjs` and return a private copy of dist/bin/deployer.js.
- * Builds take this checkout's build lock, and each source state is built once: the copy is named after a
- * digest of the sources, so a later test file or run of the same sources reuses it and a changed source is
- * built again. The copy keeps other builds from changing the file under a running command, and no copy is
- * ever deleted while a run may use it (only copies untouched for a day are).
+ * Build the command line with `node scripts/build.mjs` and return a private copy of dist/bin/deployer.js
+ * (in a directory with the bundles it loads). Builds take this checkout's build lock, and each source state
+ * is built once: the copy is named after a digest of the sources, so a later test file or run of the same
+ * sources reuses it and a changed source is built again. The copy keeps other builds from changing the files
+ * under a running command, and no copy is ever deleted while a run may use it (only copies untouched for a
+ * day are).
  */
 export const buildCli = async (): Promise<string> => {
   const digest = sourceDigest();
   const cacheDir = join(checkoutDir(), 'cli');
   mkdirSync(cacheDir, { recursive: true });
-  const cli = join(cacheDir, `deployer-${digest}.js`);
+  const built = join(cacheDir, `deployer-${digest}`);
+  const cli = join(built, 'deployer.js');
   if (usedNow(cli)) return cli;
   return withBuildLock(async () => {
     if (usedNow(cli)) return cli;
     for (let attempt = 1; ; attempt++) {
       await buildCheckout();
-      const partial = `${cli}.${process.pid}.tmp`;
-      copyFileSync(join(ROOT, 'dist', 'bin', 'deployer.js'), partial);
-      if (isComplete(partial)) {
-        renameSync(partial, cli);
+      const partial = `${built}.${process.pid}.tmp`;
+      for (const bundle of CLI_BUNDLES) {
+        mkdirSync(join(partial, bundle, '..'), { recursive: true });
+        copyFileSync(join(ROOT, 'dist', 'bin', bundle), join(partial, bundle));
+      }
+      if (CLI_BUNDLES.every((bundle) => isComplete(join(partial, bundle)))) {
+        renameSync(partial, built);
         pruneOldBuilds(cacheDir);
         return cli;
       }
-      rmSync(partial, { force: true });
-      if (attempt >= 3) throw new Error('dist/bin/deployer.js kept changing while it was copied');
+      rmSync(partial, { recursive: true, force: true });
+      if (attempt >= 3) throw new Error('dist/bin kept changing while it was copied');
     }
   });
 };
@@ -231,7 +243,7 @@ const pruneOldBuilds = (cacheDir: string): void => {
   const dayAgo = Date.now() - 24 * 3_600_000;
   for (const file of readdirSync(cacheDir)) {
     const path = join(cacheDir, file);
-    if (/^deployer-[0-9a-f]{16}\.js$/.test(file) && statSync(path).mtimeMs < dayAgo)
-      rmSync(path, { force: true });
+    if (/^deployer-[0-9a-f]{16}(\.js)?$/.test(file) && statSync(path).mtimeMs < dayAgo)
+      rmSync(path, { recursive: true, force: true });
   }
 };
