@@ -42,7 +42,8 @@ Exit code 0 when the handler returned, 1 when it threw, 2 when it could not be r
     const envVars = values['env-vars'] ? readEnvVars(values['env-vars']) : undefined;
     const region = regionOf(env);
     const templatePath = resolve(values.template ?? 'template.yaml');
-    const fn = functionDefinition(readTemplate(templatePath), logicalId, {
+    const cacheDir = join(dirname(templatePath), 'dist', '.templates');
+    const fn = functionDefinition(readTemplate(templatePath, cacheDir), logicalId, {
       region,
       accountId: env.DEPLOYER_ACCOUNT_ID ?? '',
       ...(envVars ? { envVars } : {}),
@@ -106,6 +107,8 @@ const loadHandler = (fn: FunctionDefinition, bundle: string): Handler => {
  * Only the chain is loaded, not a client: the handler's bundle loads the SDK clients it uses, once.
  */
 const checkCredentials = async (): Promise<void> => {
+  // Keys in the environment are what the chain would find first: nothing to load.
+  if (process.env.AWS_ACCESS_KEY_ID && process.env.AWS_SECRET_ACCESS_KEY) return;
   try {
     const { defaultProvider } = await import('@aws-sdk/credential-provider-node');
     await defaultProvider()();

@@ -4,7 +4,9 @@
  * SAM's format). Intrinsic functions are resolved where that is possible locally (pseudo parameters,
  * template parameters' defaults); a variable whose value needs a deployed resource is left unset and named.
  */
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse, type Tags } from 'yaml';
 
 const INTRINSICS = [
@@ -74,16 +76,41 @@ export interface FunctionDefinition {
 const isObject = (value: unknown): value is Record<string, Json> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-export const readTemplate = (path: string): Record<string, Json> => {
+/**
+ * The template, parsed. With `cacheDir`, the parse is kept there as JSON under the digest of the template's
+ * text, and a template already parsed is read from it: parsing YAML is most of what `deployer invoke` costs
+ * beyond running the handler. A cache that cannot be written is only a slower next run.
+ */
+export const readTemplate = (path: string, cacheDir?: string): Record<string, Json> => {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
     throw new TemplateError(`cannot read template ${path}: ${(error as Error).message}`);
   }
+  const cached = cacheDir
+    ? join(cacheDir, `template-${createHash('sha256').update(text).digest('hex').slice(0, 32)}.json`)
+    : undefined;
+  if (cached) {
+    try {
+      return JSON.parse(readFileSync(cached, 'utf8')) as Record<string, Json>;
+    } catch {
+      // not parsed yet (or unreadable): parsed below
+    }
+  }
   const parsed: unknown = parse(text, { customTags: cfnTags });
   if (!isObject(parsed) || !isObject(parsed.Resources))
     throw new TemplateError(`${path} is not a SAM template (no Resources)`);
+  if (cached) {
+    try {
+      mkdirSync(cacheDir as string, { recursive: true });
+      const partial = `${cached}.${process.pid}.tmp`;
+      writeFileSync(partial, JSON.stringify(parsed));
+      renameSync(partial, cached);
+    } catch {
+      // a read-only checkout: parsed again next time
+    }
+  }
   return parsed;
 };
 

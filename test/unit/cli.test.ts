@@ -3,10 +3,11 @@
  * before AWS is asked anything, and `deployer invoke` on bundles made for the test. Nothing here talks to
  * the network.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT, run } from '../../bin/deployer';
+import { readTemplate } from '../../bin/support/sam-template';
 import { ROOT } from './helpers/fixtures';
 
 interface Ran {
@@ -226,5 +227,35 @@ Resources:
     expect(ran.stderr).toContain(
       'TOPIC is set from a deployed resource in the template; give it with --env-vars',
     );
+  });
+});
+
+describe('the parsed template kept for the next invoke', () => {
+  it('is written under the digest of the text, read back the next time, and not used for another text', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'deployer-template-cache-'));
+    try {
+      const template = join(dir, 'template.yaml');
+      const cache = join(dir, 'cache');
+      writeFileSync(
+        template,
+        'Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties: { Handler: a.handler }\n',
+      );
+      const first = readTemplate(template, cache);
+      const [kept] = readdirSync(cache);
+      expect(kept).toMatch(/^template-[0-9a-f]{32}\.json$/);
+      // The kept parse is what the next read returns (changed here, so the test sees which was used).
+      writeFileSync(join(cache, kept ?? ''), JSON.stringify({ ...first, Marker: 'from the cache' }));
+      expect(readTemplate(template, cache)).toMatchObject({ Marker: 'from the cache' });
+      // Another text is parsed afresh.
+      writeFileSync(
+        template,
+        'Resources:\n  Other:\n    Type: AWS::Serverless::Function\n    Properties: { Handler: b.handler }\n',
+      );
+      const second = readTemplate(template, cache);
+      expect(second).not.toHaveProperty('Marker');
+      expect(Object.keys(second.Resources as object)).toEqual(['Other']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
