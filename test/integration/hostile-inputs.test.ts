@@ -34,15 +34,13 @@ import type * as SnsModule from '@aws-sdk/client-sns';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type * as SsmModule from '@aws-sdk/client-ssm';
 import { GetParametersByPathCommand } from '@aws-sdk/client-ssm';
-import type * as DeployHandlerModule from '../../handlers/deploy';
-import type * as NotifyHandlerModule from '../../handlers/notify';
-import type * as ReconcileHandlerModule from '../../handlers/reconcile';
 import {
   expectTurnedAway,
   type HandlerName,
   type HostileCase,
   type HostileCtx,
   hostileCtx,
+  requireHandlers,
   title,
   type Verdict,
 } from '../unit/helpers/hostile-cases';
@@ -122,14 +120,7 @@ const loadHandlers = (configFile: string, topicArn: string, ledgerTable: string)
   record((require('@aws-sdk/client-sns') as typeof SnsModule).SNSClient.prototype);
   record((require('@aws-sdk/client-ssm') as typeof SsmModule).SSMClient.prototype);
   record((require('@aws-sdk/client-dynamodb') as typeof DdbModule).DynamoDBClient.prototype);
-  const deploy = (require('../../handlers/deploy') as typeof DeployHandlerModule).handler;
-  const notify = (require('../../handlers/notify') as typeof NotifyHandlerModule).handler;
-  const reconcile = (require('../../handlers/reconcile') as typeof ReconcileHandlerModule).handler;
-  handlers = {
-    deploy: async (event) => [await deploy(event)],
-    notify: async (event) => [await notify(event)],
-    reconcile: async (event) => reconcile(event),
-  };
+  handlers = requireHandlers();
 };
 
 beforeAll(async () => {

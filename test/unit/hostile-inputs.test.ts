@@ -29,9 +29,6 @@ import type * as Http from '@smithy/node-http-handler';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import type { SinonSpyCall } from 'sinon';
 import { stringify } from 'yaml';
-import type * as DeployHandlerModule from '../../handlers/deploy';
-import type * as NotifyHandlerModule from '../../handlers/notify';
-import type * as ReconcileHandlerModule from '../../handlers/reconcile';
 import { scheduleEvent } from '../integration/helpers/stack-events';
 import {
   ACCOUNT,
@@ -40,6 +37,7 @@ import {
   type HostileCase,
   hostileCtx,
   REGION,
+  requireHandlers,
   title,
   type Verdict,
 } from './helpers/hostile-cases';
@@ -147,14 +145,7 @@ beforeAll(() => {
     ssm: mockClient(sdk.ssm.SSMClient),
     ddb: mockClient(sdk.ddb.DynamoDBClient),
   };
-  const deploy = (require('../../handlers/deploy') as typeof DeployHandlerModule).handler;
-  const notify = (require('../../handlers/notify') as typeof NotifyHandlerModule).handler;
-  const reconcile = (require('../../handlers/reconcile') as typeof ReconcileHandlerModule).handler;
-  handlers = {
-    deploy: async (event) => [await deploy(event)],
-    notify: async (event) => [await notify(event)],
-    reconcile: (event) => reconcile(event),
-  };
+  handlers = requireHandlers();
 });
 
 afterAll(() => {

@@ -10,6 +10,9 @@
  * world. Nothing here talks to AWS.
  */
 import { randomUUID } from 'node:crypto';
+import type * as DeployHandlerModule from '../../../handlers/deploy';
+import type * as NotifyHandlerModule from '../../../handlers/notify';
+import type * as ReconcileHandlerModule from '../../../handlers/reconcile';
 import {
   type CloudTrailEvent,
   cloudTrailEvent,
@@ -101,6 +104,21 @@ export const hostileCtx = (names: HostileWorld): HostileCtx => ({
 });
 
 /** The case's test title: unique within the table, and how the integration test picks its cases. */
+/**
+ * The three handler modules from the current module registry (the caller reset it and set the environment,
+ * as Lambda starts a function), each answering with the summaries it returned.
+ */
+export const requireHandlers = (): Record<HandlerName, (event: unknown) => Promise<Verdict[]>> => {
+  const deploy = (require('../../../handlers/deploy') as typeof DeployHandlerModule).handler;
+  const notify = (require('../../../handlers/notify') as typeof NotifyHandlerModule).handler;
+  const reconcile = (require('../../../handlers/reconcile') as typeof ReconcileHandlerModule).handler;
+  return {
+    deploy: async (event) => [await deploy(event)],
+    notify: async (event) => [await notify(event)],
+    reconcile: (event) => reconcile(event),
+  };
+};
+
 /** The handler resolved (never threw), with the case's verdict and a reason. */
 export const expectTurnedAway = (
   hostile: Pick<HostileCase, 'handler' | 'verdict'>,
