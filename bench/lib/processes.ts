@@ -13,6 +13,9 @@ import { ACCOUNT, REGION, ROOT, type World } from './world';
 
 const scratch = mkdtempSync(join(tmpdir(), 'deployer-bench-'));
 
+/** A path in the bench's scratch directory. */
+export const scratchFile = (name: string): string => join(scratch, name);
+
 /** What the template sets for a function: its NODE_OPTIONS and memory. */
 export const deployed = (logicalId = 'DeployFunction') => {
   const definition = functionDefinition(readTemplate(join(ROOT, 'template.yaml')), logicalId, {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { EXAMPLE_TEMPLATE, exampleBuild, uploadBuild } from '../../bin/support/example-world';
 import { describeStack, stackParameterValue } from '../../shared/aws/stacks';
-import { awsEnv, handlerEnv, runHandler, runProcess, writeEvent } from './processes';
+import { awsEnv, handlerEnv, runHandler, runProcess, scratchFile, writeEvent } from './processes';
 import { goal, median, ms, pairedRatio, say, table } from './report';
 import { newBuild, REGION, ROOT, stageOf, type World } from './world';
 
@@ -22,7 +22,7 @@ export const benchWholeProcess = async (
 ): Promise<void> => {
   const stage = stageOf(world, stageName);
   const env = { ...handlerEnv(world, endpoint), DEPLOYER_CONFIG_FILE: world.configFile };
-  const envVars = join(writeEvent({}), '..', 'env.json');
+  const envVars = scratchFile('env.json');
   writeFileSync(
     envVars,
     JSON.stringify({

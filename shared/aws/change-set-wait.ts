@@ -9,7 +9,7 @@ import {
   type DescribeChangeSetCommandOutput,
 } from '@aws-sdk/client-cloudformation';
 import { DeployerError, errorMessage, errorName } from '../errors';
-import { type ChangeSetRef, isNoChangeReason, target } from './change-sets';
+import { type ChangeSetRef, isChangeSetMissing, isNoChangeReason, target } from './change-sets';
 
 /** One planned resource change, as an ops engineer reads it. */
 export interface PlannedChange {
@@ -81,7 +81,7 @@ const changeSetState = async (
     described = await cfn.send(new DescribeChangeSetCommand(target(ref)));
   } catch (error) {
     // A change set that does not exist (any more) will not become ready.
-    if (errorName(error) === 'ValidationError' || errorName(error) === 'ChangeSetNotFoundException')
+    if (errorName(error) === 'ValidationError' || isChangeSetMissing(error))
       return { status: 'failed', reason: errorMessage(error) };
     if (last) throw error;
     return undefined;

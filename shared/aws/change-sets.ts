@@ -92,14 +92,16 @@ const templateFields = (template: TemplateSource) => {
   return template.body !== undefined ? { TemplateBody: template.body } : { TemplateURL: template.url };
 };
 
+/** CloudFormation's answer for a change set that does not exist (the name varies with the API's version). */
+export const isChangeSetMissing = (error: unknown): boolean =>
+  ['ChangeSetNotFoundException', 'ChangeSetNotFound'].includes(errorName(error) ?? '');
+
 /** The change set of this name on the stack, as CloudFormation describes it, or undefined. */
 export const describeNamed = async (cfn: CloudFormationClient, stack: string, name: string) => {
   try {
     return await cfn.send(new DescribeChangeSetCommand({ StackName: stack, ChangeSetName: name }));
   } catch (error) {
-    if (errorName(error) === 'ChangeSetNotFoundException' || errorName(error) === 'ChangeSetNotFound')
-      return undefined;
-    if (isStackGone(error)) return undefined;
+    if (isChangeSetMissing(error) || isStackGone(error)) return undefined;
     throw error;
   }
 };
@@ -205,7 +207,7 @@ export const deleteChangeSet = async (cfn: CloudFormationClient, ref: ChangeSetR
   try {
     await cfn.send(new DeleteChangeSetCommand(target(ref)));
   } catch (error) {
-    if (!['ChangeSetNotFoundException', 'ChangeSetNotFound'].includes(errorName(error) ?? '')) throw error;
+    if (!isChangeSetMissing(error)) throw error;
   }
 };
 

@@ -6,6 +6,7 @@ import {
   DescribeChangeSetCommand,
   type DescribeChangeSetCommandOutput,
 } from '@aws-sdk/client-cloudformation';
+import { isChangeSetMissing } from '../aws/change-sets';
 import { latestWithKey, type ReleaseVersion, readHistory } from '../aws/release-history';
 import { findRootCause } from '../aws/root-cause';
 import { ownRun } from '../aws/runs';
@@ -19,7 +20,6 @@ import {
   type StackStatusChange,
   withStack,
 } from '../edge/stack-events';
-import { errorName } from '../errors';
 import { logger } from '../logger';
 import { sendOnce } from '../messages/ledger';
 import { eventIdOf, ledgerKeys } from '../messages/ledger-keys';
@@ -105,9 +105,6 @@ const nameStack = async (
   const named = withStack(call, owner);
   return 'rejected' in named ? { verdict: 'rejected', reason: named.rejected } : named;
 };
-
-const isChangeSetMissing = (error: unknown): boolean =>
-  ['ChangeSetNotFoundException', 'ChangeSetNotFound'].includes(errorName(error) ?? '');
 
 const apiCallOutOfScope = (runtime: Runtime, call: StackApiCall | ChangeSetCall): string | undefined => {
   if (!runtime.config.notifications.apiCalls) return 'API call reports are off';
