@@ -21,6 +21,7 @@ const commands: Record<string, () => Promise<Command>> = {
   reconcile: async () => (await operating()).reconcile,
   status: async () => (await operating()).status,
   history: async () => (await operating()).history,
+  metrics: async () => (await operating()).metrics,
   rollback: async () => (await operating()).rollback,
   approve: async () => (await operating()).approve,
   reject: async () => (await operating()).reject,
@@ -44,6 +45,8 @@ environment:
   AWS_ENDPOINT_URL      talk to an emulator instead of AWS
   DEPLOYER_TOPIC_ARN    the ops topic (the deployer stack's OpsTopicArn output): rollback, approve,
                         reject and promote tell the ops team what they did
+  DEPLOYER_CHAT_TOPIC_ARN  the chat topic (the ChatTopicArn output), when chat notifications are on:
+                        those messages go to Slack or Teams too (Amazon Q Developer)
   DEPLOYER_USER         who you are, for the history and the messages (default: $USER)
   DEPLOYER_ACCOUNT_ID   invoke: the account the events come from (12 digits)
   LOG_LEVEL             the handlers' log level (default WARN for commands, INFO for invoke)

@@ -1,6 +1,7 @@
 /**
- * Deploy handler: triggered by "CodePipeline Pipeline Execution State Change" events. A successful
- * execution's build is released, recorded as desired for each stage of the pipeline, and deployed.
+ * Deploy handler: triggered by "CodePipeline Pipeline Execution State Change" events and by S3 "Object
+ * Created" events of builds a CI uploaded. A successful execution's build, or an uploaded build, is
+ * released, recorded as desired for each stage of its pipeline, and deployed.
  */
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -11,7 +12,8 @@ import type { Context } from 'aws-lambda';
 import { bundledConfig } from '../shared/edge/bundled-config';
 import { logger, logInvocation } from '../shared/logger';
 import { loadRuntime } from '../shared/runtime';
-import { type DeploySummary, handlePipelineEvent } from '../shared/triggers/deploy';
+import type { DeploySummary } from '../shared/triggers/deploy';
+import { handleDeployEvent } from '../shared/triggers/deploy-event';
 
 const runtime = loadRuntime(bundledConfig, {
   cfn: CloudFormationClient,
@@ -19,11 +21,13 @@ const runtime = loadRuntime(bundledConfig, {
   s3: S3Client,
   sns: SNSClient,
   ddb: DynamoDBClient,
+  // Loaded only when a stage in another account is first reached (its role assumed).
+  sts: () => import('@aws-sdk/client-sts'),
 });
 
 export const handler = (event: unknown, context?: Context): Promise<DeploySummary> =>
   logInvocation(event, context, async () => {
-    const summary = await handlePipelineEvent(runtime, event);
-    logger.info('pipeline event handled', { verdict: summary.verdict, stages: summary.stages });
+    const summary = await handleDeployEvent(runtime, event);
+    logger.info('deploy event handled', { verdict: summary.verdict, stages: summary.stages });
     return summary;
   });

@@ -18,6 +18,8 @@ const runtime = loadRuntime(bundledConfig, {
   ssm: SSMClient,
   sns: SNSClient,
   ddb: DynamoDBClient,
+  // Loaded only when a stage in another account is first reached (its role assumed).
+  sts: () => import('@aws-sdk/client-sts'),
   // Run records: whether an operation's request token is the deployer's own.
   s3: S3Client,
 });

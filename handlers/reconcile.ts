@@ -19,6 +19,8 @@ const runtime = loadRuntime(bundledConfig, {
   s3: S3Client,
   sns: SNSClient,
   ddb: DynamoDBClient,
+  // Loaded only when a stage in another account is first reached (its role assumed).
+  sts: () => import('@aws-sdk/client-sts'),
 });
 
 export const handler = (event: unknown, context?: Context): Promise<SettleSummary[]> =>

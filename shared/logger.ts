@@ -15,6 +15,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { LogItemExtraInput, LogItemMessage } from '@aws-lambda-powertools/logger/types';
 import type { Context } from 'aws-lambda';
+import { publishMetrics } from './metrics';
 import { mapErrorStacks } from './source-maps';
 
 type LogKeys = Record<string, string | number | boolean | undefined>;
@@ -57,7 +58,8 @@ const eventIdOf = (event: unknown): string | undefined => {
 
 /**
  * One handler invocation: the Lambda context and the event's id on every line of it, and none of either
- * left for the next invocation, whether this one returns or throws.
+ * left for the next invocation, whether this one returns or throws. The metrics it recorded are written at
+ * its end (shared/metrics.ts), whether it returns or throws.
  */
 export const logInvocation = async <T>(
   event: unknown,
@@ -70,6 +72,7 @@ export const logInvocation = async <T>(
   try {
     return await work();
   } finally {
+    publishMetrics();
     logger.resetKeys();
   }
 };

@@ -5,6 +5,7 @@
 import { type ClientClasses, type Clients, makeClients } from './aws/client-factory';
 import { type DeployerConfig, loadConfigFile, validateConfig } from './edge/config';
 import { readSettings, type Settings } from './edge/settings';
+import { assertStagePlaces } from './edge/stage-place';
 
 export interface Runtime {
   settings: Settings;
@@ -25,5 +26,7 @@ export const loadRuntime = (
   const config = settings.configFile
     ? loadConfigFile(settings.configFile)
     : validateConfig(bundledConfig, 'deployer.config.yaml (bundled as deployer.config.json)');
+  // What only the deployer's own account and region can tell about the stages, before any AWS call.
+  assertStagePlaces(config, settings, settings.configFile ?? 'deployer.config.yaml');
   return { settings, config, clients: makeClients(settings.region, env, classes) };
 };

@@ -22,7 +22,7 @@ export const benchVersionLimit = async (world: World, proxy: AwsProxy, stageName
     const sha = i.toString(16).padStart(64, '0');
     const executionId = newExecutionId();
     const { version } = await recordDesired(
-      world.direct.ssm,
+      world.direct,
       stage,
       {
         bucket: world.bucket,

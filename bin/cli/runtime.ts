@@ -7,6 +7,8 @@
 import { resolve } from 'node:path';
 import { createClients } from '../../shared/aws/clients';
 import { allStages, loadConfigFile, type Stage, stageNamed } from '../../shared/edge/config';
+import { optionalTopicArn } from '../../shared/edge/settings';
+import { assertStagePlaces } from '../../shared/edge/stage-place';
 import type { Runtime } from '../../shared/runtime';
 import { regionOf, UsageError } from './args';
 
@@ -18,17 +20,33 @@ export const cliRuntime = (env: NodeJS.ProcessEnv, options: { tellsOps: boolean 
       'DEPLOYER_TOPIC_ARN is not set: this command tells the ops team what it did (the OpsTopicArn output of the deployer stack)',
     );
   }
-  return {
-    settings: {
-      region,
-      accountId: env.DEPLOYER_ACCOUNT_ID ?? '',
-      topicArn,
-      // The notification ledger of the deployed stack (its LedgerTableName output); no command needs it yet.
-      ledgerTable: env.DEPLOYER_LEDGER_TABLE ?? '',
-    },
-    config: loadConfigFile(resolve(env.DEPLOYER_CONFIG_FILE ?? 'deployer.config.yaml')),
-    clients: createClients(region, env),
+  const chatTopicArn = chatTopicOf(env);
+  const settings = {
+    region,
+    accountId: env.DEPLOYER_ACCOUNT_ID ?? '',
+    topicArn,
+    // The chat topic (the ChatTopicArn output), when chat notifications are on: moves are posted there too.
+    ...(chatTopicArn ? { chatTopicArn } : {}),
+    // The notification ledger of the deployed stack (its LedgerTableName output); no command needs it yet.
+    ledgerTable: env.DEPLOYER_LEDGER_TABLE ?? '',
   };
+  const file = resolve(env.DEPLOYER_CONFIG_FILE ?? 'deployer.config.yaml');
+  const config = loadConfigFile(file);
+  // A stage in another region names a release bucket there; no two stages share a stack where they live.
+  assertStagePlaces(config, settings, file);
+  return { settings, config, clients: createClients(region, env) };
+};
+
+/** DEPLOYER_CHAT_TOPIC_ARN, when set; a malformed one is a usage error (nothing was touched). */
+const chatTopicOf = (env: NodeJS.ProcessEnv): string | undefined => {
+  try {
+    return optionalTopicArn(env, 'DEPLOYER_CHAT_TOPIC_ARN');
+  } catch (error) {
+    throw new UsageError(
+      'DEPLOYER_CHAT_TOPIC_ARN is not an SNS topic ARN (the ChatTopicArn output of the deployer stack)',
+      { cause: error },
+    );
+  }
 };
 
 /** The configured stage of this name. */

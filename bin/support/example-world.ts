@@ -4,6 +4,7 @@
  * subscribed to read the "emails" back, the notification ledger's table, and a first stack. Shared by
  * `npm start` and the integration tests.
  */
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
@@ -65,6 +66,46 @@ export const uploadBuild = async (
       },
     }),
   );
+};
+
+const OBJECT_CREATED_SAMPLE = join(__dirname, '..', '..', 'events', 's3-object-created.json');
+
+/**
+ * Upload an object as a CI does (examples/ci: its SHA-256 checksum and the metadata naming the build), and
+ * return the S3 "Object Created" event EventBridge delivers for it, made of S3's answer: its ETag, and its
+ * version in a versioned bucket.
+ */
+export const uploadAsCi = async (
+  s3: S3Client,
+  upload: { bucket: string; key: string; body: Buffer | string; metadata: Record<string, string> },
+  where: { account: string; region: string } = { account: '123456789012', region: 'us-east-1' },
+): Promise<Record<string, unknown>> => {
+  const { bucket, key, body, metadata } = upload;
+  const answer = await s3.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      Body: body,
+      ChecksumAlgorithm: 'SHA256',
+      Metadata: metadata,
+    }),
+  );
+  const event = JSON.parse(readFileSync(OBJECT_CREATED_SAMPLE, 'utf8'));
+  Object.assign(event, {
+    id: randomUUID(),
+    time: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    resources: [`arn:aws:s3:::${bucket}`],
+    ...where,
+  });
+  event.detail.bucket.name = bucket;
+  event.detail.object = {
+    key,
+    size: Buffer.byteLength(body),
+    etag: answer.ETag?.replaceAll('"', ''),
+    ...(answer.VersionId && answer.VersionId !== 'null' ? { 'version-id': answer.VersionId } : {}),
+    sequencer: randomBytes(9).toString('hex').toUpperCase(),
+  };
+  return event;
 };
 
 /** The ops topic, and a queue subscribed to it that plays the ops team's inbox. */

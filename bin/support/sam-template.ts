@@ -122,7 +122,47 @@ const functionIds = (template: Record<string, Json>): string[] =>
 interface Scope {
   parameters: Record<string, string>;
   pseudo: Record<string, string>;
+  /** The template's Conditions, by name. */
+  conditions?: Record<string, Json>;
 }
+
+/** A condition's value with the parameters' defaults, or undefined when it needs more than those. */
+const conditionValue = (expression: Json, scope: Scope, depth = 0): boolean | undefined => {
+  if (!isObject(expression) || depth > 20) return undefined;
+  if (typeof expression.Condition === 'string') {
+    const named = scope.conditions?.[expression.Condition];
+    return named === undefined ? undefined : conditionValue(named, scope, depth + 1);
+  }
+  const [fn, args] = Object.entries(expression)[0] ?? [];
+  if (!Array.isArray(args)) return undefined;
+  const values = () => args.map((arg) => conditionValue(arg, scope, depth + 1));
+  switch (fn) {
+    case 'Fn::Equals': {
+      const [a, b] = args.map((arg) => resolveValue(arg, scope));
+      return a === undefined || b === undefined ? undefined : a === b;
+    }
+    case 'Fn::Not': {
+      const [value] = values();
+      return value === undefined ? undefined : !value;
+    }
+    case 'Fn::And':
+      return values().includes(undefined) ? undefined : values().every(Boolean);
+    case 'Fn::Or':
+      return values().includes(undefined) ? undefined : values().some(Boolean);
+    default:
+      return undefined;
+  }
+};
+
+/** The branch an Fn::If takes with the parameters' defaults: the value, or 'absent' for AWS::NoValue. */
+const chosenBranch = (value: Json, scope: Scope): Json | 'absent' | undefined => {
+  const branch = isObject(value) ? value['Fn::If'] : undefined;
+  if (!Array.isArray(branch) || typeof branch[0] !== 'string') return value;
+  const holds = conditionValue({ Condition: branch[0] }, scope);
+  if (holds === undefined) return undefined;
+  const chosen = (holds ? branch[1] : branch[2]) ?? null;
+  return isObject(chosen) && chosen.Ref === 'AWS::NoValue' ? 'absent' : chosen;
+};
 
 /** Resolve an intrinsic locally, or undefined when it needs a deployed resource. */
 const resolveValue = (value: Json, scope: Scope): string | undefined => {
@@ -186,12 +226,17 @@ export const functionDefinition = (
       'AWS::StackName': 'local',
       'AWS::URLSuffix': 'amazonaws.com',
     },
+    ...(isObject(template.Conditions) ? { conditions: template.Conditions } : {}),
   };
   const declared = { ...variablesOf(globals), ...variablesOf(props) };
   const environment: Record<string, string> = {};
   const unresolved: string[] = [];
   for (const [name, value] of Object.entries(declared)) {
-    const resolved = resolveValue(value, scope);
+    // A variable set only under a condition (`!If [Cond, value, !Ref AWS::NoValue]`) is absent when it does
+    // not hold with the parameters' defaults.
+    const branch = chosenBranch(value, scope);
+    if (branch === 'absent') continue;
+    const resolved = branch === undefined ? undefined : resolveValue(branch, scope);
     if (resolved === undefined) unresolved.push(name);
     else environment[name] = resolved;
   }

@@ -2,13 +2,16 @@
  * The configuration, checked against the scope the deployer's IAM grants (template.yaml's parameters, as each
  * samconfig.toml environment sets them). A stack outside StackNamePrefix, a parameter outside ParameterPath,
  * a role not in CloudFormationRoleArns, a bucket other than ArtifactBucketName, a release prefix outside
- * ReleasePrefix or a `recreate` stage without AllowRecreate would be an IAM denial in production; here it fails
+ * ReleasePrefix or a `recreate` stage without AllowRecreate would be an IAM denial in production (and an upload
+ * pipeline's build key outside UploadPrefix would never trigger a deploy); here it fails
  * `npm run build` (and so `npm test`) with a message that names the environment, the stage and the field.
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
 import { allStages, type DeployerConfig, parseConfig, releaseBucketOf } from '../../shared/edge/config';
+import { keyShape } from '../../shared/edge/upload-keys';
 import { readTemplate } from './sam-template';
+import { inOtherRegion, placeProblems, REGION_PARAMETER } from './scope-places';
 
 type Parameters = Record<string, string>;
 
@@ -41,12 +44,15 @@ const overridesOf = (value: unknown): Parameters => {
 export const environments = (samconfigText: string, defaults: Parameters): Record<string, Parameters> => {
   const config = parseToml(samconfigText) as Record<
     string,
-    { deploy?: { parameters?: Record<string, unknown> } }
+    { deploy?: { parameters?: Record<string, unknown> }; global?: { parameters?: Record<string, unknown> } }
   >;
   return Object.fromEntries(
     Object.entries(config).flatMap(([env, sections]) => {
       const deploy = typeof sections === 'object' ? sections.deploy?.parameters : undefined;
-      return deploy ? [[env, { ...defaults, ...overridesOf(deploy.parameter_overrides) }]] : [];
+      // The region the environment deploys to, as the pseudo parameter AWS::Region (scope-places.ts).
+      const region = deploy?.region ?? sections.global?.parameters?.region;
+      const where: Parameters = typeof region === 'string' ? { [REGION_PARAMETER]: region } : {};
+      return deploy ? [[env, { ...defaults, ...overridesOf(deploy.parameter_overrides), ...where }]] : [];
     }),
   );
 };
@@ -78,11 +84,13 @@ export const scopeProblems = (config: DeployerConfig, env: string, p: Parameters
         'roleArn',
         'is required: change sets are allowed only with the configured service roles',
       );
-    else if (!roles.includes(stage.roleArn))
+    // A stage in another account passes its role with the role it assumes there (targets/template.yaml).
+    else if (stage.account === undefined && !roles.includes(stage.roleArn))
       say(stage.name, 'roleArn', `${stage.roleArn} is not in CloudFormationRoleArns`);
     for (const [field, name] of [
       ['artifact.bucket', stage.artifact.bucket],
-      ['releaseBucket', releaseBucketOf(stage)],
+      // A stage in another region releases to a bucket there (scope-places.ts).
+      ['releaseBucket', inOtherRegion(stage, p) ? undefined : releaseBucketOf(stage)],
       ['template.bucket', stage.template?.bucket],
     ] as const) {
       if (name !== undefined && name !== bucket)
@@ -96,6 +104,36 @@ export const scopeProblems = (config: DeployerConfig, env: string, p: Parameters
         'onFailedCreate',
         'recreate needs AllowRecreate=true (the only grant of cloudformation:DeleteStack)',
       );
+  }
+  problems.push(...uploadProblems(config, env, p));
+  problems.push(...placeProblems(config, env, p));
+  return problems;
+};
+
+/**
+ * Upload pipelines are triggered by the rule on UploadPrefix (template.yaml UploadedBuildRule): each build
+ * key must lie under it (the bucket is checked above), and the deployer's own writes must not.
+ */
+const uploadProblems = (config: DeployerConfig, env: string, p: Parameters): string[] => {
+  const prefix = p.UploadPrefix ?? '';
+  const problems: string[] = [];
+  const releasePrefix = p.ReleasePrefix ?? '';
+  for (const other of [releasePrefix, '.deployer/'].filter(Boolean)) {
+    if (prefix && (other.startsWith(prefix) || prefix.startsWith(other)))
+      problems.push(
+        `samconfig.toml [${env}]: UploadPrefix ${prefix} overlaps ${other}: the deployer's own writes there would trigger the deploy function`,
+      );
+  }
+  for (const stage of allStages(config)) {
+    if (config.pipelines[stage.pipeline]?.source !== 'upload') continue;
+    const where = `samconfig.toml [${env}]: pipelines.${stage.pipeline}.stages.${stage.name}.artifact.key`;
+    const { prefix: fixed } = keyShape(stage.artifact.key, stage.pipeline);
+    if (prefix === '')
+      problems.push(
+        `${where}: the pipeline takes uploaded builds, but UploadPrefix is empty: no rule delivers them`,
+      );
+    else if (!fixed.startsWith(prefix))
+      problems.push(`${where}: ${stage.artifact.key} is outside UploadPrefix ${prefix}`);
   }
   return problems;
 };

@@ -57,7 +57,8 @@ export const buildKeyFor = (stage: Stage, execution: PipelineExecution): string 
 export const fillKey = (template: string, execution: PipelineExecution): string =>
   template.replaceAll('{executionId}', execution.executionId).replaceAll('{pipeline}', execution.pipeline);
 
-const head = (s3: S3Client, bucket: string, key: string, versionId?: string) =>
+/** HeadObject with the full-object checksum, of the current object or of one version. */
+export const head = (s3: S3Client, bucket: string, key: string, versionId?: string) =>
   s3.send(
     new HeadObjectCommand({
       Bucket: bucket,
@@ -136,7 +137,8 @@ const findOlderVersion = async (
   return undefined;
 };
 
-const describeBuild = (
+/** The build as the deployer releases it: exactly the version and ETag this HeadObject answer describes. */
+export const describeBuild = (
   stage: Stage,
   bucket: string,
   key: string,

@@ -11,6 +11,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { DeployerError } from '../errors';
+import { type RemoteClients, remoteClients, type StsModule } from './assumed-role';
 
 export interface Clients {
   readonly cfn: CloudFormationClient;
@@ -18,6 +19,8 @@ export interface Clients {
   readonly s3: S3Client;
   readonly sns: SNSClient;
   readonly ddb: DynamoDBClient;
+  /** CloudFormation clients for stages in other accounts or regions (see shared/aws/stage-clients.ts). */
+  readonly remote: RemoteClients;
 }
 
 type ClientConfig = {
@@ -26,6 +29,7 @@ type ClientConfig = {
   retryMode: 'standard';
   endpoint?: string;
   forcePathStyle?: boolean;
+  followRegionRedirects?: boolean;
 };
 
 /** The client classes a handler uses. */
@@ -35,6 +39,8 @@ export interface ClientClasses {
   s3?: new (config: ClientConfig) => S3Client;
   sns?: new (config: ClientConfig) => SNSClient;
   ddb?: new (config: ClientConfig) => DynamoDBClient;
+  /** Loads STS when a stage's role is first assumed: `() => import('@aws-sdk/client-sts')`. */
+  sts?: () => Promise<StsModule>;
 }
 
 /** Attempts per call, the first included: the standard strategy backs off exponentially with jitter. */
@@ -48,8 +54,12 @@ export const makeClients = (region: string, env: NodeJS.ProcessEnv, classes: Cli
     retryMode: 'standard',
     ...(endpoint ? { endpoint } : {}),
   };
-  const made: Partial<Clients> = {};
-  const client = <K extends keyof Clients>(name: K, config: ClientConfig = common): Clients[K] => {
+  const made: Partial<Omit<Clients, 'remote'>> = {};
+  let remote: RemoteClients | undefined;
+  const client = <K extends Exclude<keyof Clients, 'remote'>>(
+    name: K,
+    config: ClientConfig = common,
+  ): Clients[K] => {
     const existing = made[name];
     if (existing) return existing;
     const Class = classes[name];
@@ -65,10 +75,11 @@ export const makeClients = (region: string, env: NodeJS.ProcessEnv, classes: Cli
     get ssm() {
       return client('ssm');
     },
-    // Emulators serve buckets by path, not by virtual host name.
+    // Emulators serve buckets by path, not by virtual host name. A stage in another region has its release
+    // bucket there: requests follow S3's redirect to the bucket's region.
     get s3() {
       const fresh = !made.s3;
-      const s3 = client('s3', { ...common, forcePathStyle: Boolean(endpoint) });
+      const s3 = client('s3', { ...common, forcePathStyle: Boolean(endpoint), followRegionRedirects: true });
       if (fresh) pinBucketOwner(s3, env.DEPLOYER_ACCOUNT_ID);
       return s3;
     },
@@ -77,6 +88,10 @@ export const makeClients = (region: string, env: NodeJS.ProcessEnv, classes: Cli
     },
     get ddb() {
       return client('ddb');
+    },
+    get remote() {
+      remote ??= remoteClients(common, classes);
+      return remote;
     },
   };
 };

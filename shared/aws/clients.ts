@@ -18,6 +18,7 @@ export const ALL_CLIENTS: ClientClasses = {
   s3: S3Client,
   sns: SNSClient,
   ddb: DynamoDBClient,
+  sts: () => import('@aws-sdk/client-sts'),
 };
 
 export const createClients = (region: string, env: NodeJS.ProcessEnv = process.env): Clients =>

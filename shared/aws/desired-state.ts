@@ -5,6 +5,7 @@
  * duplicate delivery makes no new version. Labels on the version name the execution and the commit.
  */
 import { randomBytes } from 'node:crypto';
+import type { S3Client } from '@aws-sdk/client-s3';
 import {
   DescribeParametersCommand,
   GetParameterCommand,
@@ -20,8 +21,15 @@ import { errorName } from '../errors';
 import { logger } from '../logger';
 import { commitLabel, executionLabel } from '../names';
 import type { Release } from './artifacts';
+import { archiveRecorded } from './history-archive';
 import { type Provenance, parseProvenance, trustProvenance } from './provenance';
 import { guardWrite, writeOnce } from './single-writes';
+
+/** Where desired versions are kept: SSM, and the deployer's archive of them beyond SSM's 100 (S3). */
+export interface DesiredStores {
+  ssm: SSMClient;
+  s3: S3Client;
+}
 
 /** What the stage should run, as read from its parameter. */
 export interface DesiredState {
@@ -112,13 +120,14 @@ export type TemplatePin = (firstVersion: boolean) => Promise<string | undefined>
  * before it is written.
  */
 export const recordDesired = async (
-  ssm: SSMClient,
+  stores: DesiredStores,
   stage: Stage,
   release: Release,
   execution: PipelineExecution,
   firstTemplate: TemplatePin = async () => undefined,
   beforeWrite: (template: string | undefined) => void = () => {},
 ): Promise<RecordResult> => {
+  const { ssm } = stores;
   let latest = await readLatest(ssm, stage);
   if (latest?.provenance.execution === execution.executionId && !latest.handWritten) {
     // The labels are put on once the ops team was told (see deploy.ts): a version without them is a
@@ -151,7 +160,7 @@ export const recordDesired = async (
   // The caller may start on the pinned template (reading it) while the version is written.
   beforeWrite(template);
   const written = await writeDesired(
-    ssm,
+    stores,
     stage,
     release.key,
     provenance,
@@ -174,10 +183,11 @@ export const recordDesired = async (
  * parameter and refuses to drop the oldest while it carries labels: then the oldest version's labels are
  * removed (it is about to disappear anyway), so the deployer keeps deploying past version 100. A caller that
  * read the newest version (`newest`) frees the oldest first, when the write is sure to need it: no write
- * refused on every deploy past version 100. Otherwise a refused write frees it and is made again.
+ * refused on every deploy past version 100. Otherwise a refused write frees it and is made again. Once written,
+ * the version is archived beyond SSM's 100 (history-archive.ts).
  */
 export const writeDesired = async (
-  ssm: SSMClient,
+  { ssm, s3 }: DesiredStores,
   stage: Stage,
   key: string,
   fields: Provenance,
@@ -185,6 +195,7 @@ export const writeDesired = async (
   newest?: number,
 ): Promise<{ version: number; provenance: Provenance }> => {
   const provenance: Provenance = { ...fields, write: randomBytes(12).toString('hex') };
+  const recordedAt = new Date().toISOString();
   const put = () =>
     ssm.send(
       guardWrite(
@@ -216,6 +227,7 @@ export const writeDesired = async (
     version = await putOnce();
   }
   if (version === undefined) throw new Error(`PutParameter on ${stage.ssmParameter} returned no version`);
+  await archiveRecorded(s3, stage, { version, key, provenance, recordedAt });
   return { version, provenance };
 };
 

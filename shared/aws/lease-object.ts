@@ -5,7 +5,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { releaseBucketOf, type Stage } from '../edge/config';
+import type { Stage } from '../edge/config';
+import { stateBucketOf } from '../edge/stage-place';
 import { cleanText, quoted } from '../edge/untrusted';
 import { errorName, isMissingObject } from '../errors';
 import { guardWrite, writeOnce } from './single-writes';
@@ -81,7 +82,7 @@ export interface Reading {
 }
 
 export const placeOf = (s3: S3Client, stage: Stage, options: Pick<LockOptions, 'leaseMs'>): Place => {
-  const bucket = releaseBucketOf(stage);
+  const bucket = stateBucketOf(stage);
   const key = lockKey(stage);
   return {
     s3,

@@ -14,6 +14,11 @@ const provenanceSchema = z.looseObject({
   execution: z.optional(z.string()),
   commit: z.optional(z.string()),
   startedAt: z.optional(z.string()),
+  /**
+   * When the build of a release that a person's move or a promotion records started (the source version's
+   * build start): `startedAt` of such a version is when the move was made.
+   */
+  builtAt: z.optional(z.string()),
   /** Set when a person (or the deployer on its own) made this version: rollback, promote or reject. */
   action: z.optional(z.string()),
   by: z.optional(z.string()),
@@ -56,3 +61,10 @@ export const trustProvenance = (
   const handWritten = inherited || !ownValue || Object.keys(provenance).length === 0;
   return { provenance: handWritten ? {} : provenance, handWritten };
 };
+
+/**
+ * When the change a version deploys began: its build's start (the pipeline execution's, carried along by
+ * promotions and moves), else when the version was recorded. The start of a deploy's lead time.
+ */
+export const buildStartOf = (provenance: Provenance): string | undefined =>
+  provenance.builtAt ?? provenance.startedAt;

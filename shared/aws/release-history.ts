@@ -20,6 +20,18 @@ export interface ReleaseVersion {
   handWritten: boolean;
   modifiedAt?: string;
   failed: boolean;
+  /** Kept only by the deployer's archive (SSM no longer keeps it): no labels, and no more than it says. */
+  archived?: true;
+  /** How the deployer's runs of this version ended, when the archive was read for them. */
+  runs?: SettledRun[];
+}
+
+/** A run of the deployer that a stack's final status ended. */
+export interface SettledRun {
+  token: string;
+  status: string;
+  settledAt: string;
+  failed: boolean;
 }
 
 /** Every version of the stage's parameter, oldest first; empty when the parameter does not exist. */

@@ -10,9 +10,11 @@
 import { randomBytes } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import * as z from 'zod/mini';
-import { releaseBucketOf, type Stage } from '../edge/config';
+import type { Stage } from '../edge/config';
+import { stateBucketOf } from '../edge/stage-place';
 import { isMissingObject } from '../errors';
 import { runToken, stageOfRunToken } from '../names';
+import { archiveOutcome } from './history-archive';
 import '../edge/schema';
 
 const recordSchema = z.object({
@@ -29,9 +31,13 @@ const recordSchema = z.object({
   changeSetId: z.optional(z.string()),
   state: z.enum(['created', 'executing', 'settled']),
   createdAt: z.string(),
+  /** When the change this run deploys began (provenance.ts buildStartOf): where its lead time starts. */
+  startedAt: z.optional(z.string()),
   /** The stack status event that ended the operation (its EventBridge id), once one did. */
   settledBy: z.optional(z.string()),
   settledStatus: z.optional(z.string()),
+  /** When that event says the stack reached its final status. */
+  settledAt: z.optional(z.string()),
 });
 export type RunRecord = z.output<typeof recordSchema>;
 
@@ -46,7 +52,7 @@ export const newRunToken = (stage: Stage, version: number): string =>
 export const writeRun = async (s3: S3Client, stage: Stage, record: RunRecord): Promise<void> => {
   await s3.send(
     new PutObjectCommand({
-      Bucket: releaseBucketOf(stage),
+      Bucket: stateBucketOf(stage),
       Key: runRecordKey(stage, record.token),
       Body: JSON.stringify(record),
       ContentType: 'application/json',
@@ -62,7 +68,7 @@ export const readRun = async (s3: S3Client, stage: Stage, token: string): Promis
   if (stageOfRunToken(token) !== stage.name) return undefined;
   try {
     const response = await s3.send(
-      new GetObjectCommand({ Bucket: releaseBucketOf(stage), Key: runRecordKey(stage, token) }),
+      new GetObjectCommand({ Bucket: stateBucketOf(stage), Key: runRecordKey(stage, token) }),
     );
     const parsed = recordSchema.safeParse(JSON.parse((await response.Body?.transformToString()) ?? ''));
     if (!parsed.success) return undefined;
@@ -101,7 +107,7 @@ const appliedKey = (stage: Stage): string => `.deployer/applied/${stage.name}.js
 export const readApplied = async (s3: S3Client, stage: Stage): Promise<Applied | undefined> => {
   try {
     const response = await s3.send(
-      new GetObjectCommand({ Bucket: releaseBucketOf(stage), Key: appliedKey(stage) }),
+      new GetObjectCommand({ Bucket: stateBucketOf(stage), Key: appliedKey(stage) }),
     );
     const parsed = appliedSchema.safeParse(JSON.parse((await response.Body?.transformToString()) ?? ''));
     return parsed.success ? parsed.data : undefined;
@@ -114,7 +120,7 @@ export const readApplied = async (s3: S3Client, stage: Stage): Promise<Applied |
 export const writeApplied = async (s3: S3Client, stage: Stage, applied: Applied): Promise<void> => {
   await s3.send(
     new PutObjectCommand({
-      Bucket: releaseBucketOf(stage),
+      Bucket: stateBucketOf(stage),
       Key: appliedKey(stage),
       Body: JSON.stringify(applied),
       ContentType: 'application/json',
@@ -139,12 +145,23 @@ export const ownRun = async (
   return record.state === 'settled' && record.settledBy !== eventId ? undefined : record;
 };
 
-/** Mark a run settled by the final status event that ended it. */
-export const settleRun = (
+/**
+ * Mark a run settled by the final status event that ended it (`settledAt`: the event's time), and archive
+ * how it ended beside its version (history-archive.ts) first: a settled run is an archived one.
+ */
+export const settleRun = async (
   s3: S3Client,
   stage: Stage,
   record: RunRecord,
-  eventId: string,
-  status: string,
-): Promise<void> =>
-  writeRun(s3, stage, { ...record, state: 'settled', settledBy: eventId, settledStatus: status });
+  settled: { eventId: string; status: string; settledAt: string },
+): Promise<void> => {
+  const { eventId, status, settledAt } = settled;
+  await archiveOutcome(s3, stage, { version: record.version, token: record.token, status, settledAt });
+  await writeRun(s3, stage, {
+    ...record,
+    state: 'settled',
+    settledBy: eventId,
+    settledStatus: status,
+    settledAt,
+  });
+};

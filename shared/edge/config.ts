@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import * as z from 'zod/mini';
 import { ConfigError } from '../errors';
 import { PIPELINE_NAME, STACK_NAME, STAGE_NAME } from '../names';
+import { ACCOUNT_ID, placeIssues, REGION } from './places';
 import './schema';
+import { PIPELINE_SOURCES, uploadConfigIssues, withMetadataDefaults } from './upload-config';
 
 const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 /** SSM parameter names: a path, not under the reserved aws/ssm prefixes. */
@@ -34,19 +36,18 @@ const buildKey = text(S3_KEY_TEXT, 'an S3 key (no leading "/", no "..")').check(
   ),
 );
 
+const metadataKey = text(/^[a-z0-9-]{1,64}$/, 'an S3 metadata key (lowercase letters, digits, "-")');
+
 const artifactSource = z.strictObject({
   bucket: text(S3_BUCKET, 'an S3 bucket name'),
   key: buildKey,
   /** Where the build publishes the stage template it was built with; released and deployed with the code. */
   templateKey: z.optional(buildKey),
-  executionMetadataKey: z._default(
-    text(/^[a-z0-9-]{1,64}$/, 'an S3 metadata key (lowercase letters, digits, "-")'),
-    'pipeline-execution-id',
-  ),
-  commitMetadataKey: z._default(
-    text(/^[a-z0-9-]{1,64}$/, 'an S3 metadata key (lowercase letters, digits, "-")'),
-    'commit-id',
-  ),
+  /** Default by the pipeline's source: pipeline-execution-id, or build-id for uploads (upload-config.ts). */
+  executionMetadataKey: z.optional(metadataKey),
+  commitMetadataKey: z._default(metadataKey, 'commit-id'),
+  /** Upload pipelines: when the build started (ISO 8601 UTC), which orders its builds. */
+  startedAtMetadataKey: z._default(metadataKey, 'build-started-at'),
 });
 
 export const stageSchema = z.strictObject({
@@ -84,6 +85,10 @@ export const stageSchema = z.strictObject({
     {},
   ),
   roleArn: z.optional(text(IAM_ROLE_ARN, 'an IAM role ARN (arn:aws:iam::<account>:role/<name>)')),
+  /** Where the stack lives, if not the deployer's account and region, and the role assumed there (places.ts). */
+  account: z.optional(text(ACCOUNT_ID, 'a 12-digit AWS account id')),
+  region: z.optional(text(REGION, 'an AWS region such as eu-west-1')),
+  assumeRoleArn: z.optional(text(IAM_ROLE_ARN, 'an IAM role ARN (arn:aws:iam::<account>:role/<name>)')),
   requiresApproval: flag(false),
   /**
    * A stack whose creation failed (ROLLBACK_COMPLETE) cannot be updated: "notify" says so and waits for a
@@ -97,11 +102,16 @@ export const stageSchema = z.strictObject({
   mute: flag(false),
 });
 
-const pipelineSchema = z.strictObject({
-  stages: z
-    .record(text(STAGE_NAME, 'a stage name (lowercase letters, digits, "-", at most 32)'), stageSchema)
-    .check(z.refine((stages) => Object.keys(stages).length > 0, 'a pipeline needs at least one stage')),
-});
+const pipelineSchema = z.pipe(
+  z.strictObject({
+    /** Where its builds come from: a CodePipeline execution, or an upload by any CI (upload-config.ts). */
+    source: z._default(z.enum(PIPELINE_SOURCES), 'codepipeline'),
+    stages: z
+      .record(text(STAGE_NAME, 'a stage name (lowercase letters, digits, "-", at most 32)'), stageSchema)
+      .check(z.refine((stages) => Object.keys(stages).length > 0, 'a pipeline needs at least one stage')),
+  }),
+  z.transform(withMetadataDefaults),
+);
 
 export const configSchema = z
   .strictObject({
@@ -127,6 +137,7 @@ export const configSchema = z
   })
   .check(
     z.superRefine((config, ctx) => {
+      for (const issue of uploadConfigIssues(config.pipelines)) ctx.addIssue({ code: 'custom', ...issue });
       const owners = new Map<string, string>();
       const stacks = new Map<string, string>();
       const parameters = new Map<string, string>();
@@ -157,7 +168,11 @@ export const configSchema = z
             'stage names must be unique across pipelines; also defined in pipeline',
             pipeline,
           );
-          unique(stacks, settings.stack, 'stack', 'the same stack is already the stack of stage');
+          // One stack per account and region: the same name elsewhere is another stack.
+          const place = [settings.account, settings.region, settings.stack].join('/');
+          unique(stacks, place, 'stack', 'the same stack (same account and region) is the stack of stage');
+          for (const issue of placeIssues(settings))
+            ctx.addIssue({ code: 'custom', ...issue, path: [...path, issue.field] });
           settings.promoteTo.forEach((target, i) => {
             const known = Object.values(config.pipelines).some((p) => Object.hasOwn(p.stages, target));
             if (!known || target === stage) {
@@ -180,7 +195,7 @@ export const configSchema = z
   );
 
 export type DeployerConfig = z.output<typeof configSchema>;
-export type StageSettings = z.output<typeof stageSchema>;
+export type StageSettings = DeployerConfig['pipelines'][string]['stages'][string];
 /** A stage with the names it is known by. */
 export interface Stage extends StageSettings {
   name: string;
@@ -273,10 +288,6 @@ export const stagesOfPipeline = (config: DeployerConfig, pipeline: string): Stag
   Object.hasOwn(config.pipelines, pipeline)
     ? allStages(config).filter((s) => s.pipeline === pipeline)
     : undefined;
-
-/** The stage whose stack this is, or undefined. */
-export const stageOfStack = (config: DeployerConfig, stack: string): Stage | undefined =>
-  allStages(config).find((stage) => stage.stack === stack);
 
 /** The bucket that holds a stage's release objects. */
 export const releaseBucketOf = (stage: StageSettings): string => stage.releaseBucket ?? stage.artifact.bucket;

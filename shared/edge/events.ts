@@ -78,6 +78,19 @@ export interface PipelineExecution {
   eventId: string;
   /** When EventBridge sent the event (its envelope's time). */
   sentAt?: string;
+  /** Where the build came from: a CodePipeline execution (the default), or an upload by a CI. */
+  source?: 'codepipeline' | 'upload';
+  /** An uploaded build: exactly the object its event named (shared/triggers/upload.ts). */
+  upload?: PinnedUpload;
+}
+
+/** The object an S3 "Object Created" event named: its version in a versioned bucket, else its ETag. */
+export interface PinnedUpload {
+  bucket: string;
+  key: string;
+  versionId?: string;
+  /** As the event gives it, without quotes. */
+  etag: string;
 }
 
 /** The first few schema problems, each naming its field. */

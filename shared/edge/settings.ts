@@ -11,6 +11,11 @@ export interface Settings {
   accountId: string;
   /** The SNS topic that receives the ops notifications. */
   topicArn: string;
+  /**
+   * The SNS topic that receives the same notifications in their chat form (Amazon Q Developer in chat
+   * applications: Slack, Microsoft Teams), when chat notifications are on.
+   */
+  chatTopicArn?: string;
   /** The DynamoDB table of the notification ledger: which messages went out (shared/messages/ledger.ts). */
   ledgerTable: string;
   /** A configuration file to use instead of the bundled deployer.config.yaml (local runs, tests). */
@@ -61,13 +66,23 @@ export const assertSameAccountAndRegion = (
   }
 };
 
+/** An SNS topic ARN from an optional variable: undefined when unset or empty, an error when malformed. */
+export const optionalTopicArn = (env: NodeJS.ProcessEnv, name: string): string | undefined => {
+  const value = env[name];
+  if (value === undefined || value === '') return undefined;
+  if (!TOPIC_ARN.test(value)) throw new ConfigError(`environment variable ${name} is not an SNS topic ARN`);
+  return value;
+};
+
 export const readSettings = (env: NodeJS.ProcessEnv = process.env): Settings => {
   const configFile = env.DEPLOYER_CONFIG_FILE;
   const ownRoles = roleList(env);
+  const chatTopicArn = optionalTopicArn(env, 'DEPLOYER_CHAT_TOPIC_ARN');
   return {
     region: required(env, 'AWS_REGION', REGION, 'an AWS region such as eu-west-1'),
     accountId: required(env, 'DEPLOYER_ACCOUNT_ID', ACCOUNT, 'a 12-digit AWS account id'),
     topicArn: required(env, 'DEPLOYER_TOPIC_ARN', TOPIC_ARN, 'an SNS topic ARN'),
+    ...(chatTopicArn ? { chatTopicArn } : {}),
     ledgerTable: required(env, 'DEPLOYER_LEDGER_TABLE', TABLE_NAME, 'a DynamoDB table name'),
     ...(configFile ? { configFile } : {}),
     ...(ownRoles ? { ownRoles } : {}),

@@ -9,8 +9,10 @@ import * as z from 'zod/mini';
 import { EventValidationError } from '../errors';
 import { logger } from '../logger';
 import { type Caller, callerOf, userIdentity } from './callers';
+import type { DeployerConfig } from './config';
 import { describeIssues, envelope, freeText, shaped, shortText } from './events';
-import { assertSameAccountAndRegion, type Settings } from './settings';
+import type { Settings } from './settings';
+import { stackEventRefusal } from './stage-place';
 
 import './schema';
 
@@ -204,20 +206,48 @@ export const parseStackEvent = (raw: unknown): ParsedStackEvent | undefined => {
 };
 
 /**
- * A CloudFormation event the deployer may act on: well-formed, from the deployer's account and region, and
- * naming only that account's stacks. Otherwise the reason it was rejected (logged once; never retried).
+ * A CloudFormation event the deployer may act on: well-formed, from the deployer's account and region or from
+ * a configured stage's (about that stage's stack: stage-place.ts), and naming only stacks of the account and
+ * region it came from. Otherwise the reason it was rejected (logged once; never retried). A call that names
+ * its change set by ARN alone is checked again once its stack is known (see servedStack).
  */
 export const acceptStackEvent = (
-  settings: Settings,
+  scope: { settings: Settings; config: DeployerConfig },
   raw: unknown,
 ): { event: ParsedStackEvent | undefined } | { rejected: string } => {
   try {
     const event = parseStackEvent(raw);
     if (event) {
-      assertSameAccountAndRegion(settings, event);
+      assertServed(scope, event);
       assertStacksAreLocal(event);
     }
     return { event };
+  } catch (error) {
+    return rejection(error);
+  }
+};
+
+const assertServed = (
+  { settings, config }: { settings: Settings; config: DeployerConfig },
+  event: ParsedStackEvent,
+): void => {
+  const stack = event.kind === 'change-set-call' ? undefined : event.stack;
+  const refusal = stackEventRefusal(config, settings, {
+    account: event.account,
+    region: event.region,
+    stack,
+  });
+  if (refusal) throw new EventValidationError(refusal);
+};
+
+/** The call, now that its stack is known, when that stack is one the deployer serves where the call came from. */
+export const servedStack = (
+  scope: { settings: Settings; config: DeployerConfig },
+  call: StackApiCall,
+): { event: StackApiCall } | { rejected: string } => {
+  try {
+    assertServed(scope, call);
+    return { event: call };
   } catch (error) {
     return rejection(error);
   }

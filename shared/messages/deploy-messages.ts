@@ -2,42 +2,23 @@
  * The ops team's message for each outcome of a pipeline-triggered deploy.
  */
 import type { Release } from '../aws/artifacts';
-import type { PipelineExecution } from '../edge/events';
+import { regionOfStageNamed } from '../edge/stage-place';
 import { quoted, shown } from '../edge/untrusted';
-import type { ReconcileOutcome, ReconcileResult } from '../outcomes';
 import type { Runtime } from '../runtime';
+import { deployChat } from './chat/deploy-chat';
 import {
   composeSubject,
   consoleLink,
+  deliver,
   fieldLines,
   type Notification,
-  publish,
   type Severity,
   shortCommit,
 } from './notification';
 import { nextStepText, reasonText } from './reasons';
+import type { DeployOutcome, DeployReport } from './reports';
 
-export type DeployOutcome = ReconcileOutcome | 'failed' | 'locked' | 'superseded';
-
-export interface DeployReport {
-  outcome: DeployOutcome;
-  stage: string;
-  stack: string;
-  /** The pipeline execution that triggered the deploy, when a pipeline did. */
-  execution?: PipelineExecution;
-  /** What else triggered it (a stack that settled, the schedule, a person). */
-  trigger?: string;
-  /** The commit of the release, when known from elsewhere than the release or the execution. */
-  commitId?: string;
-  release?: Release;
-  reconcile?: ReconcileResult;
-  /** Why the deploy failed before reaching the stack (artifact missing, …). */
-  error?: string;
-  /** A superseded build: the version it was recorded as, and the newer version desired now. */
-  overtaken?: { version: number; newest: number };
-  /** The stage's lock that did not come free: who holds it, since and until when, and where it is. */
-  lock?: { holder: string; since: string; until: string; location: string };
-}
+export type { DeployOutcome, DeployReport } from './reports';
 
 const HEADLINES: Record<DeployOutcome, { word: string; severity: Severity; text: string }> = {
   deploying: { word: 'DEPLOYING', severity: 'info', text: 'A new release is being deployed.' },
@@ -88,10 +69,9 @@ const HEADLINES: Record<DeployOutcome, { word: string; severity: Severity; text:
 
 /** Send the ops team the message for a deploy outcome. */
 export const announceDeploy = async (runtime: Runtime, report: DeployReport): Promise<boolean> => {
-  await publish(
-    runtime.clients.sns,
-    runtime.settings.topicArn,
-    deployMessage(report, runtime.settings.region),
+  await deliver(
+    runtime,
+    deployMessage(report, regionOfStageNamed(runtime.config, runtime.settings, report.stage)),
   );
   return true;
 };
@@ -124,7 +104,7 @@ export const deployMessage = (report: DeployReport, region: string): Notificatio
       [
         'Pipeline',
         report.execution
-          ? `${shown(report.execution.pipeline)}, execution ${shown(report.execution.executionId)}`
+          ? `${shown(report.execution.pipeline)}, ${report.execution.source === 'upload' ? 'uploaded build' : 'execution'} ${shown(report.execution.executionId)}`
           : undefined,
       ],
       ['Triggered by', report.trigger],
@@ -158,6 +138,7 @@ export const deployMessage = (report: DeployReport, region: string): Notificatio
   return {
     subject,
     body: `${lines.join('\n')}\n`,
+    chat: deployChat(report, region, headline),
     attributes: {
       stage: report.stage,
       stack: report.stack,

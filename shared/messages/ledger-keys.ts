@@ -34,11 +34,20 @@ export const ledgerKeys = {
   /** A deploy outcome of one pipeline execution in one stage. */
   deployOutcome: (stage: string, executionId: string, outcome: string) =>
     ledgerItemId('deploy', stage, executionId, outcome),
+  /** An uploaded build refused for its identity in one stage, by the object (its version, else its ETag). */
+  refusedUpload: (stage: string, bucket: string, key: string, version: string) =>
+    ledgerItemId('deploy', stage, 'refused-upload', bucket, key, version),
   /** A stage whose lock did not come free, by the lease that held it. */
   locked: (stage: string, since: string) => ledgerItemId('locked', stage, since),
   /** The digest of the API calls folded on one stack in one window. */
   digest: (stack: string, windowStart: number) => ledgerItemId('digest', stack, windowStart),
 };
+
+/**
+ * The key of a message's chat form: sent once like the email, under a key of its own, so that a chat publish
+ * that failed is retried without sending the email again.
+ */
+export const chatKeyOf = (key: string): string => `${key}#chat`;
 
 /** The EventBridge id of an event that passed validation (its envelope has one). */
 export const eventIdOf = (raw: unknown): string => {

@@ -19,11 +19,13 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { guardWrite, isAmbiguous, writeOnce } from '../aws/single-writes';
+import { regionOfStageNamed } from '../edge/stage-place';
 import { ConfigError, DeployerError, errorName } from '../errors';
 import { logger } from '../logger';
 import type { Runtime } from '../runtime';
 import { type DeployReport, deployMessage } from './deploy-messages';
-import { type Notification, publish } from './notification';
+import { chatKeyOf } from './ledger-keys';
+import { type Notification, publish, publishChat } from './notification';
 
 export type Item = Record<string, AttributeValue>;
 
@@ -72,30 +74,51 @@ export const unlessConditionFails = async (write: Promise<unknown>): Promise<boo
 
 export type SendResult = 'sent' | 'duplicate';
 
-/** Publish a message unless the message with this key already went out (or is going out right now). */
+/**
+ * Publish a message unless the message with this key already went out (or is going out right now); then
+ * its chat form (when a chat topic is set) under a key of its own, once the email is recorded sent: a chat
+ * publish that fails fails the invocation, and its retry sends the chat form alone, never a second email.
+ */
 export const sendOnce = async (
   runtime: Runtime,
   key: string,
   notification: Notification,
 ): Promise<SendResult> => {
+  const sns = runtime.clients.sns;
+  const email = await claimAndSend(runtime, key, notification.subject, () =>
+    publish(sns, runtime.settings.topicArn, notification),
+  );
+  const chatTopic = runtime.settings.chatTopicArn;
+  const { chat } = notification;
+  if (chatTopic && chat) {
+    await claimAndSend(runtime, chatKeyOf(key), notification.subject, () =>
+      publishChat(sns, chatTopic, { ...notification, chat }),
+    );
+  }
+  return email;
+};
+
+/** Claim the key, send, and mark it sent; 'duplicate' when it went out already. */
+const claimAndSend = async (
+  runtime: Runtime,
+  key: string,
+  subject: string,
+  send: () => Promise<unknown>,
+): Promise<SendResult> => {
   const owner = randomUUID();
   if ((await claim(runtime, key, owner)) === 'sent') {
-    logger.info('message already sent; not sent again', { ledgerKey: key, subject: notification.subject });
+    logger.info('message already sent; not sent again', { ledgerKey: key, subject });
     return 'duplicate';
   }
   try {
-    await publish(runtime.clients.sns, runtime.settings.topicArn, notification);
+    await send();
   } catch (error) {
     if (!isAmbiguous(error)) {
       await release(runtime, key, owner);
       throw error;
     }
     // Read-back is impossible for a publish: a message maybe missing is better than one maybe doubled.
-    logger.warn('the answer to the publish was lost: counted as sent', {
-      ledgerKey: key,
-      subject: notification.subject,
-      error,
-    });
+    logger.warn('the answer to the publish was lost: counted as sent', { ledgerKey: key, subject, error });
   }
   await markSent(runtime, key, owner);
   return 'sent';
@@ -107,7 +130,11 @@ export const announceDeployOnce = async (
   key: string,
   report: DeployReport,
 ): Promise<boolean> =>
-  (await sendOnce(runtime, key, deployMessage(report, runtime.settings.region))) === 'sent';
+  (await sendOnce(
+    runtime,
+    key,
+    deployMessage(report, regionOfStageNamed(runtime.config, runtime.settings, report.stage)),
+  )) === 'sent';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

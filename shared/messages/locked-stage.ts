@@ -5,6 +5,7 @@
 
 import { StageLockedError } from '../aws/stage-lock';
 import type { Stage } from '../edge/config';
+import { stageRegion } from '../edge/stage-place';
 import { logger } from '../logger';
 import type { Runtime } from '../runtime';
 import { deployMessage } from './deploy-messages';
@@ -30,7 +31,7 @@ export const reportLockedStage = async (
       error: error.message,
       ...(lock ? { lock } : {}),
     },
-    runtime.settings.region,
+    stageRegion(runtime.settings, stage),
   );
   await sendOnce(runtime, ledgerKeys.locked(stage.name, lock?.since ?? 'unknown'), message);
 };

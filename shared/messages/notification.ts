@@ -2,10 +2,17 @@
  * Notifications to the ops team through SNS: one message per deploy outcome, readable on a phone, with
  * message attributes that subscription filter policies can route on (stage, stack, outcome, severity).
  */
-import { type MessageAttributeValue, PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import {
+  type MessageAttributeValue,
+  PublishCommand,
+  type PublishCommandInput,
+  type SNSClient,
+} from '@aws-sdk/client-sns';
 import { guardWrite, isAmbiguous } from '../aws/single-writes';
 import { cleanText, TEXT_LIMIT } from '../edge/untrusted';
 import { logger } from '../logger';
+import type { Runtime } from '../runtime';
+import type { ChatNotification } from './chat/schema';
 
 export type Severity = 'info' | 'warning' | 'error';
 
@@ -13,6 +20,8 @@ export interface Notification {
   subject: string;
   body: string;
   attributes: Record<string, string>;
+  /** The same message for a chat channel (Amazon Q Developer), composed from the same facts. */
+  chat?: ChatNotification;
 }
 
 /** SNS's rules for a subject: at most 100 characters, one line of printable ASCII. */
@@ -86,29 +95,81 @@ const attributeValue = (value: string): MessageAttributeValue => ({
  * lost (a 500, a reset connection, a timeout) counts as sent: the SDK does not repeat it, and no retry of
  * the event repeats it either. Throttling and 503s, which prove nothing was sent, are retried as usual.
  */
-export const publish = async (
+export const publish = (
   sns: SNSClient,
   topicArn: string,
   notification: Notification,
+): Promise<string | undefined> =>
+  publishOnce(
+    sns,
+    {
+      TopicArn: topicArn,
+      Subject: toSubject(notification.subject),
+      Message: notification.body,
+      MessageAttributes: attributesOf(notification),
+    },
+    toSubject(notification.subject),
+  );
+
+/**
+ * Publish a message's chat form (once, like `publish`): the JSON Amazon Q Developer renders, with the same
+ * attributes, so that a chat subscription may filter like an email one. No subject: chat shows none.
+ */
+export const publishChat = (
+  sns: SNSClient,
+  topicArn: string,
+  notification: Notification & { chat: ChatNotification },
+): Promise<string | undefined> =>
+  publishOnce(
+    sns,
+    {
+      TopicArn: topicArn,
+      Message: JSON.stringify(notification.chat),
+      MessageAttributes: { ...attributesOf(notification), form: attributeValue('chat') },
+    },
+    `chat: ${toSubject(notification.subject)}`,
+  );
+
+/**
+ * Publish a message to the ops topic, then its chat form to the chat topic when one is set. For senders
+ * whose once-only record is written after this returns (an SSM label): a chat publish that fails is logged,
+ * not thrown, since the retry of the event would send the email again. (The ledger's sendOnce, which keeps
+ * a record per form, retries the chat form alone.)
+ */
+export const deliver = async (runtime: Runtime, notification: Notification): Promise<void> => {
+  await publish(runtime.clients.sns, runtime.settings.topicArn, notification);
+  const chatTopic = runtime.settings.chatTopicArn;
+  if (!chatTopic || !notification.chat) return;
+  try {
+    await publishChat(runtime.clients.sns, chatTopic, { ...notification, chat: notification.chat });
+  } catch (error) {
+    logger.error(
+      'the email went out, its chat form did not (not retried: a retry would send the email again)',
+      {
+        subject: toSubject(notification.subject),
+        error,
+      },
+    );
+  }
+};
+
+const attributesOf = (notification: Notification): Record<string, MessageAttributeValue> =>
+  Object.fromEntries(
+    Object.entries(notification.attributes).map(([name, value]) => [name, attributeValue(value)]),
+  );
+
+const publishOnce = async (
+  sns: SNSClient,
+  input: PublishCommandInput,
+  label: string,
 ): Promise<string | undefined> => {
   try {
-    const { MessageId } = await sns.send(
-      guardWrite(
-        new PublishCommand({
-          TopicArn: topicArn,
-          Subject: toSubject(notification.subject),
-          Message: notification.body,
-          MessageAttributes: Object.fromEntries(
-            Object.entries(notification.attributes).map(([name, value]) => [name, attributeValue(value)]),
-          ),
-        }),
-      ),
-    );
+    const { MessageId } = await sns.send(guardWrite(new PublishCommand(input)));
     return MessageId;
   } catch (error) {
     if (!isAmbiguous(error)) throw error;
     logger.warn('the answer to a publish was lost; it counts as sent (a second copy would be a duplicate)', {
-      subject: toSubject(notification.subject),
+      subject: label,
       error: error.failure as Error,
     });
     return undefined;

@@ -3,13 +3,12 @@
  * (stack status changes), with the root cause when it failed and the next step.
  */
 
-import type { ReleaseVersion } from '../aws/release-history';
-import type { RootCause } from '../aws/root-cause';
 import type { Caller } from '../edge/callers';
 import type { Stage } from '../edge/config';
-import type { StackApiCall, StackStatusChange } from '../edge/stack-events';
+import type { StackApiCall } from '../edge/stack-events';
 import { quoted, shown } from '../edge/untrusted';
 import { classifyStatus, isDeletedStatus, isFailureStatus, isFinalStatus } from '../stack-status';
+import { apiCallChat, statusChat } from './chat/stack-chat';
 import {
   composeSubject,
   consoleLink,
@@ -19,6 +18,9 @@ import {
   shortCommit,
 } from './notification';
 import { stackNextStep } from './reasons';
+import type { StatusReport } from './reports';
+
+export type { StatusReport } from './reports';
 
 const HEADLINES: Record<string, string> = {
   CREATE_COMPLETE: 'The stack was created.',
@@ -54,19 +56,6 @@ const utc = (time: string): string => {
   const iso = Number.isNaN(parsed.getTime()) ? time : parsed.toISOString();
   return `${iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, '')} UTC`;
 };
-
-export interface StatusReport {
-  change: StackStatusChange;
-  stage?: Stage;
-  startedBy: string;
-  rootCause?: RootCause;
-  /** The release the operation deployed, when the stage's history knows it. */
-  release?: ReleaseVersion;
-  /** What the stack runs now. */
-  running?: string;
-  /** The operation was a change set of the deployer's. */
-  ours?: boolean;
-}
 
 /** The message for a stack status change. */
 export const statusMessage = (report: StatusReport): Notification => {
@@ -106,6 +95,7 @@ export const statusMessage = (report: StatusReport): Notification => {
   return {
     subject,
     body: `${lines.join('\n')}\n`,
+    chat: statusChat(report, headline),
     attributes: {
       kind: 'stack-status',
       stage: stage?.name ?? '-',
@@ -178,6 +168,7 @@ export const apiCallMessage = (call: StackApiCall, stage: Stage | undefined): No
   return {
     subject,
     body: `${lines.join('\n')}\n`,
+    chat: apiCallChat(call, stage),
     attributes: {
       kind: 'api-call',
       stage: stage?.name ?? '-',

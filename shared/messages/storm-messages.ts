@@ -4,38 +4,18 @@
  */
 
 import { shown } from '../edge/untrusted';
+import { digestChat, withChatFoldNote } from './chat/storm-chat';
+import { clock, day, plural } from './clock';
 import { composeSubject, fieldLines, type Notification } from './notification';
+import type { StormDigest } from './reports';
 
-export interface StormDigest {
-  stage?: string;
-  stack: string;
-  region: string;
-  windowStart: number;
-  windowEnd: number;
-  /** Calls of the window that were not reported one by one. */
-  folded: number;
-  /** How many of all the window's calls AWS refused. */
-  refused: number;
-  /** Calls reported one by one before the folding started. */
-  sentOneByOne: number;
-  /** Who made the noted calls, and which calls (with AWS's refusal code). */
-  callers: string[];
-  calls: string[];
-  /** How many of the folded calls the callers and calls were noted from. */
-  noted: number;
-}
-
-/** "10:10", in UTC. */
-const clock = (ms: number): string => new Date(ms).toISOString().slice(11, 16);
-/** "2026-11-20", in UTC. */
-const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
-
-const plural = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
+export type { StormDigest } from './reports';
 
 /** The last message sent one by one in a window says that what follows is folded. */
 export const withFoldNote = (message: Notification, windowEnd: number): Notification => ({
   ...message,
   body: `${message.body}\nMore API calls on this stack until ${clock(windowEnd)} UTC are not sent one by one: one digest after ${clock(windowEnd)} UTC says how many there were.\n`,
+  ...(message.chat ? { chat: withChatFoldNote(message.chat, windowEnd) } : {}),
 });
 
 /** The digest of one stack's folded calls in one window. */
@@ -67,6 +47,7 @@ export const digestMessage = (digest: StormDigest): Notification => {
   return {
     subject,
     body: `${lines.join('\n')}\n`,
+    chat: digestChat(digest),
     attributes: {
       kind: 'api-call',
       stage: digest.stage ?? '-',

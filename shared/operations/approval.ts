@@ -13,6 +13,7 @@ import { addLabels } from '../aws/desired-state';
 import { latestWithKey, readDesired, readHistory } from '../aws/release-history';
 import { type RunRecord, readRun, tokenInDescription } from '../aws/runs';
 import { describeStack, stackParameterValue } from '../aws/stacks';
+import { stageCfn } from '../aws/stage-clients';
 import type { Stage } from '../edge/config';
 import { RefusedError } from '../errors';
 import { changeSetName, rejectedLabel } from '../names';
@@ -30,7 +31,8 @@ const currentPending = async (runtime: Runtime, stage: Stage) => {
     throw new RefusedError(`stage ${stage.name} does not require approval: its deploys run on their own`);
   const desired = await readDesired(runtime.clients.ssm, stage);
   if (!desired) throw new RefusedError(`stage ${stage.name} has no desired release`);
-  const pending = await pendingChangeSets(runtime.clients.cfn, stage);
+  const cfn = stageCfn(runtime, stage);
+  const pending = await pendingChangeSets(cfn, stage);
   const wanted = changeSetName(stage.name, desired.version);
   const current = pending.find((p) => p.name === wanted && isReadyToExecute(p));
   if (!current) {
@@ -40,10 +42,10 @@ const currentPending = async (runtime: Runtime, stage: Stage) => {
     );
   }
   const [described, stack] = await Promise.all([
-    runtime.clients.cfn.send(
+    cfn.send(
       new DescribeChangeSetCommand({ StackName: stage.stack, ChangeSetName: current.id ?? current.name }),
     ),
-    describeStack(runtime.clients.cfn, stage.stack),
+    describeStack(cfn, stage.stack),
   ]);
   if (described.ExecutionStatus !== 'AVAILABLE') {
     throw new RefusedError(
@@ -179,11 +181,12 @@ export const reject = async (
       const kept = latestWithKey(await readHistory(runtime.clients.ssm, stage), running);
       const target = moveTargetOf(stage, kept ?? { version: 0, key: running, provenance: {} });
       await verifyMoveTarget(runtime, stage, target, trigger);
-      await deleteChangeSet(runtime.clients.cfn, found.changeSet);
+      await deleteChangeSet(stageCfn(runtime, stage), found.changeSet);
       await addLabels(runtime.clients.ssm, stage, found.desired.version, [
         rejectedLabel(found.desired.version),
       ]);
-      return target;
+      // Reported in the thread of the rejected release, where its approval was asked for.
+      return { ...target, replaces: found.desired.key };
     },
   );
   return { ...moved, changeSet: changeSet.name };

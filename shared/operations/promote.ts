@@ -6,6 +6,7 @@
 import { copyToRelease } from '../aws/artifacts';
 import { latestWithKey, type ReleaseVersion, readDesired, readHistory } from '../aws/release-history';
 import { describeStack, stackParameterValue } from '../aws/stacks';
+import { stageCfn } from '../aws/stage-clients';
 import { releaseBucketOf, type Stage } from '../edge/config';
 import { RefusedError } from '../errors';
 import { keyExtension, releaseKey, templateReleaseKey } from '../names';
@@ -59,7 +60,7 @@ const promotable = async (
   options: PromoteOptions,
 ): Promise<ReleaseVersion> => {
   const [stack, history] = await Promise.all([
-    describeStack(runtime.clients.cfn, from.stack),
+    describeStack(stageCfn(runtime, from), from.stack),
     readHistory(runtime.clients.ssm, from),
   ]);
   if (stack?.StackStatus && isBusyStatus(stack.StackStatus))

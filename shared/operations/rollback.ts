@@ -2,7 +2,8 @@
  * Roll a stage back: make an earlier release — its artifact and its template — desired again, and deploy it.
  */
 
-import { type ReleaseVersion, readHistory } from '../aws/release-history';
+import type { ReleaseVersion } from '../aws/release-history';
+import { readWholeHistory } from '../aws/whole-history';
 import { RefusedError } from '../errors';
 import type { Runtime } from '../runtime';
 import { type MoveResult, moveTargetOf, moveTo } from '../stage/moves';
@@ -60,12 +61,19 @@ export const rollback = async (
 ): Promise<MoveResult> => {
   const stage = stageOrRefuse(runtime, stageName);
   // Chosen before the lock (the refusals need no lock), and again under it: the history may have moved.
-  const first = findRollbackTarget(await readHistory(runtime.clients.ssm, stage), to);
+  // The whole history: a version SSM no longer keeps is rolled back to from the deployer's archive.
+  const first = findRollbackTarget(await readWholeHistory(runtime.clients, stage), to);
   return moveTo(
     runtime,
     stage,
     { action: 'rollback', by, from: String(first.version) },
     `a rollback by ${by} to version ${first.version}`,
-    async () => moveTargetOf(stage, findRollbackTarget(await readHistory(runtime.clients.ssm, stage), to)),
+    async () => {
+      const history = await readWholeHistory(runtime.clients, stage);
+      const target = moveTargetOf(stage, findRollbackTarget(history, to));
+      // Reported in the thread of the release it replaces, where that release's failure was.
+      const current = history.at(-1);
+      return current ? { ...target, replaces: current.key } : target;
+    },
   );
 };

@@ -4,6 +4,7 @@
 import { isReadyToExecute, pendingChangeSets } from '../aws/change-sets';
 import { latestWithKey, type ReleaseVersion, readHistory } from '../aws/release-history';
 import { describeStack, stackParameterValue } from '../aws/stacks';
+import { stageCfn } from '../aws/stage-clients';
 import { readStageLock, type StageLock } from '../aws/stage-lock';
 import type { Stage } from '../edge/config';
 import type { Runtime } from '../runtime';
@@ -23,7 +24,8 @@ export interface StageStatus {
 
 /** What a stage should run, what it runs, and what waits. */
 export const stageStatus = async (runtime: Runtime, stage: Stage): Promise<StageStatus> => {
-  const { cfn, ssm, s3 } = runtime.clients;
+  const { ssm, s3 } = runtime.clients;
+  const cfn = stageCfn(runtime, stage);
   const [stack, history, lock] = await Promise.all([
     describeStack(cfn, stage.stack),
     readHistory(ssm, stage),

@@ -7,6 +7,7 @@ import type { Stack } from '@aws-sdk/client-cloudformation';
 import { awaitChangeSet, type PlannedChange } from '../aws/change-set-wait';
 import { type ChangeSetRef, createChangeSet, deleteChangeSet, executeChangeSet } from '../aws/change-sets';
 import type { DesiredState } from '../aws/desired-state';
+import { buildStartOf } from '../aws/provenance';
 import {
   type Applied,
   newRunToken,
@@ -16,6 +17,7 @@ import {
   writeApplied,
   writeRun,
 } from '../aws/runs';
+import { stageCfn } from '../aws/stage-clients';
 import type { Stage } from '../edge/config';
 import { errorName } from '../errors';
 import { logger } from '../logger';
@@ -55,9 +57,11 @@ export const prepareChangeSet = async (
   release: VerifiedRelease,
   applied?: Applied,
 ): Promise<RunOutcome> => {
-  const { cfn, s3 } = runtime.clients;
+  const { s3 } = runtime.clients;
+  const cfn = stageCfn(runtime, stage);
   const name = changeSetName(stage.name, desired.version);
   const token = newRunToken(stage, desired.version);
+  const startedAt = buildStartOf(desired.provenance);
   const parameters = stack ? await templateParameters(cfn, release.template, applied) : undefined;
   const record: RunRecord = {
     token,
@@ -71,6 +75,7 @@ export const prepareChangeSet = async (
     changeSet: name,
     state: 'created',
     createdAt: new Date().toISOString(),
+    ...(startedAt ? { startedAt } : {}),
   };
   const request = {
     stage,
@@ -172,7 +177,8 @@ export const executeRun = async (
   run: RunRecord,
   fence: Fence | undefined,
 ): Promise<ExecuteOutcome> => {
-  const { cfn, s3 } = runtime.clients;
+  const { s3 } = runtime.clients;
+  const cfn = stageCfn(runtime, stage);
   await fence?.confirm();
   await writeRun(s3, stage, { ...run, state: 'executing' });
   try {

@@ -6,9 +6,10 @@
  */
 
 import { writeDesired } from '../aws/desired-state';
-import type { Provenance } from '../aws/provenance';
+import { buildStartOf, type Provenance } from '../aws/provenance';
 import type { ReleaseVersion } from '../aws/release-history';
 import { releaseBucketOf, type Stage } from '../edge/config';
+import { stageRegion } from '../edge/stage-place';
 import { RefusedError, ReleaseIntegrityError } from '../errors';
 import { announceDeploy } from '../messages/deploy-messages';
 import { digestOfReleaseKey } from '../names';
@@ -32,6 +33,10 @@ export interface MoveTarget {
   artifact: string;
   template?: string;
   commit?: string;
+  /** When the release's build started: a deploy's lead time counts from there, not from the move. */
+  builtAt?: string;
+  /** The desired release a rollback or a rejection replaces: the move is reported in that release's thread. */
+  replaces?: string;
 }
 
 /** The release a history entry names, with the digests it pins; refused when it cannot be verified. */
@@ -40,6 +45,7 @@ export const moveTargetOf = (
   entry: Pick<ReleaseVersion, 'version' | 'key' | 'provenance'>,
 ): MoveTarget => {
   const artifact = entry.provenance.artifact ?? digestOfReleaseKey(entry.key);
+  const builtAt = buildStartOf(entry.provenance);
   if (!artifact) {
     throw new RefusedError(
       `version ${entry.version} of stage ${stage.name} names ${entry.key}, which is not a content-named release: it cannot be verified, so it is not deployed`,
@@ -50,6 +56,7 @@ export const moveTargetOf = (
     artifact,
     ...(entry.provenance.template ? { template: entry.provenance.template } : {}),
     ...(entry.provenance.commit ? { commit: entry.provenance.commit } : {}),
+    ...(builtAt ? { builtAt } : {}),
   };
 };
 
@@ -73,7 +80,7 @@ export const verifyMoveTarget = async (
   try {
     await verifyRelease(runtime.clients.s3, stage, desired, {
       creating: false,
-      region: runtime.settings.region,
+      region: stageRegion(runtime.settings, stage),
     });
   } catch (error) {
     if (error instanceof UnverifiableReleaseError) throw new RefusedError(error.message, { cause: error });
@@ -122,8 +129,9 @@ export const moveTo = async (
         artifact: chosen.artifact,
         ...(chosen.template ? { template: chosen.template } : {}),
         ...(chosen.commit ? { commit: chosen.commit } : {}),
+        ...(chosen.builtAt ? { builtAt: chosen.builtAt } : {}),
       };
-      const written = await writeDesired(runtime.clients.ssm, stage, chosen.key, provenance, true);
+      const written = await writeDesired(runtime.clients, stage, chosen.key, provenance, true);
       target = chosen;
       return { desired: { parameter: stage.ssmParameter, key: chosen.key, ...written }, newlyRecorded: true };
     },
@@ -135,6 +143,7 @@ export const moveTo = async (
         reconcile: result,
         trigger,
         ...(target?.commit ? { commitId: target.commit } : {}),
+        ...(target?.replaces ? { replaces: target.replaces } : {}),
       },
     }),
   });

@@ -12,7 +12,9 @@ import type { DesiredState } from '../aws/desired-state';
 import { isFailed, readDesired } from '../aws/release-history';
 import { type Applied, readApplied } from '../aws/runs';
 import { deleteStack, describeStack, stackParameterValue } from '../aws/stacks';
+import { stageCfn } from '../aws/stage-clients';
 import type { Stage } from '../edge/config';
+import { stageRegion } from '../edge/stage-place';
 import { ReleaseIntegrityError } from '../errors';
 import { logger } from '../logger';
 import { changeSetName } from '../names';
@@ -51,7 +53,7 @@ export interface Observed {
 /** Read what reconcile looks at besides the desired state: the stack, and what the deployer last applied. */
 export const observeStage = async (runtime: Runtime, stage: Stage): Promise<Observed> => {
   const [stack, applied] = await Promise.all([
-    describeStack(runtime.clients.cfn, stage.stack),
+    describeStack(stageCfn(runtime, stage), stage.stack),
     readApplied(runtime.clients.s3, stage),
   ]);
   return { stack, applied };
@@ -103,7 +105,7 @@ export const reconcile = async (
         code: 'stack-needs-person',
         status,
         ...(stack.StackStatusReason ? { statusReason: stack.StackStatusReason } : {}),
-        region: runtime.settings.region,
+        region: stageRegion(runtime.settings, stage),
       },
     };
   }
@@ -142,7 +144,7 @@ const verified = async (
   try {
     return await verifyRelease(runtime.clients.s3, stage, desired, {
       creating,
-      region: runtime.settings.region,
+      region: stageRegion(runtime.settings, stage),
       ...(options.artifactVerified ? { artifactVerified: true } : {}),
       ...(options.prefetched ? { prefetched: options.prefetched } : {}),
     });
@@ -223,7 +225,11 @@ const recreate = async (
 ): Promise<ReconcileResult> => {
   const release = await verified(runtime, stage, desired, seen, options, true);
   if (isResult(release)) return release;
-  await deleteStack(runtime.clients.cfn, stage, `recreate-${changeSetName(stage.name, desired.version)}`);
+  await deleteStack(
+    stageCfn(runtime, stage),
+    stage,
+    `recreate-${changeSetName(stage.name, desired.version)}`,
+  );
   return {
     ...seen,
     outcome: 'recreating',
@@ -236,9 +242,10 @@ const recreate = async (
  * deploy an outdated release). Returns true when the change set for the current version already waits.
  */
 const discardStalePending = async (runtime: Runtime, stage: Stage, version: number): Promise<boolean> => {
-  const pending = await pendingChangeSets(runtime.clients.cfn, stage);
+  const cfn = stageCfn(runtime, stage);
+  const pending = await pendingChangeSets(cfn, stage);
   for (const old of pending.filter((p) => p.version !== version)) {
-    await deleteChangeSet(runtime.clients.cfn, old);
+    await deleteChangeSet(cfn, old);
     logger.info('deleted a pending change set for an older release', {
       stage: stage.name,
       changeSet: old.name,

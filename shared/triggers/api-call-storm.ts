@@ -10,8 +10,8 @@
  * twice, and the retry of a call whose report failed is reported as the call it was. The ledger's items
  * for this are kept by shared/messages/storm-ledger.ts.
  */
-import { stageOfStack } from '../edge/config';
 import type { StackApiCall } from '../edge/stack-events';
+import { type Home, isHome, type Place, stageAt } from '../edge/stage-place';
 import { logger } from '../logger';
 import { type SendResult, sendOnce } from '../messages/ledger';
 import { ledgerKeys } from '../messages/ledger-keys';
@@ -25,6 +25,7 @@ import {
   stacksDue,
 } from '../messages/storm-ledger';
 import { digestMessage, withFoldNote } from '../messages/storm-messages';
+import { countNotifications } from '../metrics';
 import type { Runtime } from '../runtime';
 
 /** The length of a window, by the calls' event time. */
@@ -44,6 +45,18 @@ export const unsentReason = (outcome: Exclude<ApiCallOutcome, 'sent'>): string =
     ? 'already reported (the same event delivered again)'
     : "folded into its window's digest (an API-call storm on this stack)";
 
+/**
+ * The stack a storm is counted on: its name at home (as the ledger always knew it), and its name with its
+ * account and region elsewhere, so that stacks of one name in two accounts are two stacks.
+ */
+export const stormStackKey = (home: Home, call: Place & { stack: string }): string =>
+  isHome(home, call) ? call.stack : `${call.stack}@${call.account}/${call.region}`;
+
+const stackOfKey = (home: Home, key: string): Place & { stack: string } => {
+  const [, stack = key, account, region] = /^([^@]+)(?:@(\d{12})\/([a-z0-9-]+))?$/.exec(key) ?? [];
+  return { stack, account: account ?? home.accountId, region: region ?? home.region };
+};
+
 /** The start of the window an event time falls in. */
 export const windowOf = (time: string): number => Math.floor(Date.parse(time) / WINDOW_MS) * WINDOW_MS;
 
@@ -55,9 +68,10 @@ export const reportApiCall = async (
   message: Notification,
 ): Promise<ApiCallOutcome> => {
   const window = windowOf(call.time);
-  const ordinal = await ordinalOf(runtime, call, window, eventId);
+  const counted = { ...call, stack: stormStackKey(runtime.settings, call) };
+  const ordinal = await ordinalOf(runtime, counted, window, eventId);
   // The first call of a window closes the stack's earlier window: its digest comes before this call's report.
-  if (ordinal === 1) await sendPendingDigest(runtime, call.stack, window);
+  if (ordinal === 1) await sendPendingDigest(runtime, counted.stack, window);
   if (ordinal <= SENT_ONE_BY_ONE) {
     const last = ordinal === SENT_ONE_BY_ONE;
     return sendOnce(
@@ -66,7 +80,7 @@ export const reportApiCall = async (
       last ? withFoldNote(message, window + WINDOW_MS) : message,
     );
   }
-  if (ordinal <= SENT_ONE_BY_ONE + NOTED) await noteFolded(runtime, call, window);
+  if (ordinal <= SENT_ONE_BY_ONE + NOTED) await noteFolded(runtime, counted, window);
   logger.info('API call folded into its window digest', {
     stack: call.stack,
     window: new Date(window).toISOString(),
@@ -107,13 +121,15 @@ const sendDigest = async (
   let result: SendResult | undefined;
   if (folded > 0) {
     const noted = counter.calls.length > 0 ? Math.min(folded, NOTED) : 0;
+    const where = stackOfKey(runtime.settings, stack);
+    const stage = stageAt(runtime.config, runtime.settings, where)?.name;
     result = await sendOnce(
       runtime,
       ledgerKeys.digest(stack, window),
       digestMessage({
-        stage: stageOfStack(runtime.config, stack)?.name,
-        stack,
-        region: runtime.settings.region,
+        stage,
+        stack: where.stack,
+        region: where.region,
         windowStart: window,
         windowEnd: window + WINDOW_MS,
         folded,
@@ -124,6 +140,7 @@ const sendDigest = async (
         noted,
       }),
     );
+    if (result === 'sent') countNotifications(stage, 1);
   }
   await settleDigest(runtime, stack, window);
   return result;

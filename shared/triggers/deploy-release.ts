@@ -5,6 +5,7 @@
  */
 import { type BuildArtifact, locateBuild, type Release, releaseBuild } from '../aws/artifacts';
 import { pinConfiguredTemplate, releaseBuildTemplate } from '../aws/release-templates';
+import { locateUpload } from '../aws/uploads';
 import { releaseBucketOf, type Stage } from '../edge/config';
 import type { PipelineExecution } from '../edge/events';
 import { logger } from '../logger';
@@ -42,8 +43,9 @@ export const releaseOnce = async (
   // source and a release location share each release (a stage may publish a template where another does not).
   const [artifact, template] = await Promise.all([
     once(releases, ['artifact', bucket, key, executionMetadataKey, commitMetadataKey, ...where], () =>
-      locateBuild(s3, stage, execution).then((build: BuildArtifact) =>
-        releaseBuild(s3, stage, build, execution),
+      // An upload is released from exactly the object its event named; a pipeline's build is looked up.
+      (execution.upload ? locateUpload(s3, stage, execution) : locateBuild(s3, stage, execution)).then(
+        (build: BuildArtifact) => releaseBuild(s3, stage, build, execution),
       ),
     ),
     once(releases, ['template', bucket, templateKey ?? '', executionMetadataKey, ...where], () =>

@@ -13,6 +13,7 @@ import { assertSameAccountAndRegion } from '../edge/settings';
 import { EventValidationError, errorMessage, isPermanent } from '../errors';
 import { logger } from '../logger';
 import { announceDeploy, type DeployOutcome } from '../messages/deploy-messages';
+import { countDeliveries } from '../metrics';
 import { executionLabel } from '../names';
 import type { Runtime } from '../runtime';
 import { observeStage } from '../stage/reconcile';
@@ -66,6 +67,24 @@ export const handlePipelineEvent = async (runtime: Runtime, raw: unknown): Promi
     logger.info('pipeline is not in the configuration; ignored', ids);
     return { verdict: 'ignored', reason: 'pipeline not configured', ...ids, stages: [] };
   }
+  if (runtime.config.pipelines[execution.pipeline]?.source === 'upload') {
+    logger.info('pipeline takes its builds from uploads (source: upload); its executions are ignored', ids);
+    return { verdict: 'ignored', reason: 'pipeline takes uploaded builds', ...ids, stages: [] };
+  }
+  return { verdict: 'deployed', ...ids, stages: await deployToStages(runtime, stages, execution) };
+};
+
+/**
+ * Deploy a validated build to each of these stages, side by side, each in its transaction: the path every
+ * trigger of a deploy shares (a pipeline that succeeded, a build a CI uploaded). A transient failure of any
+ * stage fails the whole call after every stage finished, so that the event is retried.
+ */
+export const deployToStages = async (
+  runtime: Runtime,
+  stages: Stage[],
+  execution: PipelineExecution,
+): Promise<StageSummary[]> => {
+  const ids = { pipeline: execution.pipeline, executionId: execution.executionId };
   const releases = new Map<string, Promise<unknown>>();
   const settled = await Promise.allSettled(
     stages.map((stage) => deployStage(runtime, stage, execution, releases)),
@@ -83,16 +102,23 @@ export const handlePipelineEvent = async (runtime: Runtime, raw: unknown): Promi
       });
     }
   });
+  countDeliveries(summaries);
   if (failures.length > 0) {
     // Transient AWS faults after the SDK's own retries: fail the invocation so the platform retries the
     // event. Every step is idempotent, so the stages that succeeded find nothing left to do.
     throw new AggregateError(
       failures,
-      `deploy of ${execution.pipeline} execution ${execution.executionId} failed for ${failures.length} of ${stages.length} stage(s): ${failures.map(errorMessage).join('; ')}`,
+      `deploy of ${buildOf(execution)} failed for ${failures.length} of ${stages.length} stage(s): ${failures.map(errorMessage).join('; ')}`,
     );
   }
-  return { verdict: 'deployed', ...ids, stages: summaries };
+  return summaries;
 };
+
+/** The build in a sentence: a pipeline's execution, or an uploaded build. */
+const buildOf = (execution: PipelineExecution): string =>
+  execution.source === 'upload'
+    ? `upload pipeline ${execution.pipeline} build ${execution.executionId}`
+    : `${execution.pipeline} execution ${execution.executionId}`;
 
 const deployStage = async (
   runtime: Runtime,
@@ -128,7 +154,7 @@ const deployStage = async (
   // one change set is executed.
   const done = await runStageTransaction<StageSummary>(runtime, stage, {
     holder: `deploy ${execution.executionId}`,
-    trigger: `pipeline ${execution.pipeline} execution ${execution.executionId}`,
+    trigger: execution.source === 'upload' ? buildOf(execution) : `pipeline ${buildOf(execution)}`,
     // A first delivery that finds a later build's deploy holding the stage stops there: it would only be
     // superseded once it got the lock. (A redelivery goes on: it may have a version of its own to report.)
     lock: { rank: execution.startedAt, yieldToLater: isFirstDelivery(execution) },
@@ -145,7 +171,7 @@ const deployStage = async (
       observing.catch(() => undefined);
       let prefetched: PrefetchedTemplate | undefined;
       const recorded = await recordDesired(
-        runtime.clients.ssm,
+        runtime.clients,
         stage,
         release,
         execution,
@@ -162,6 +188,23 @@ const deployStage = async (
         });
         const notified = await reportOvertaken(runtime, stage, execution, release, recorded.version);
         return { stop: { ...base, ...releasedAs(release, recorded), outcome: 'superseded', notified } };
+      }
+      if (
+        recorded.outcome === 'duplicate' &&
+        recorded.provenance.artifact !== undefined &&
+        recorded.provenance.artifact !== release.sha256
+      ) {
+        // One build, one set of bytes: the same build uploaded again with other bytes (a CI's retry rebuilt
+        // it) leaves the bytes it was recorded with desired; only those are deployed.
+        logger.info('this build is recorded already, with other bytes; those stay desired', {
+          ...base,
+          executionId: execution.executionId,
+          recorded: recorded.provenance.artifact,
+          delivered: release.sha256,
+        });
+        return {
+          stop: { ...base, ...releasedAs(release, recorded), outcome: 'superseded', notified: false },
+        };
       }
       duplicate = recorded.outcome === 'duplicate' && recorded.announced;
       return {

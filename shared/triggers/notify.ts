@@ -11,19 +11,23 @@ import { latestWithKey, type ReleaseVersion, readHistory } from '../aws/release-
 import { findRootCause } from '../aws/root-cause';
 import { ownRun } from '../aws/runs';
 import { describeStack, isStackMissing, stackParameterValue } from '../aws/stacks';
-import { type Stage, stageOfStack } from '../edge/config';
+import { placeCfn, stageCfn } from '../aws/stage-clients';
+import type { Stage } from '../edge/config';
 import {
   acceptStackEvent,
   type ChangeSetCall,
   type StackApiCall,
   type StackEvent,
   type StackStatusChange,
+  servedStack,
   withStack,
 } from '../edge/stack-events';
+import { stageAt, stagesAt } from '../edge/stage-place';
 import { logger } from '../logger';
 import { sendOnce } from '../messages/ledger';
 import { eventIdOf, ledgerKeys } from '../messages/ledger-keys';
 import { apiCallMessage, startedBy, statusMessage } from '../messages/stack-messages';
+import { countNotifications } from '../metrics';
 import type { Runtime } from '../runtime';
 import { isDeletedStatus, isFailureStatus, isFinalStatus } from '../stack-status';
 import { reportApiCall, unsentReason } from './api-call-storm';
@@ -37,7 +41,7 @@ export interface NotifySummary {
 
 /** Handle one "AWS API Call via CloudTrail" or "CloudFormation Stack Status Change" event. */
 export const handleStackNotification = async (runtime: Runtime, raw: unknown): Promise<NotifySummary> => {
-  const accepted = acceptStackEvent(runtime.settings, raw);
+  const accepted = acceptStackEvent(runtime, raw);
   if ('rejected' in accepted) return { verdict: 'rejected', reason: accepted.rejected };
   if (!accepted.event) return ignored('an API call that does not start a stack operation');
   const named =
@@ -46,7 +50,7 @@ export const handleStackNotification = async (runtime: Runtime, raw: unknown): P
       : { event: accepted.event };
   if (!('event' in named)) return named;
   const { event } = named;
-  const stage = stageOfStack(runtime.config, event.stack);
+  const stage = stageAt(runtime.config, runtime.settings, event);
   const skip = outOfScope(runtime, event, stage);
   if (skip) return ignored(skip, event.stack);
   const message =
@@ -60,6 +64,7 @@ export const handleStackNotification = async (runtime: Runtime, raw: unknown): P
       : await sendOnce(runtime, ledgerKeys.stackEvent(eventId), message);
   if (sent !== 'sent') return ignored(unsentReason(sent), event.stack);
   logger.info('stack event reported', { stack: event.stack, kind: event.kind, subject: message.subject });
+  countNotifications(stage?.name, 1);
   return { verdict: 'notified', stack: event.stack, subject: message.subject };
 };
 
@@ -89,10 +94,10 @@ const nameStack = async (
   const skip = apiCallOutOfScope(runtime, call);
   if (skip) return ignored(skip);
   let owner: DescribeChangeSetCommandOutput;
+  // Accepted, so the deployer's home or a place where a stage is configured: there is a client for it.
+  const cfn = placeCfn(runtime, call) ?? runtime.clients.cfn;
   try {
-    owner = await runtime.clients.cfn.send(
-      new DescribeChangeSetCommand({ ChangeSetName: call.changeSetArn }),
-    );
+    owner = await cfn.send(new DescribeChangeSetCommand({ ChangeSetName: call.changeSetArn }));
   } catch (error) {
     // Gone already (deleted with its stack, or never there): nothing names the stack any more.
     if (isChangeSetMissing(error) || isStackMissing(error)) {
@@ -103,7 +108,8 @@ const nameStack = async (
     throw error;
   }
   const named = withStack(call, owner);
-  return 'rejected' in named ? { verdict: 'rejected', reason: named.rejected } : named;
+  const served = 'rejected' in named ? named : servedStack(runtime, named.event);
+  return 'rejected' in served ? { verdict: 'rejected', reason: served.rejected } : served;
 };
 
 const apiCallOutOfScope = (runtime: Runtime, call: StackApiCall | ChangeSetCall): string | undefined => {
@@ -112,6 +118,14 @@ const apiCallOutOfScope = (runtime: Runtime, call: StackApiCall | ChangeSetCall)
   if (!call.error && role && runtime.settings.ownRoles?.includes(role)) {
     return 'a call of the deployer itself (its deploy message reports it)';
   }
+  // Elsewhere the deployer acts with the role its stages name there.
+  const assumed = call.caller.arn;
+  if (
+    !call.error &&
+    assumed &&
+    stagesAt(runtime.config, runtime.settings, call).some((s) => s.assumeRoleArn === assumed)
+  )
+    return 'a call of the deployer itself, with the role it assumes there (its deploy message reports it)';
   return undefined;
 };
 
@@ -122,7 +136,9 @@ const statusReport = async (
   stage: Stage | undefined,
   eventId: string,
 ) => {
-  const { cfn, ssm, s3 } = runtime.clients;
+  const { ssm, s3 } = runtime.clients;
+  // The stack of a stage is read where it lives; any other stack is one of the deployer's home.
+  const cfn = stage ? stageCfn(runtime, stage) : runtime.clients.cfn;
   const [stack, history, rootCause, run] = await Promise.all([
     describeStack(cfn, change.stackId),
     stage ? readHistory(ssm, stage) : Promise.resolve([] as ReleaseVersion[]),
@@ -137,6 +153,7 @@ const statusReport = async (
     stage ? ownRun(s3, stage, change.token, eventId) : Promise.resolve(undefined),
   ]);
   const ourVersion = run?.version;
+  const desired = history.at(-1);
   // A deleted stack still answers DescribeStacks by its id, with the parameters it last had: it runs nothing.
   const running =
     stage && stack && !isDeletedStatus(stack.StackStatus)
@@ -157,6 +174,8 @@ const statusReport = async (
     ours: ourVersion !== undefined,
     ...(rootCause ? { rootCause } : {}),
     ...(release ? { release } : {}),
+    // The stage's desired release: the chat thread of a stack outcome whose release is not known.
+    ...(desired ? { desired: { key: desired.key, version: desired.version } } : {}),
     ...(running ? { running } : {}),
   };
 };

@@ -6,13 +6,16 @@
 import { randomUUID } from 'node:crypto';
 import { markFailed } from '../aws/release-history';
 import { ownRun, settleRun } from '../aws/runs';
-import { allStages, type Stage, stageOfStack } from '../edge/config';
+import { archiveKept } from '../aws/whole-history';
+import { allStages, type Stage } from '../edge/config';
 import { describeIssues, envelope } from '../edge/events';
 import { assertSameAccountAndRegion } from '../edge/settings';
 import { acceptStackEvent } from '../edge/stack-events';
+import { stageAt } from '../edge/stage-place';
 import { EventValidationError, errorMessage, RefusedError } from '../errors';
 import { logger } from '../logger';
 import { eventIdOf, ledgerKeys } from '../messages/ledger-keys';
+import { countDeploy, countNotifications, recordSettled } from '../metrics';
 import { promote } from '../operations/promote';
 import type { ReconcileResult } from '../outcomes';
 import type { Runtime } from '../runtime';
@@ -33,13 +36,13 @@ export interface SettleSummary {
 
 /** Handle one "CloudFormation Stack Status Change" event. */
 export const handleStackSettled = async (runtime: Runtime, raw: unknown): Promise<SettleSummary> => {
-  const accepted = acceptStackEvent(runtime.settings, raw);
+  const accepted = acceptStackEvent(runtime, raw);
   if ('rejected' in accepted) return { verdict: 'rejected', reason: accepted.rejected };
   const { event } = accepted;
   if (event?.kind !== 'status-change') return { verdict: 'ignored', reason: 'not a stack status change' };
   if (!isFinalStatus(event.status))
     return { verdict: 'ignored', reason: `in-progress status ${event.status}` };
-  const stage = stageOfStack(runtime.config, event.stack);
+  const stage = stageAt(runtime.config, runtime.settings, event);
   if (!stage) return { verdict: 'ignored', reason: 'not the stack of a configured stage' };
 
   const eventId = eventIdOf(raw);
@@ -63,7 +66,11 @@ export const handleStackSettled = async (runtime: Runtime, raw: unknown): Promis
   );
   const promoted = run ? await autoPromote(runtime, stage, event.status, run.version) : [];
   // Settled last: a redelivery of an event whose handling broke off acts again (each step is idempotent).
-  if (run && run.state !== 'settled') await settleRun(runtime.clients.s3, stage, run, eventId, event.status);
+  if (run && run.state !== 'settled') {
+    const settled = { eventId, status: event.status, settledAt: event.time };
+    await settleRun(runtime.clients.s3, stage, run, settled);
+    recordSettled(stage.name, { ...settled, startedAt: run.startedAt });
+  }
   return {
     verdict: 'reconciled',
     stage: stage.name,
@@ -158,6 +165,8 @@ export const reconcileWithNews = async (
         : undefined,
   });
   if (!done.done) throw new Error('a reconcile transaction cannot stop before reconciling');
+  if (isNews(done.result)) countDeploy(stage.name, done.result.outcome);
+  countNotifications(stage.name, done.notified ? 1 : 0);
   return done;
 };
 
@@ -181,9 +190,11 @@ export const handleReconcileTrigger = async (runtime: Runtime, raw: unknown): Pr
     return [{ verdict: 'rejected', reason: error.message }];
   }
   // The sweep of API-call digests rides on the schedule: digests of windows that closed without a later call.
+  // So does the history archive's: every version SSM keeps is archived before SSM drops it.
   const [summaries] = await Promise.all([
     reconcileAll(runtime, parsed.data.id),
     sendDueDigests(runtime, parsed.data.time),
+    Promise.all(allStages(runtime.config).map((stage) => archiveKept(runtime.clients, stage))),
   ]);
   return summaries;
 };

@@ -181,6 +181,8 @@ describe('reject', () => {
       artifact: /([0-9a-f]{64})\.zip$/.exec(w.initialKey)?.[1],
       write: expect.stringMatching(/^[0-9a-f]{24}$/),
       startedAt: expect.any(String),
+      // The build start of the release it keeps (version 1's, recorded a day before the base time).
+      builtAt: provenanceOf(history[0]).startedAt,
     });
     // The stack was not touched.
     const stack = await stackOf(w.world, w.prod.stack);

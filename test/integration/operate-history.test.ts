@@ -54,7 +54,7 @@ beforeAll(async () => {
     const commitId = newCommitId();
     const key = fakeReleaseKey(world, `v${version}`);
     const result = await recordDesired(
-      world.clients.ssm,
+      world.clients,
       stage,
       { bucket: world.bucket, key, sha256: key.slice(-68, -4), commitId },
       {

@@ -103,6 +103,8 @@ const expectPromoted = async (w: PromoteWorld, by: string) => {
     startedAt: expect.any(String),
     // The release it promotes, by the digest of its bytes (checked before it was promoted).
     artifact: /([0-9a-f]{64})\.zip$/.exec(w.a.key)?.[1],
+    // When the release's build started (its pipeline execution's start): prod's lead time counts from there.
+    builtAt: w.a.startTime,
     write: expect.stringMatching(/^[0-9a-f]{24}$/),
   });
 };

@@ -82,6 +82,7 @@ const expectRolledBack = async (
   expect(newest?.Version).toBe(expected.version);
   expect(newest?.Value).toBe(expected.key);
   const provenance = provenanceOf(newest);
+  const target = history.find((v) => v.Version === Number(expected.from));
   expect(provenance).toEqual({
     action: 'rollback',
     by: 'tester',
@@ -90,6 +91,8 @@ const expectRolledBack = async (
     ...(expected.commit ? { commit: expected.commit } : {}),
     // The version describes its own value (the artifact's digest), and carries a token of its write.
     artifact: /([0-9a-f]{64})\.zip$/.exec(expected.key)?.[1],
+    // The start of the build of the release it restores (that version's), where a lead time counts from.
+    builtAt: provenanceOf(target).startedAt,
     write: expect.stringMatching(/^[0-9a-f]{24}$/),
   });
   expect(Date.now() - Date.parse(provenance.startedAt ?? '')).toBeLessThan(120_000);
@@ -200,6 +203,8 @@ describe('rollback by each selector', () => {
       from: '1',
       startedAt: expect.any(String),
       artifact: /([0-9a-f]{64})\.zip$/.exec(w.initialKey)?.[1],
+      // Version 1's build start (createStackFor recorded it a day before the base time).
+      builtAt: hoursAfterBase(-24),
       write: expect.stringMatching(/^[0-9a-f]{24}$/),
     });
     const messages = await inbox(w.world);

@@ -464,6 +464,7 @@ describe(`${STAGES.length * BUILDS_PER_STAGE} pipeline events over ${STAGES.leng
         s3: viaProxy.s3,
         ddb: ledgerClients.ddb,
         sns: viaSnsProxy.sns,
+        remote: viaProxy.remote,
       });
       return {
         runtime,

@@ -23,7 +23,7 @@ test('records 105 releases in a row: every write succeeds, 100 versions kept, th
   for (let i = 1; i <= 105; i++) {
     const sha = i.toString(16).padStart(64, '0');
     const result = await recordDesired(
-      world.runtime.clients.ssm,
+      world.runtime.clients,
       stage,
       {
         bucket: world.bucket,

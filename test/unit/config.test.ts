@@ -291,7 +291,7 @@ describe('invalid configurations fail with a ConfigError naming the field and th
       },
     });
     expect(message).toContain('pipelines.orders-api-pipeline.stages.qa.stack: ');
-    expect(message).toContain('the same stack is already the stack of stage dev');
+    expect(message).toContain('the same stack (same account and region) is the stack of stage dev');
   });
 
   it('rejects two stages sharing an SSM parameter', () => {

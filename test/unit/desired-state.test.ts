@@ -1,3 +1,4 @@
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   DescribeParametersCommand,
   GetParameterCommand,
@@ -30,7 +31,10 @@ import { TEMPLATE, TEMPLATE_WITH_QUEUE } from './helpers/releases';
 import { NEWER_RELEASE } from './helpers/stack-builders';
 
 const ssmMock = mockClient(SSMClient);
-const ssm = makeRuntime().clients.ssm;
+// Every written version is archived too (history-archive.test.ts tests that): here S3 only answers.
+const s3Mock = mockClient(S3Client);
+const stores = makeRuntime().clients;
+const { ssm } = stores;
 const stage = stageOf(parseConfig(repoConfigText()), 'dev');
 const PARAMETER = '/deployer/orders-api/dev/artifact';
 const execution = executionOf();
@@ -81,6 +85,8 @@ const writtenProvenance = () =>
 
 beforeEach(() => {
   ssmMock.reset();
+  s3Mock.reset();
+  s3Mock.on(PutObjectCommand).resolves({});
   ssmMock.on(LabelParameterVersionCommand).resolves({ InvalidLabels: [], ParameterVersion: 1 });
   // No parameter yet, unless a test gives one.
   ssmMock.on(DescribeParametersCommand).resolves({ Parameters: [] });
@@ -101,7 +107,7 @@ describe('recordDesired', () => {
     });
     ssmMock.on(UnlabelParameterVersionCommand).resolves({});
     ssmMock.on(PutParameterCommand).resolves({ Version: 101 });
-    const result = await recordDesired(ssm, stage, release, execution);
+    const result = await recordDesired(stores, stage, release, execution);
     expect(result).toMatchObject({ outcome: 'recorded', version: 101 });
     expect(ssmMock).toHaveReceivedCommandWith(UnlabelParameterVersionCommand, {
       Name: PARAMETER,
@@ -122,7 +128,7 @@ describe('recordDesired', () => {
       description: provenance({ execution: 'older', startedAt: '2020-01-01T00:00:00.000Z' }),
     });
     ssmMock.on(PutParameterCommand).resolves({ Version: 100 });
-    await recordDesired(ssm, stage, release, execution);
+    await recordDesired(stores, stage, release, execution);
     expect(ssmMock).not.toHaveReceivedCommand(GetParameterHistoryCommand);
     expect(ssmMock).not.toHaveReceivedCommand(UnlabelParameterVersionCommand);
   });
@@ -130,7 +136,7 @@ describe('recordDesired', () => {
   it('records the first release without Overwrite and labels it with the execution and the commit', async () => {
     ssmMock.on(DescribeParametersCommand).resolves({ Parameters: [] });
     ssmMock.on(PutParameterCommand).resolves({ Version: 1 });
-    const result = await recordDesired(ssm, stage, release, execution);
+    const result = await recordDesired(stores, stage, release, execution);
     // The deploy path labels the version last, once the ops team was told.
     await labelRecorded(ssm, stage, result.version, execution.executionId, release.commitId);
     const recorded = {
@@ -177,7 +183,7 @@ describe('recordDesired', () => {
       }),
     });
     ssmMock.on(PutParameterCommand).resolves({ Version: 5 });
-    const result = await recordDesired(ssm, stage, release, execution);
+    const result = await recordDesired(stores, stage, release, execution);
     // The deploy path labels the version last, once the ops team was told.
     await labelRecorded(ssm, stage, result.version, execution.executionId, release.commitId);
     expect(result).toMatchObject({ outcome: 'recorded', version: 5 });
@@ -193,7 +199,7 @@ describe('recordDesired', () => {
     ssmMock.on(PutParameterCommand).resolves({ Version: 1 });
     const { commitId: _, ...withoutCommit } = release;
     const legacy = executionOf('pipeline-succeeded-legacy');
-    const recorded = await recordDesired(ssm, stage, withoutCommit, legacy);
+    const recorded = await recordDesired(stores, stage, withoutCommit, legacy);
     await labelRecorded(ssm, stage, recorded.version, legacy.executionId, undefined);
     expect(ssmMock).toHaveReceivedCommandWith(LabelParameterVersionCommand, {
       Labels: ['exec-7c1d9e2f-3a4b-4c5d-8e6f-0a1b2c3d4e5f'],
@@ -223,7 +229,7 @@ describe('recordDesired', () => {
         label.resolves({
           Parameter: { Name: PARAMETER, Version: labelledVersion, Value: BUILD_RELEASE_KEY },
         });
-      const result = await recordDesired(ssm, stage, release, execution);
+      const result = await recordDesired(stores, stage, release, execution);
       expect(result).toEqual({
         outcome: 'duplicate',
         version: 7,
@@ -247,7 +253,7 @@ describe('recordDesired', () => {
     ssmMock
       .on(GetParameterCommand, { Name: `${PARAMETER}:exec-${SAMPLE.executionId}` })
       .resolves({ Parameter: { Name: PARAMETER, Version: 6, Value: BUILD_RELEASE_KEY } });
-    const result = await recordDesired(ssm, stage, release, execution);
+    const result = await recordDesired(stores, stage, release, execution);
     // Written by hand after this execution started: the late delivery does not undo it.
     expect(result).toMatchObject({ outcome: 'superseded', version: 8 });
     expect(ssmMock).not.toHaveReceivedCommand(PutParameterCommand);
@@ -261,7 +267,7 @@ describe('recordDesired', () => {
       artifact: NEWER_RELEASE.sha256,
     };
     givenLatest({ version: 9, value: NEWER_RELEASE.key, description: provenance(newer) });
-    const result = await recordDesired(ssm, stage, release, execution);
+    const result = await recordDesired(stores, stage, release, execution);
     expect(result).toEqual({
       outcome: 'superseded',
       version: 9,
@@ -278,7 +284,7 @@ describe('recordDesired', () => {
       description: 'manual rollback by dana',
       modifiedAt: new Date('2026-11-20T10:30:00Z'),
     });
-    const result = await recordDesired(ssm, stage, release, execution);
+    const result = await recordDesired(stores, stage, release, execution);
     expect(result).toMatchObject({
       outcome: 'superseded',
       version: 3,
@@ -290,7 +296,7 @@ describe('recordDesired', () => {
   it('orders a hand-written version by its LastModifiedDate: written earlier is replaced', async () => {
     givenLatest({ version: 3, value: NEWER_RELEASE.key, modifiedAt: new Date('2026-11-20T10:00:00Z') });
     ssmMock.on(PutParameterCommand).resolves({ Version: 4 });
-    const result = await recordDesired(ssm, stage, release, execution);
+    const result = await recordDesired(stores, stage, release, execution);
     expect(result).toMatchObject({ outcome: 'recorded', version: 4 });
     expect(ssmMock).toHaveReceivedCommandWith(PutParameterCommand, { Overwrite: true });
   });
@@ -310,7 +316,7 @@ describe('recordDesired', () => {
       description: inherited,
       modifiedAt: new Date('2026-11-20T10:30:00Z'),
     });
-    const result = await recordDesired(ssm, stage, release, execution);
+    const result = await recordDesired(stores, stage, release, execution);
     // Not a duplicate: credited to nobody, it counts from when it was written (after this execution began).
     expect(result).toEqual({
       outcome: 'superseded',
@@ -337,7 +343,7 @@ describe('recordDesired', () => {
       .on(GetParameterCommand, { Name: PARAMETER })
       .resolves({ Parameter: { Name: PARAMETER, Value: NEWER_RELEASE.key, Version: 5 } });
     ssmMock.on(PutParameterCommand).resolves({ Version: 6 });
-    await expect(recordDesired(ssm, stage, release, execution)).resolves.toMatchObject({
+    await expect(recordDesired(stores, stage, release, execution)).resolves.toMatchObject({
       outcome: 'recorded',
       version: 6,
     });
@@ -366,7 +372,7 @@ describe('recordDesired', () => {
         ...release,
         template: { key: TEMPLATE_WITH_QUEUE.key, sha256: TEMPLATE_WITH_QUEUE.sha256 },
       };
-      const result = await recordDesired(ssm, stage, withTemplate, execution, firstTemplate);
+      const result = await recordDesired(stores, stage, withTemplate, execution, firstTemplate);
       expect(result).toMatchObject({
         outcome: 'recorded',
         provenance: { template: TEMPLATE_WITH_QUEUE.sha256 },
@@ -389,13 +395,13 @@ describe('recordDesired', () => {
           template: TEMPLATE.sha256,
         }),
       });
-      await recordDesired(ssm, stage, release, execution, firstTemplate);
+      await recordDesired(stores, stage, release, execution, firstTemplate);
       expect(writtenProvenance().template).toBe(TEMPLATE.sha256);
       expect(firstTemplate).not.toHaveBeenCalled();
     });
 
     it("asks for the configured template's pin for the stage's very first version", async () => {
-      await recordDesired(ssm, stage, release, execution, firstTemplate);
+      await recordDesired(stores, stage, release, execution, firstTemplate);
       expect(firstTemplate).toHaveBeenCalledWith(true);
       expect(writtenProvenance().template).toBe(TEMPLATE.sha256);
     });
@@ -411,7 +417,7 @@ describe('recordDesired', () => {
         }),
       });
       firstTemplate.mockResolvedValueOnce(undefined);
-      await recordDesired(ssm, stage, release, execution, firstTemplate);
+      await recordDesired(stores, stage, release, execution, firstTemplate);
       expect(firstTemplate).toHaveBeenCalledWith(false);
       expect(writtenProvenance()).not.toHaveProperty('template');
     });
@@ -420,7 +426,7 @@ describe('recordDesired', () => {
   it('fails when PutParameter returns no version', async () => {
     ssmMock.on(DescribeParametersCommand).resolves({ Parameters: [] });
     ssmMock.on(PutParameterCommand).resolves({});
-    await expect(recordDesired(ssm, stage, release, execution)).rejects.toThrow(/returned no version/);
+    await expect(recordDesired(stores, stage, release, execution)).rejects.toThrow(/returned no version/);
     expect(ssmMock).not.toHaveReceivedCommand(LabelParameterVersionCommand);
   });
 
@@ -443,7 +449,13 @@ describe('writeDesired', () => {
     ssmMock.on(DescribeParametersCommand).callsFake(async () => ({
       Parameters: [{ Name: PARAMETER, Version: 12, Description: landed?.Description }],
     }));
-    const written = await writeDesired(ssm, stage, BUILD_RELEASE_KEY, { artifact: BUILD_SHA256_HEX }, true);
+    const written = await writeDesired(
+      stores,
+      stage,
+      BUILD_RELEASE_KEY,
+      { artifact: BUILD_SHA256_HEX },
+      true,
+    );
     expect(written).toEqual({ version: 12, provenance: { artifact: BUILD_SHA256_HEX, write: WRITE_TOKEN } });
     expect(ssmMock).toHaveReceivedCommandTimes(PutParameterCommand, 1);
   });
@@ -456,7 +468,13 @@ describe('writeDesired', () => {
     ssmMock.on(DescribeParametersCommand).resolves({
       Parameters: [{ Name: PARAMETER, Version: 12, Description: JSON.stringify({ write: 'f'.repeat(24) }) }],
     });
-    const written = await writeDesired(ssm, stage, BUILD_RELEASE_KEY, { artifact: BUILD_SHA256_HEX }, true);
+    const written = await writeDesired(
+      stores,
+      stage,
+      BUILD_RELEASE_KEY,
+      { artifact: BUILD_SHA256_HEX },
+      true,
+    );
     expect(written.version).toBe(13);
     expect(ssmMock).toHaveReceivedCommandTimes(PutParameterCommand, 2);
     const [first, second] = ssmMock.commandCalls(PutParameterCommand).map((c) => c.args[0].input.Description);

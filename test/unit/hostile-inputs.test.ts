@@ -25,6 +25,7 @@ import type * as Ddb from '@aws-sdk/client-dynamodb';
 import type * as S3 from '@aws-sdk/client-s3';
 import type * as Sns from '@aws-sdk/client-sns';
 import type * as Ssm from '@aws-sdk/client-ssm';
+import type * as Sts from '@aws-sdk/client-sts';
 import type * as Http from '@smithy/node-http-handler';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import type { SinonSpyCall } from 'sinon';
@@ -44,6 +45,14 @@ import {
 import { DEPLOY_CASES } from './helpers/hostile-deploy-cases';
 import { FOUND_BUG_CASES } from './helpers/hostile-found-bug-cases';
 import { LOOKUP_CASES, type LookupCase } from './helpers/hostile-lookup-cases';
+import {
+  farStage,
+  PLACE_CASES,
+  PLACE_LOOKUP_CASES,
+  statusFrom,
+  TARGET_ACCOUNT,
+  targetRoleArn,
+} from './helpers/hostile-place-cases';
 import { NOTIFY_CASES, RECONCILE_CASES } from './helpers/hostile-stack-cases';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -56,6 +65,9 @@ const BUCKET = `it-deployer-${ID}`;
 const STAGE = { name: `dev-${ID}`, stack: `it-${ID}-dev` };
 const STACK_ID = `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/${STAGE.stack}/6f1c2d3e-4a5b-11ef-9c8d-0a1b2c3d4e5f`;
 const PARAMETER = `/it/${ID}/dev/artifact`;
+/** The world's stage in another account (its own pipeline): its stack lives in TARGET_ACCOUNT. */
+const FAR = farStage(ID);
+const FAR_PARAMETER = `/it/${ID}/far/artifact`;
 /** The release the stage's stack runs and its parameter holds (in sync). */
 const LIVE_KEY = `releases/app/${'ab'.repeat(32)}.zip`;
 
@@ -86,6 +98,20 @@ const CONFIG_TEXT = stringify({
         },
       },
     },
+    [`${PIPELINE}-far`]: {
+      stages: {
+        [FAR.name]: {
+          stack: FAR.stack,
+          ssmParameter: FAR_PARAMETER,
+          artifact: { bucket: BUCKET, key: 'builds/{executionId}/app.zip' },
+          releasePrefix: 'releases/far/',
+          template: { bucket: BUCKET, key: 'templates/app.yaml' },
+          roleArn: `arn:aws:iam::${TARGET_ACCOUNT}:role/it-${FAR.name}-cloudformation`,
+          account: TARGET_ACCOUNT,
+          assumeRoleArn: targetRoleArn(ID),
+        },
+      },
+    },
   },
 });
 
@@ -109,6 +135,9 @@ const savedEnv = { ...process.env };
 let configDir: string | undefined;
 let sdk: Sdk;
 let mocks: Mocks;
+/** STS, for the far stage's role: its calls are not the table's (they change nothing in the account). */
+let sts: AwsClientStub<Sts.STSClient>;
+let stsSdk: typeof Sts;
 let handlers: Record<HandlerName, (event: unknown) => Promise<Verdict[]>>;
 
 beforeAll(() => {
@@ -145,11 +174,14 @@ beforeAll(() => {
     ssm: mockClient(sdk.ssm.SSMClient),
     ddb: mockClient(sdk.ddb.DynamoDBClient),
   };
+  stsSdk = require('@aws-sdk/client-sts') as typeof Sts;
+  sts = mockClient(stsSdk.STSClient);
   handlers = requireHandlers();
 });
 
 afterAll(() => {
   for (const mock of Object.values(mocks ?? {})) mock.restore();
+  sts?.restore();
   jest.restoreAllMocks();
   process.env = { ...savedEnv };
   if (configDir) rmSync(configDir, { recursive: true, force: true });
@@ -162,9 +194,9 @@ afterAll(() => {
 const awsError = (name: string, message: string, httpStatusCode = 400): Error =>
   Object.assign(new Error(message), { name, $fault: 'client', $metadata: { httpStatusCode } });
 
-const stageStack = (): Cfn.Stack => ({
-  StackName: STAGE.stack,
-  StackId: STACK_ID,
+const stageStack = (stack = STAGE.stack, stackId = STACK_ID): Cfn.Stack => ({
+  StackName: stack,
+  StackId: stackId,
   StackStatus: 'UPDATE_COMPLETE',
   CreationTime: new Date('2026-11-19T10:00:00Z'),
   Parameters: [
@@ -181,6 +213,8 @@ const givenWorld = (): void => {
   const { cfn, s3, sns, ssm, ddb } = sdk;
   mocks.cfn.on(cfn.DescribeStacksCommand).callsFake(async (input: Cfn.DescribeStacksCommandInput) => {
     if (input.StackName === STAGE.stack || input.StackName === STACK_ID) return { Stacks: [stageStack()] };
+    if (input.StackName === FAR.stack || input.StackName === FAR.stackId)
+      return { Stacks: [stageStack(FAR.stack, FAR.stackId)] };
     throw awsError('ValidationError', `Stack with id ${input.StackName} does not exist`);
   });
   mocks.cfn
@@ -203,6 +237,17 @@ const givenWorld = (): void => {
   mocks.sns.on(sns.PublishCommand).resolves({ MessageId: 'message-1' });
   mocks.ddb.on(ddb.GetItemCommand).resolves({});
   mocks.ddb.on(ddb.UpdateItemCommand).resolves({ Attributes: { count: { N: '1' } } });
+  sts
+    .reset()
+    .on(stsSdk.AssumeRoleCommand)
+    .resolves({
+      Credentials: {
+        AccessKeyId: 'ASIATARGETACCOUNT',
+        SecretAccessKey: 'secret',
+        SessionToken: 'token',
+        Expiration: new Date(Date.now() + 3_600_000),
+      },
+    });
 };
 
 beforeEach(givenWorld);
@@ -214,7 +259,7 @@ const sentCommands = (): string[] =>
     .sort((a, b) => (a.calledBefore(b) ? -1 : 1))
     .map((call) => call.args[0].constructor.name);
 
-const READ = /^(Get|List|Describe|Head|Query|Scan|BatchGet)[A-Za-z]*Command$/;
+const READ = /^(Get|List|Describe|Head|Query|Scan|BatchGet)[A-Za-z0-9]*Command$/;
 
 interface Run {
   summaries?: Verdict[];
@@ -275,12 +320,63 @@ describe('controls: valid events through the same handlers write to these mocks,
     ]);
   });
 
-  test('reconcile: the schedule reconciles the in-sync stage, and even its lock shows as writes', async () => {
+  test('reconcile: the schedule reconciles the in-sync stages, and even their locks show as writes', async () => {
     const result = await run('reconcile', scheduleEvent());
     expect(result.summaries).toEqual([
-      expect.objectContaining({ verdict: 'reconciled', outcome: 'in-sync' }),
+      expect.objectContaining({ verdict: 'reconciled', stage: STAGE.name, outcome: 'in-sync' }),
+      expect.objectContaining({ verdict: 'reconciled', stage: FAR.name, outcome: 'in-sync' }),
     ]);
-    expect(result.writeCommands).toEqual(['PutObjectCommand', 'DeleteObjectCommand']);
+    // Each stage's lock (taken and released), and its version 1 archived by the schedule's sweep.
+    expect([...result.writeCommands].sort()).toEqual([
+      'DeleteObjectCommand',
+      'DeleteObjectCommand',
+      'PutObjectCommand',
+      'PutObjectCommand',
+      'PutObjectCommand',
+      'PutObjectCommand',
+    ]);
+    const archived = mocks.s3
+      .commandCalls(sdk.s3.PutObjectCommand)
+      .map((call) => call.args[0].input.Key)
+      .filter((key) => key?.startsWith('.deployer/history/'));
+    expect(archived.sort()).toEqual(
+      [STAGE.name, FAR.name].map((name) => `.deployer/history/${name}/0000000000000001.json`).sort(),
+    );
+  });
+
+  /** The client the far stage's stack was read with: its region, and whose credentials it signs with. */
+  const farReads = async () => {
+    const reads = mocks.cfn.commandCalls(sdk.cfn.DescribeStacksCommand);
+    expect(reads.length).toBeGreaterThan(0);
+    return Promise.all(
+      reads.map(async (call) => {
+        const client = call.thisValue as Cfn.CloudFormationClient;
+        const credentials = await client.config.credentials();
+        return {
+          stack: call.args[0].input.StackName,
+          region: await client.config.region(),
+          key: credentials.accessKeyId,
+        };
+      }),
+    );
+  };
+
+  test("notify: a final status of the far stage's stack, from its account, is reported, read with the role assumed there", async () => {
+    const result = await run('notify', statusFrom(FAR));
+    expect(result.summaries?.[0]).toMatchObject({ verdict: 'notified', stack: FAR.stack });
+    expect(result.writeCommands).toEqual(['PutItemCommand', 'PublishCommand', 'UpdateItemCommand']);
+    expect(await farReads()).toEqual([{ stack: FAR.stackId, region: REGION, key: 'ASIATARGETACCOUNT' }]);
+    expect(
+      sts.commandCalls(stsSdk.AssumeRoleCommand).every((c) => c.args[0].input.RoleArn === targetRoleArn(ID)),
+    ).toBe(true);
+  });
+
+  test("reconcile: a final status of the far stage's stack, from its account, reconciles the far stage", async () => {
+    const result = await run('reconcile', statusFrom(FAR));
+    expect(result.summaries).toEqual([
+      expect.objectContaining({ verdict: 'reconciled', stage: FAR.name, outcome: 'in-sync' }),
+    ]);
+    expect(await farReads()).toEqual([{ stack: FAR.stack, region: REGION, key: 'ASIATARGETACCOUNT' }]);
   });
 });
 
@@ -303,12 +399,13 @@ const check = async (hostile: HostileCase | LookupCase): Promise<void> => {
 };
 
 describe('hostile inputs through the real handlers: no command sent', () => {
-  const cases = [...DEPLOY_CASES, ...NOTIFY_CASES, ...RECONCILE_CASES, ...FOUND_BUG_CASES];
+  const cases = [...DEPLOY_CASES, ...NOTIFY_CASES, ...RECONCILE_CASES, ...FOUND_BUG_CASES, ...PLACE_CASES];
 
   test('the table is whole', () => {
     // 99: every case the integration test ran on moto before it kept only a few.
     expect(cases.length).toBeGreaterThanOrEqual(99);
-    expect(new Set([...cases, ...LOOKUP_CASES].map(title)).size).toBe(cases.length + LOOKUP_CASES.length);
+    const lookups = [...LOOKUP_CASES, ...PLACE_LOOKUP_CASES];
+    expect(new Set([...cases, ...lookups].map(title)).size).toBe(cases.length + lookups.length);
   });
 
   test.each(cases.map((c) => [title(c), c] as const))('%s', async (_title, hostile) => {
@@ -317,7 +414,10 @@ describe('hostile inputs through the real handlers: no command sent', () => {
 });
 
 describe('hostile change set calls by ARN: looked up at most, never written', () => {
-  test.each(LOOKUP_CASES.map((c) => [title(c), c] as const))('%s', async (_title, hostile) => {
-    await check(hostile);
-  });
+  test.each([...LOOKUP_CASES, ...PLACE_LOOKUP_CASES].map((c) => [title(c), c] as const))(
+    '%s',
+    async (_title, hostile) => {
+      await check(hostile);
+    },
+  );
 });

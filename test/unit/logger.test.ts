@@ -176,9 +176,9 @@ describe('the handlers', () => {
     });
     expect(lines.map((l) => [l.message, l.eventId])).toEqual([
       ['pipeline state is not SUCCEEDED; nothing to deploy', 'first-event'],
-      ['pipeline event handled', 'first-event'],
+      ['deploy event handled', 'first-event'],
       ['rejected pipeline event', 'second-event'],
-      ['pipeline event handled', 'second-event'],
+      ['deploy event handled', 'second-event'],
     ]);
   });
 });

@@ -389,6 +389,8 @@ describe('rollback', () => {
       from: '2',
       commit: commit(2),
       startedAt: expect.any(String),
+      // A deploy's lead time counts from the start of the release's build (version 2's), not from the move.
+      builtAt: '2026-11-20T10:02:00.000Z',
       // The provenance names the bytes it deploys: the digest of the release the key names.
       artifact: NEW_RELEASE.sha256,
       write: WRITE_TOKEN,
@@ -839,6 +841,8 @@ describe('promote', () => {
       from: 'dev',
       commit: commit(2),
       startedAt: expect.any(String),
+      // A deploy's lead time counts from the start of the release's build (version 2's), not from the move.
+      builtAt: '2026-11-20T10:02:00.000Z',
       // The provenance names the bytes it deploys.
       artifact: NEW_RELEASE.sha256,
       write: WRITE_TOKEN,

@@ -123,17 +123,74 @@ describe('template.yaml after the SAM transform', () => {
       statements.filter(
         ({ owner, statement }) => owner === 'NotifyFunctionRole' && asList(statement.Action).includes(action),
       );
-    const [describeChangeSet, ...more] = notifyAllowing('cloudformation:DescribeChangeSet');
+    // At home; stacks in other regions of the account (StageRegions) are read under one statement of their own.
+    const atHome = (action: string) => notifyAllowing(action).filter(({ when }) => when === undefined);
+    const [describeChangeSet, ...more] = atHome('cloudformation:DescribeChangeSet');
     expect(more).toEqual([]);
     expect(describeChangeSet?.statement.Resource).toEqual(
-      notifyAllowing('cloudformation:DescribeStacks')[0]?.statement.Resource,
+      atHome('cloudformation:DescribeStacks')[0]?.statement.Resource,
     );
+    const elsewhere = notifyAllowing('cloudformation:DescribeChangeSet').filter(({ when }) => when);
+    expect(elsewhere.map(({ when }) => when)).toEqual(['HasStageRegions']);
+    expect(asList(elsewhere[0]?.statement.Action)).toContain('cloudformation:DescribeStacks');
   });
 
-  it('publishes only to the ops topic', () => {
+  it('publishes only to the ops topic, and to the chat topic only when chat notifications are on', () => {
     const publish = statements.filter(({ statement }) => asList(statement.Action).includes('sns:Publish'));
     expect(publish.length).toBeGreaterThan(0);
-    for (const { statement } of publish) expect(statement.Resource).toEqual({ Ref: 'OpsTopic' });
+    const byTopic = (topic: string) =>
+      publish.filter(
+        ({ statement }) => JSON.stringify(statement.Resource) === JSON.stringify({ Ref: topic }),
+      );
+    expect(byTopic('OpsTopic').length + byTopic('ChatTopic').length).toBe(publish.length);
+    // Every function that publishes to the ops topic may publish the chat form too, under the condition.
+    expect(
+      byTopic('ChatTopic')
+        .map(({ owner }) => owner)
+        .sort(),
+    ).toEqual(
+      byTopic('OpsTopic')
+        .map(({ owner }) => owner)
+        .sort(),
+    );
+    for (const { when } of byTopic('ChatTopic')) expect(when).toBe('ChatEnabled');
+    for (const { when } of byTopic('OpsTopic')) expect(when).toBeUndefined();
+  });
+
+  it('makes the chat topic only when ChatNotifications is true: its topic, its policy, its output and the variable', () => {
+    const template = readTemplate(join(ROOT, 'template.yaml')) as unknown as {
+      Parameters: Record<string, { Default?: string; AllowedValues?: string[] }>;
+      Conditions: Record<string, unknown>;
+      Globals: { Function: { Environment: { Variables: Record<string, unknown> } } };
+      Outputs: Record<string, { Condition?: string }>;
+    };
+    expect(template.Parameters.ChatNotifications).toMatchObject({
+      Default: 'false',
+      AllowedValues: ['true', 'false'],
+    });
+    expect(template.Conditions.ChatEnabled).toEqual({ 'Fn::Equals': [{ Ref: 'ChatNotifications' }, 'true'] });
+    expect(template.Globals.Function.Environment.Variables.DEPLOYER_CHAT_TOPIC_ARN).toEqual({
+      'Fn::If': ['ChatEnabled', { Ref: 'ChatTopic' }, { Ref: 'AWS::NoValue' }],
+    });
+    expect(template.Outputs.ChatTopicArn?.Condition).toBe('ChatEnabled');
+    const topic = resources.ChatTopic as unknown as { Type: string; Condition: string };
+    expect(topic).toMatchObject({ Type: 'AWS::SNS::Topic', Condition: 'ChatEnabled' });
+    const policy = resources.ChatTopicPolicy as unknown as {
+      Condition: string;
+      Properties: { PolicyDocument: { Statement: (Statement & { Condition?: Record<string, unknown> })[] } };
+    };
+    expect(policy.Condition).toBe('ChatEnabled');
+    const deny = policy.Properties.PolicyDocument.Statement.find((s) => s.Effect === 'Deny');
+    expect(deny).toMatchObject({ Action: 'sns:Publish', Resource: { Ref: 'ChatTopic' } });
+    for (const role of [
+      'DeployFunctionRole',
+      'NotifyFunctionRole',
+      'ReconcileFunctionRole',
+      'OperatorRoleArns',
+    ])
+      expect(JSON.stringify(deny?.Condition)).toContain(role);
+    const allows = policy.Properties.PolicyDocument.Statement.filter((s) => s.Effect === 'Allow');
+    for (const allow of allows) expect(asList(allow.Action)).not.toContain('sns:Publish');
   });
 
   it('names an exact scope: the stack prefix is required, change sets only with the stage roles, DeleteStack only where recreate is allowed', () => {
@@ -153,7 +210,7 @@ describe('template.yaml after the SAM transform', () => {
       });
     }
     const deletes = allowing('cloudformation:DeleteStack');
-    expect(deletes.map(({ when }) => when)).toEqual(['RecreateAllowed']);
+    expect(deletes.map(({ when }) => when)).toEqual(['RecreateAllowed', 'RecreateAllowedInStageRegions']);
   });
 
   it('writes S3 only under the release prefix and its own state, and only in its own account', () => {

@@ -5,6 +5,7 @@
 import { logger } from '../../../shared/logger';
 
 export { history, status } from './inspect';
+export { metrics } from './metrics';
 export { approve, promote, reconcile, reject, rollback } from './moves';
 
 /** The commands log through the deployer's logger: WARN unless LOG_LEVEL says otherwise. */

@@ -3,7 +3,8 @@
  * --json for scripts.
  */
 
-import { type ReleaseVersion, readHistory } from '../../../shared/aws/release-history';
+import type { ReleaseVersion } from '../../../shared/aws/release-history';
+import { readWholeHistory } from '../../../shared/aws/whole-history';
 import { allStages } from '../../../shared/edge/config';
 import { shown } from '../../../shared/edge/untrusted';
 import { type StageStatus, stageStatus } from '../../../shared/operations/index';
@@ -80,14 +81,16 @@ export const history: Command = {
   summary: "a stage's releases, newest first, with labels and failures",
   usage: `usage: deployer history <stage> [--json]
 
-Every version of the stage's SSM parameter (all pages), newest first: the release key, the commit, who
+Every version of the stage, newest first: those its SSM parameter keeps (all pages; SSM keeps the last
+100), then the older ones the deployer's archive keeps (.deployer/history/ in the release bucket; LABELS
+says "(archived)": SSM's labels went with the version). For each: the release key, the commit, who
 recorded it (pipeline execution, rollback, promotion, rejection) and when, its labels, and whether its
 deploy failed or was rejected.`,
   async run(args, env) {
     const { values, positionals } = commandArgs(args, JSON_OPTION);
     const [stageName = ''] = exactly(positionals, 1, 'history takes exactly one stage name');
     const runtime = cliRuntime(env, { tellsOps: false });
-    const versions = (await readHistory(runtime.clients.ssm, stageArg(runtime, stageName))).reverse();
+    const versions = (await readWholeHistory(runtime.clients, stageArg(runtime, stageName))).reverse();
     print(values.json ? versions : historyText(versions));
     return EXIT.ok;
   },
@@ -103,6 +106,6 @@ const historyText = (versions: ReleaseVersion[]): string =>
       recordedBy(v, 'by hand', 8),
       short(v.key),
       v.failed ? 'FAILED' : v.labels.some((l) => l.startsWith('rejected-')) ? 'rejected' : '',
-      v.labels.map((label) => shown(label)).join(' '),
+      v.archived ? '(archived)' : v.labels.map((label) => shown(label)).join(' '),
     ]),
   );

@@ -247,7 +247,7 @@ export const writeVersions = async (
   const stage = configuredStage(world, stageRole);
   const versions: number[] = [];
   for (const spec of specs) {
-    const { version } = await writeDesired(world.clients.ssm, stage, spec.key, spec.provenance, true);
+    const { version } = await writeDesired(world.clients, stage, spec.key, spec.provenance, true);
     if (spec.labels?.length) await labelVersion(world, stageRole, version, spec.labels);
     versions.push(version);
   }

@@ -287,7 +287,7 @@ export const recordRelease = async (
   const stage = configuredStage(world, stageName);
   const { s3, ssm } = world.clients;
   const release = await releaseBuild(s3, stage, await locateBuild(s3, stage, parsed), parsed);
-  const recorded = await recordDesired(ssm, stage, release, parsed);
+  const recorded = await recordDesired({ ssm, s3 }, stage, release, parsed);
   return { release, recorded };
 };
 
