@@ -9,7 +9,14 @@
  *   4. a second build lands while dev's stack is busy: recorded, not deployed;
  *   5. the stack settles: the second build is deployed;
  *   6. a third build's update fails and rolls back: the ops team hears the root cause, and the broken
- *      release is marked failed so it is not retried.
+ *      release is marked failed so it is not retried;
+ *   7. a CI without CodePipeline uploads a build to S3: its "Object Created" event deploys it; an upload
+ *      without the metadata that names the build is refused, nothing recorded;
+ *   8. a stage in a second AWS account: the deployer assumes a role there, deploys the stack in that
+ *      account, and hears its status events forwarded from it (an unconfigured account stays rejected);
+ *   9. chat notifications: a stack outcome as the email and as the custom notification Amazon Q Developer
+ *      posts to Slack or Teams;
+ *  10. how the stages delivered: `deployer metrics` over the walkthrough's history.
  *
  * It prints a timeline with the ops emails as read back from the topic, stops everything, and exits 0. The
  * steps are in walkthrough/steps.ts, what the timeline shows in walkthrough/timeline.ts.
@@ -33,6 +40,9 @@ import {
   uploadTemplate,
 } from './support/example-world';
 import { emulatorEnv, startMoto } from './support/moto';
+import { chatNotifications } from './walkthrough/chat';
+import { stageInAnotherAccountStep } from './walkthrough/cross-account';
+import { deliveryMetrics } from './walkthrough/metrics';
 import {
   buildWhileBusy,
   failedUpdate,
@@ -42,6 +52,7 @@ import {
   stackFinishes,
 } from './walkthrough/steps';
 import { say } from './walkthrough/timeline';
+import { uploadedBuildStep } from './walkthrough/upload';
 
 const ROOT = join(__dirname, '..', '..');
 const ACCOUNT = '123456789012'; // moto's account
@@ -136,6 +147,10 @@ const walkthrough = async (endpoint: string, proxy: AwsProxy): Promise<void> => 
   // The update that kept the stack busy was someone else's (a person's, in the console).
   await stackFinishes(story, '5', `Console-UpdateStack-${randomUUID()}`, 'UPDATE_COMPLETE', second);
   await failedUpdate(story, execution);
+  await uploadedBuildStep(story, '7');
+  await stageInAnotherAccountStep(story, '8');
+  await chatNotifications(story, ROOT, '9');
+  await deliveryMetrics(join(ROOT, 'deployer.config.yaml'), '10');
   say('');
 };
 
