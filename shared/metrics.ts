@@ -31,6 +31,7 @@ export const METRIC = {
   leadTime: 'LeadTime',
   failures: 'Failures',
   notifications: 'Notifications',
+  autoRollbacks: 'AutoRollbacks',
 } as const;
 
 /** The `stage` of a metric about a stack that belongs to no configured stage. */
@@ -66,6 +67,15 @@ const add = (dimensions: Dimensions, name: string, unit: Unit, value: number): v
 /** A pipeline build's (or a reconcile's) outcome on a stage, or how a deployer's run ended. */
 export const countDeploy = (stage: string, outcome: string): void =>
   add({ stage, outcome }, METRIC.deploys, MetricUnit.Count, 1);
+
+/**
+ * An alarm rolled back a release while it baked: an automatic rollback, and a failure of the baked release's
+ * deploy (its stack settled well, and counted as deployed then: `deployer metrics` counts it failed).
+ */
+export const countAutoRollback = (stage: string): void => {
+  add({ stage }, METRIC.autoRollbacks, MetricUnit.Count, 1);
+  add({ stage }, METRIC.failures, MetricUnit.Count, 1);
+};
 
 /**
  * A deployer's run ended in the stack's final `status` at `settledAt`: `deployed` (and its lead time from

@@ -24,7 +24,9 @@ export type ReconcileOutcome =
   /** A stack whose creation failed is being deleted, to be created again from the desired release. */
   | 'recreating'
   /** Nothing was ever recorded as desired for this stage. */
-  | 'nothing-desired';
+  | 'nothing-desired'
+  /** The stage is outside its deploy windows or in a freeze: the release stays desired, not deployed. */
+  | 'frozen';
 
 /** A desired version whose release the deployer cannot verify: it deploys nothing from it. */
 export type UnverifiableCode =
@@ -53,7 +55,19 @@ export type ReconcileReason =
   /** CloudFormation found nothing to change (`detail`: its words, when it gave any). */
   | { code: 'nothing-to-change'; detail?: string }
   /** The stack's creation failed: it is deleted, to be created again from `key`. */
-  | { code: 'stack-recreated'; key: string };
+  | { code: 'stack-recreated'; key: string }
+  /**
+   * The stage is frozen (stage/windows.ts): outside its allowed windows, or in a freeze (`reason`, `until`).
+   * `opensAt` (ISO 8601) is when the scheduled reconcile may deploy it; absent: not within the search.
+   */
+  | {
+      code: 'stage-frozen';
+      kind: 'outside-windows' | 'freeze';
+      reason?: string;
+      until?: string;
+      opensAt?: string;
+      timeZone: string;
+    };
 
 export interface ReconcileResult {
   outcome: ReconcileOutcome;

@@ -11,7 +11,12 @@ export interface Runtime {
   settings: Settings;
   config: DeployerConfig;
   clients: Clients;
+  /** What time it is: the one injectable clock (tests pass a fake one); Date.now when absent. */
+  now?: () => number;
 }
+
+/** The runtime's clock, in milliseconds since the epoch. */
+export const nowOf = (runtime: Pick<Runtime, 'now'>): number => (runtime.now ? runtime.now() : Date.now());
 
 /**
  * Build the runtime from the environment. The configuration is the bundled one (deployer.config.yaml,

@@ -39,6 +39,7 @@ const OUTCOME: Record<ReconcileOutcome, (r: ReconcileResult) => string> = {
   tampered: (r) => `REFUSED, nothing deployed: ${reasonOf(r)}`,
   recreating: (r) => `recreating: ${reasonOf(r)}`,
   'nothing-desired': () => 'nothing to do: no release was ever recorded for this stage',
+  frozen: (r) => `frozen, nothing deployed: ${reasonOf(r)}`,
 };
 
 /** The next step, in commands where there is one. */
@@ -53,6 +54,7 @@ const nextStep = (r: ReconcileResult): string | undefined => {
     case 'waiting':
       return `none: the stack's completion deploys it (npx deployer status ${stage} shows the stack)`;
     case 'blocked':
+    case 'frozen':
     case 'tampered': {
       // Our own sentence, with names from the configuration and AWS in it: kept on one clean line.
       const next = nextStepText(r);

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeStack, stackParameterValue } from '../../shared/aws/stacks';
 import { allStages, loadConfigFile } from '../../shared/edge/config';
+import { readSettings } from '../../shared/edge/settings';
 import { logger } from '../../shared/logger';
 import type { Runtime } from '../../shared/runtime';
 import { handleDeployEvent } from '../../shared/triggers/deploy-event';
@@ -24,12 +25,7 @@ export const uploadedBuildStep = async (story: Scene, step = '7'): Promise<void>
   const [stage] = allStages(config);
   if (!stage) throw new Error('examples/ci/deployer.config.yaml has no stage');
   const runtime: Runtime = {
-    settings: {
-      region: process.env.AWS_REGION ?? 'us-east-1',
-      accountId: process.env.DEPLOYER_ACCOUNT_ID ?? '123456789012',
-      topicArn: process.env.DEPLOYER_TOPIC_ARN ?? '',
-      ledgerTable: process.env.DEPLOYER_LEDGER_TABLE ?? '',
-    },
+    settings: readSettings(process.env),
     config,
     clients: story.clients,
   };

@@ -8,6 +8,8 @@
  * it at cold start.
  */
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { CodeDeployClient } from '@aws-sdk/client-codedeploy';
 import type { AssumeRoleCommandOutput, STSClient } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { DeployerError, errorMessage } from '../errors';
@@ -83,23 +85,33 @@ export interface BaseClientConfig {
   endpoint?: string;
 }
 
-type CfnClass = new (
-  config: BaseClientConfig & { credentials?: AwsCredentialIdentityProvider },
-) => CloudFormationClient;
+type RemoteConfig = BaseClientConfig & { credentials?: AwsCredentialIdentityProvider };
+type CfnClass = new (config: RemoteConfig) => CloudFormationClient;
+type CwClass = new (config: RemoteConfig) => CloudWatchClient;
+type CodeDeployClass = new (config: RemoteConfig) => CodeDeployClient;
 
 /** CloudFormation clients for stacks elsewhere, each made once per process. */
 export interface RemoteClients {
   /** The client for stacks in `region`, with the credentials of `role` when one is named. */
   cfn(region: string, role?: AssumedRole): CloudFormationClient;
+  /** The CloudWatch client for alarms in `region` (an alarm-gated stage elsewhere), likewise. */
+  cw(region: string, role?: AssumedRole): CloudWatchClient;
+  /** The CodeDeploy client for a stage's canary rollouts in `region`, likewise. */
+  codedeploy(region: string, role?: AssumedRole): CodeDeployClient;
   /** Close every client made (tests and the command line end with it). */
   destroy(): void;
 }
 
 export const remoteClients = (
   home: BaseClientConfig,
-  classes: { cfn?: CfnClass | undefined; sts?: (() => Promise<StsModule>) | undefined },
+  classes: {
+    cfn?: CfnClass | undefined;
+    cw?: CwClass | undefined;
+    codedeploy?: CodeDeployClass | undefined;
+    sts?: (() => Promise<StsModule>) | undefined;
+  },
 ): RemoteClients => {
-  const made = new Map<string, CloudFormationClient>();
+  const made = new Map<string, CloudFormationClient | CloudWatchClient | CodeDeployClient>();
   let sts: Promise<{ client: STSClient; module: StsModule }> | undefined;
   // One STS client, in the deployer's region and with its own credentials, for every role.
   const stsClient = () => {
@@ -108,21 +120,28 @@ export const remoteClients = (
     sts ??= load().then((module) => ({ client: new module.STSClient(home), module }));
     return sts;
   };
+  const remote = <C extends CloudFormationClient | CloudWatchClient | CodeDeployClient>(
+    kind: 'cfn' | 'cw' | 'codedeploy',
+    Class: (new (config: RemoteConfig) => C) | undefined,
+    region: string,
+    role: AssumedRole | undefined,
+  ): C => {
+    const key = JSON.stringify([kind, region, role?.roleArn, role?.sessionName]);
+    const found = made.get(key);
+    if (found) return found as C;
+    if (!Class) throw new DeployerError(`this handler was built without the ${kind} client`);
+    const client = new Class({
+      ...home,
+      region,
+      ...(role ? { credentials: assumedRoleCredentials(stsClient, role) } : {}),
+    });
+    made.set(key, client);
+    return client;
+  };
   return {
-    cfn(region, role) {
-      const key = JSON.stringify([region, role?.roleArn, role?.sessionName]);
-      const found = made.get(key);
-      if (found) return found;
-      const Class = classes.cfn;
-      if (!Class) throw new DeployerError('this handler was built without the cfn client');
-      const client = new Class({
-        ...home,
-        region,
-        ...(role ? { credentials: assumedRoleCredentials(stsClient, role) } : {}),
-      });
-      made.set(key, client);
-      return client;
-    },
+    cfn: (region, role) => remote('cfn', classes.cfn, region, role),
+    cw: (region, role) => remote('cw', classes.cw, region, role),
+    codedeploy: (region, role) => remote('codedeploy', classes.codedeploy, region, role),
     destroy() {
       for (const client of made.values()) client.destroy();
       made.clear();

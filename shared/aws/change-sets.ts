@@ -11,6 +11,7 @@ import {
   ExecuteChangeSetCommand,
   ListChangeSetsCommand,
   type Parameter,
+  type RollbackConfiguration,
   type Stack,
 } from '@aws-sdk/client-cloudformation';
 import type { Stage } from '../edge/config';
@@ -57,6 +58,8 @@ export interface ChangeSetRequest {
   template: TemplateSource;
   /** The parameters the template declares, when a new template is deployed (undefined: the stack's own). */
   templateParameters?: string[];
+  /** The stage's alarms as rollback triggers (alarms.ts): CloudFormation rolls back an update that trips one. */
+  rollbackConfiguration?: RollbackConfiguration;
 }
 
 /**
@@ -147,6 +150,9 @@ export const createChangeSet = async (
                 Capabilities: stage.capabilities,
                 Tags: Object.entries(stage.tags).map(([Key, Value]) => ({ Key, Value })),
                 ...(stage.roleArn ? { RoleARN: stage.roleArn } : {}),
+                ...(request.rollbackConfiguration
+                  ? { RollbackConfiguration: request.rollbackConfiguration }
+                  : {}),
                 Description: changeSetDescription(request),
               }),
             ),

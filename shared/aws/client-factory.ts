@@ -6,6 +6,8 @@
  * A handler names the client classes it needs, so its bundle carries (and its cold start loads) only those.
  */
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { CodeDeployClient } from '@aws-sdk/client-codedeploy';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SNSClient } from '@aws-sdk/client-sns';
@@ -19,6 +21,10 @@ export interface Clients {
   readonly s3: S3Client;
   readonly sns: SNSClient;
   readonly ddb: DynamoDBClient;
+  /** CloudWatch: the alarms of alarm-gated stages at home (elsewhere: remote.cw, see stage-clients.ts). */
+  readonly cw: CloudWatchClient;
+  /** CodeDeploy: why a canary rollout of a stage at home stopped (elsewhere: remote.codedeploy). */
+  readonly codedeploy: CodeDeployClient;
   /** CloudFormation clients for stages in other accounts or regions (see shared/aws/stage-clients.ts). */
   readonly remote: RemoteClients;
 }
@@ -39,6 +45,8 @@ export interface ClientClasses {
   s3?: new (config: ClientConfig) => S3Client;
   sns?: new (config: ClientConfig) => SNSClient;
   ddb?: new (config: ClientConfig) => DynamoDBClient;
+  cw?: new (config: ClientConfig) => CloudWatchClient;
+  codedeploy?: new (config: ClientConfig) => CodeDeployClient;
   /** Loads STS when a stage's role is first assumed: `() => import('@aws-sdk/client-sts')`. */
   sts?: () => Promise<StsModule>;
 }
@@ -88,6 +96,12 @@ export const makeClients = (region: string, env: NodeJS.ProcessEnv, classes: Cli
     },
     get ddb() {
       return client('ddb');
+    },
+    get cw() {
+      return client('cw');
+    },
+    get codedeploy() {
+      return client('codedeploy');
     },
     get remote() {
       remote ??= remoteClients(common, classes);

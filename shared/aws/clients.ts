@@ -1,8 +1,10 @@
 /**
- * All five SDK clients, for the command line, the benchmark and the tests. Handlers name only the clients
+ * All the SDK clients, for the command line, the benchmark and the tests. Handlers name only the clients
  * they use (see client-factory.ts), to keep the others out of their bundles.
  */
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { CodeDeployClient } from '@aws-sdk/client-codedeploy';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
@@ -18,6 +20,8 @@ export const ALL_CLIENTS: ClientClasses = {
   s3: S3Client,
   sns: SNSClient,
   ddb: DynamoDBClient,
+  cw: CloudWatchClient,
+  codedeploy: CodeDeployClient,
   sts: () => import('@aws-sdk/client-sts'),
 };
 

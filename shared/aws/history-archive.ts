@@ -67,6 +67,8 @@ const outcomeSchema = z.object({
   settledAt: z.string(),
   /** The run failed (rolled back): its version is marked failed. */
   failed: z.boolean(),
+  /** A run whose stack settled well but whose release an alarm rolled back while it baked: "alarm <name>". */
+  failedBy: z.optional(z.string()),
 });
 export type ArchivedOutcome = z.output<typeof outcomeSchema>;
 
@@ -128,13 +130,17 @@ export const archiveRecorded = async (
   }
 };
 
-/** Archive how one of the deployer's runs ended: written by the event that settled it (a retry, again). */
+/**
+ * Archive how one of the deployer's runs ended: written by the event that settled it (a retry, again), and
+ * once more, failed, when an alarm rolls back the release it deployed while it baked (`failedBy`).
+ */
 export const archiveOutcome = async (
   s3: S3Client,
   stage: Stage,
   outcome: Omit<ArchivedOutcome, 'stage' | 'failed'>,
 ): Promise<void> => {
-  const record: ArchivedOutcome = { stage: stage.name, ...outcome, failed: isFailureStatus(outcome.status) };
+  const failed = outcome.failedBy !== undefined || isFailureStatus(outcome.status);
+  const record: ArchivedOutcome = { stage: stage.name, ...outcome, failed };
   await s3.send(
     new PutObjectCommand({
       Bucket: releaseBucketOf(stage),

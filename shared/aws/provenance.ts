@@ -22,6 +22,8 @@ const provenanceSchema = z.looseObject({
   /** Set when a person (or the deployer on its own) made this version: rollback, promote or reject. */
   action: z.optional(z.string()),
   by: z.optional(z.string()),
+  /** Why a person made it, in their words (a break-glass deploy during a freeze must say why). */
+  reason: z.optional(z.string().check(z.maxLength(200))),
   /** The version or stage it came from (a rollback's target version, a promotion's source stage). */
   from: z.optional(z.string()),
   /** SHA-256 of the artifact the version's value names: what makes the provenance describe its own value. */

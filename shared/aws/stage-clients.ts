@@ -8,6 +8,8 @@
  * notification ledger and the ops topic stay in the deployer's account and region, with its own clients.
  */
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { CodeDeployClient } from '@aws-sdk/client-codedeploy';
 import type { DeployerConfig, Stage } from '../edge/config';
 import { type Home, isHome, type Place, stagePlace, stagesAt } from '../edge/stage-place';
 import type { AssumedRole } from './assumed-role';
@@ -31,6 +33,22 @@ export const stageCfn = ({ settings, clients }: Scope, stage: Stage): CloudForma
   const role = assumedRoleOf(stage);
   if (isHome(settings, place) && !role) return clients.cfn;
   return clients.remote.cfn(place.region, role);
+};
+
+/** The CloudWatch client for this stage's alarms: where its stack is, as its stack is reached. */
+export const stageCw = ({ settings, clients }: Scope, stage: Stage): CloudWatchClient => {
+  const place = stagePlace(settings, stage);
+  const role = assumedRoleOf(stage);
+  if (isHome(settings, place) && !role) return clients.cw;
+  return clients.remote.cw(place.region, role);
+};
+
+/** The CodeDeploy client for the deployments of this stage's stack (its canary rollouts), reached like it. */
+export const stageCodeDeploy = ({ settings, clients }: Scope, stage: Stage): CodeDeployClient => {
+  const place = stagePlace(settings, stage);
+  const role = assumedRoleOf(stage);
+  if (isHome(settings, place) && !role) return clients.codedeploy;
+  return clients.remote.codedeploy(place.region, role);
 };
 
 /**

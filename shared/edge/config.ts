@@ -7,10 +7,12 @@ import { readFileSync } from 'node:fs';
 import * as z from 'zod/mini';
 import { ConfigError } from '../errors';
 import { PIPELINE_NAME, STAGE_NAME } from '../names';
+import { alarmIssues } from './alarm-config';
 import { placeIssues } from './places';
 import './schema';
 import { flag, stageSchema, text } from './stage-schema';
 import { PIPELINE_SOURCES, uploadConfigIssues, withMetadataDefaults } from './upload-config';
+import { deployWindowsSchema } from './window-config';
 
 export { stageSchema };
 
@@ -31,6 +33,8 @@ export const configSchema = z
       z.strictObject({
         /** How long to wait for CloudFormation to compute a change set; well inside the 300-second Lambda timeout. */
         changeSetTimeoutSeconds: z._default(z.number().check(z.int(), z.gte(10), z.lte(240)), 120),
+        /** When stages may be deployed, unless a stage names its own (window-config.ts). */
+        deployWindows: z.optional(deployWindowsSchema),
       }),
       { changeSetTimeoutSeconds: 120 },
     ),
@@ -84,6 +88,8 @@ export const configSchema = z
           const place = [settings.account, settings.region, settings.stack].join('/');
           unique(stacks, place, 'stack', 'the same stack (same account and region) is the stack of stage');
           for (const issue of placeIssues(settings))
+            ctx.addIssue({ code: 'custom', ...issue, path: [...path, issue.field] });
+          for (const issue of alarmIssues(settings))
             ctx.addIssue({ code: 'custom', ...issue, path: [...path, issue.field] });
           settings.promoteTo.forEach((target, i) => {
             const known = Object.values(config.pipelines).some((p) => Object.hasOwn(p.stages, target));

@@ -5,8 +5,10 @@
  */
 import * as z from 'zod/mini';
 import { STACK_NAME, STAGE_NAME } from '../names';
+import { alarmFields } from './alarm-config';
 import { ACCOUNT_ID, REGION } from './places';
 import './schema';
+import { deployWindowsSchema } from './window-config';
 
 const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 /** SSM parameter names: a path, not under the reserved aws/ssm prefixes. */
@@ -97,4 +99,8 @@ export const stageSchema = z.strictObject({
   promoteTo: z._default(z.array(text(STAGE_NAME, 'a stage name')), []),
   /** No stack notifications for this stage (deploy outcomes are still reported). */
   mute: flag(false),
+  /** When it may be deployed, replacing settings.deployWindows (window-config.ts). */
+  deployWindows: z.optional(deployWindowsSchema),
+  /** Alarm-gated deploys: alarms, bakeMinutes, monitoringMinutes (alarm-config.ts). */
+  ...alarmFields,
 });

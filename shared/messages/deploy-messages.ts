@@ -5,6 +5,7 @@ import type { Release } from '../aws/artifacts';
 import { regionOfStageNamed } from '../edge/stage-place';
 import { quoted, shown } from '../edge/untrusted';
 import type { Runtime } from '../runtime';
+import { alarmRollbackMessage } from './alarm-messages';
 import { deployChat } from './chat/deploy-chat';
 import {
   composeSubject,
@@ -54,6 +55,11 @@ const HEADLINES: Record<DeployOutcome, { word: string; severity: Severity; text:
     severity: 'warning',
     text: 'No release is recorded for this stage.',
   },
+  frozen: {
+    word: 'FROZEN',
+    severity: 'warning',
+    text: 'The stage is frozen: the release is recorded as desired and NOT deployed. The scheduled reconcile deploys it when the deploy window opens.',
+  },
   failed: { word: 'FAILED', severity: 'error', text: 'The build could not be released.' },
   superseded: {
     word: 'SUPERSEDED',
@@ -87,6 +93,7 @@ const shownOrNot = (value: string | undefined): string | undefined =>
 
 /** The message for one stage's deploy outcome. */
 export const deployMessage = (report: DeployReport, region: string): Notification => {
+  if (report.alarm) return alarmRollbackMessage({ ...report, alarm: report.alarm }, region);
   const headline = HEADLINES[report.outcome];
   const rec = report.reconcile;
   const commit = report.release?.commitId ?? report.execution?.commitId ?? report.commitId;
@@ -168,6 +175,7 @@ const nextStep = (report: DeployReport, region: string): string | undefined => {
     case 'pending-approval':
       return `review the planned changes above, then approve with: npx deployer approve ${report.stage} — or reject with: npx deployer reject ${report.stage} (from the deployer's repository, with AWS_REGION=${region} and DEPLOYER_TOPIC_ARN set). The raw change set: aws cloudformation describe-change-set ${where} --change-set-name ${shownOrNot(rec?.changeSet)}`;
     case 'blocked':
+    case 'frozen':
       return rec && nextStepText(rec);
     case 'failed':
       return 'fix the build so that it uploads its artifact as the README describes, then run the pipeline again.';

@@ -15,7 +15,8 @@ export type LedgerKind =
   | 'storm-window'
   | 'storm-index'
   | 'storm-stack'
-  | 'locked';
+  | 'locked'
+  | 'rollout';
 
 /**
  * The id of an item: its kind and the SHA-256 of what it is about, so that no text from outside reaches the
@@ -37,8 +38,15 @@ export const ledgerKeys = {
   /** An uploaded build refused for its identity in one stage, by the object (its version, else its ETag). */
   refusedUpload: (stage: string, bucket: string, key: string, version: string) =>
     ledgerItemId('deploy', stage, 'refused-upload', bucket, key, version),
+  /** A release held back by a freeze, once per stage and desired version (redeliveries, schedules: quiet). */
+  frozen: (stage: string, desiredVersion: number) => ledgerItemId('settle', 'frozen', stage, desiredVersion),
   /** A stage whose lock did not come free, by the lease that held it. */
   locked: (stage: string, since: string) => ledgerItemId('locked', stage, since),
+  /** The automatic rollback of one desired version of a stage (by whichever alarm event or schedule run). */
+  autoRollback: (stage: string, version: number) => ledgerItemId('deploy', stage, 'auto-rollback', version),
+  /** A state of one CodeDeploy deployment (a canary rollout) of one stage, in its account and region. */
+  rollout: (account: string, region: string, deploymentId: string, state: string) =>
+    ledgerItemId('rollout', account, region, deploymentId, state),
   /** The digest of the API calls folded on one stack in one window. */
   digest: (stack: string, windowStart: number) => ledgerItemId('digest', stack, windowStart),
 };

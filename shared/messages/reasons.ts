@@ -3,6 +3,8 @@
  * reason code and its facts (ReconcileResult's `why`), the ops messages and the command line say it with
  * these sentences. Also the next step for a stack in a status that only a person can resolve.
  */
+import { quoted } from '../edge/untrusted';
+import { localText } from '../edge/zoned-time';
 import type { ReconcileResult } from '../outcomes';
 
 type Explained = Pick<ReconcileResult, 'stage' | 'stack' | 'why'>;
@@ -22,6 +24,8 @@ export const reasonText = ({ stack, why }: Explained): string | undefined => {
       return why.detail ?? 'CloudFormation found nothing to change';
     case 'stack-recreated':
       return `stack ${stack} failed to create (ROLLBACK_COMPLETE); it is being deleted, and is created again from ${why.key} when the deletion completes`;
+    case 'stage-frozen':
+      return frozenText(why);
     case 'release-tampered':
     case 'release-not-content-named':
     case 'no-template-to-create':
@@ -49,9 +53,29 @@ export const nextStepText = ({ stage, stack, why }: Explained): string | undefin
       return `Publish the stage template with the build (artifact.templateKey), or add template (bucket and key) to stage ${stage} in the configuration, then push a new build; or create the stack.`;
     case 'change-set-failed':
       return 'Read the reason above, fix the template or parameters, then deploy a new build (the failed change set stays on the stack for inspection).';
+    case 'stage-frozen':
+      return `Nothing: the scheduled reconcile deploys the newest desired release when the window opens. To deploy it now, a person runs npx deployer approve ${stage} --break-glass --reason "why it cannot wait" (recorded in the history with who and why).`;
     default:
       return undefined;
   }
+};
+
+type Frozen = Extract<NonNullable<ReconcileResult['why']>, { code: 'stage-frozen' }>;
+
+/** "2027-01-07 08:00 Europe/Berlin (2027-01-07T07:00:00Z)": local time first, for the people in that zone. */
+export const openingText = (iso: string, zone: string): string =>
+  `${localText(Date.parse(iso), zone)} ${zone} (${iso.replace(/\.000Z$/, 'Z')})`;
+
+/** Why a stage is frozen and when it opens, as one sentence (the freeze's reason is quoted: a person wrote it). */
+export const frozenText = (why: Frozen): string => {
+  const cause =
+    why.kind === 'freeze'
+      ? `in a freeze (${quoted(why.reason ?? '', 200)}${why.until ? ` until ${openingText(why.until, why.timeZone)}` : ''})`
+      : 'outside its deploy windows';
+  const opens = why.opensAt
+    ? `it opens at ${openingText(why.opensAt, why.timeZone)}`
+    : 'it does not open within the next 400 days (check deployWindows)';
+  return `the stage is frozen, ${cause}: the release is recorded as desired and not deployed; ${opens}`;
 };
 
 /** What a person should do about a stack in a status that blocks deploys. */

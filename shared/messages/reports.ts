@@ -36,6 +36,20 @@ export interface DeployReport {
    * release's chat thread, where its failure was.
    */
   replaces?: string;
+  /** An automatic rollback: the alarm that went to ALARM while the release it replaces was baking. */
+  alarm?: AlarmTrip;
+}
+
+/** The alarm behind an automatic rollback, in its own words (name and reason are outside text). */
+export interface AlarmTrip {
+  name: string;
+  reason: string;
+  /** When it went to ALARM, the version it rolled back from, and until when that version was to bake. */
+  at: string;
+  from: number;
+  bakeUntil: string;
+  /** Set when the stage could not be rolled back: why (no earlier good release, or it cannot be verified). */
+  noGoodRelease?: string;
 }
 
 export interface StatusReport {

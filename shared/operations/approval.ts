@@ -9,18 +9,20 @@ import {
 } from '@aws-sdk/client-cloudformation';
 import { plannedChanges } from '../aws/change-set-wait';
 import { type ChangeSetRef, deleteChangeSet, isReadyToExecute, pendingChangeSets } from '../aws/change-sets';
-import { addLabels } from '../aws/desired-state';
+import { addLabels, type DesiredState } from '../aws/desired-state';
 import { latestWithKey, readDesired, readHistory } from '../aws/release-history';
 import { type RunRecord, readRun, tokenInDescription } from '../aws/runs';
 import { describeStack, stackParameterValue } from '../aws/stacks';
 import { stageCfn } from '../aws/stage-clients';
 import type { Stage } from '../edge/config';
 import { RefusedError } from '../errors';
+import { frozenText } from '../messages/reasons';
 import { changeSetName, rejectedLabel } from '../names';
 import type { ReconcileResult } from '../outcomes';
 import type { Runtime } from '../runtime';
 import { awaitsCreation } from '../stack-status';
 import { executeRun } from '../stage/change-set-runs';
+import { frozenFor } from '../stage/freeze-gate';
 import { type MoveResult, moveTargetOf, moveTo, verifyMoveTarget } from '../stage/moves';
 import { newsReport, runStageTransaction } from '../stage/transaction';
 import { stageOrRefuse } from './refusals';
@@ -103,6 +105,16 @@ const ourRun = async (
   return run;
 };
 
+/** A plain approval deploys nothing during a freeze: only `--break-glass` does, saying who and why. */
+const refuseWhenFrozen = (runtime: Runtime, stage: Stage, desired: Pick<DesiredState, 'provenance'>) => {
+  const frozen = frozenFor(runtime, stage, desired);
+  if (frozen) {
+    throw new RefusedError(
+      `${frozenText(frozen)}. The change set was not executed; to deploy during the freeze: npx deployer approve ${stage.name} --break-glass --reason "why it cannot wait"`,
+    );
+  }
+};
+
 /**
  * Execute the pending change set of an approval stage, as one stage transaction: under the lock, check it is
  * the deployer's own for the current desired release, verify the release once more, execute it with its
@@ -116,6 +128,7 @@ export const approve = async (runtime: Runtime, stageName: string, by: string) =
     trigger,
     act: async (lease): Promise<ReconcileResult> => {
       const { desired, changeSet, run, stack, changes } = await currentPending(runtime, stage);
+      refuseWhenFrozen(runtime, stage, desired);
       const creating = !stack || awaitsCreation(stack.StackStatus);
       await verifyMoveTarget(
         runtime,

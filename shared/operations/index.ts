@@ -7,6 +7,7 @@
 export { RefusedError } from '../errors';
 export type { MoveResult } from '../stage/moves';
 export { approve, reject } from './approval';
+export { breakGlass, reasonProblem } from './break-glass';
 export {
   type MetricsWindow,
   parseSince,

@@ -12,6 +12,8 @@
  * - **lead time**: for each successful deploy, from the start of its build (the pipeline execution's start,
  *   carried along by promotions; for a version with no build, when it was recorded) to its stack settling.
  *   Median and 90th percentile (nearest rank).
+ * - an **automatic rollback** (an alarm in ALARM while a release baked) makes the baked release's deploy a
+ *   failed one, settled when its stack settled; the rollback itself is a restoring action.
  * - **change failure rate**: failed deploys ÷ deploys.
  * - **time to restore**: from a failed deploy settling to the next successful settle of the stage (a deploy
  *   or a restoring action). Failures in a row are one outage, measured from the first. Median; failures not
@@ -28,8 +30,8 @@ const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 const UNIT_MS = { h: HOUR_MS, d: DAY_MS, w: 7 * DAY_MS } as const;
 
-/** Moves of a person that restore what ran before: they are not deploys. */
-const RESTORING = new Set(['rollback', 'reject']);
+/** Moves that restore what ran before (a person's, or the deployer's after an alarm): they are not deploys. */
+const RESTORING = new Set(['rollback', 'reject', 'auto-rollback']);
 
 export interface MetricsWindow {
   since: Date;
@@ -78,8 +80,9 @@ const settledRuns = (history: Pick<ReleaseVersion, 'provenance' | 'runs'>[]): Se
     .flatMap((v) =>
       (v.runs ?? []).map((run) => ({
         at: Date.parse(run.settledAt),
-        succeeded: isSuccessfulDeploy(run.status),
-        failed: isFailureStatus(run.status),
+        // A release an alarm rolled back while it baked failed, though its stack settled well.
+        succeeded: !run.failed && isSuccessfulDeploy(run.status),
+        failed: run.failed || isFailureStatus(run.status),
         restoring: RESTORING.has(v.provenance.action ?? ''),
         startedAt: Date.parse(buildStartOf(v.provenance) ?? ''),
       })),

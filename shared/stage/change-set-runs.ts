@@ -4,6 +4,7 @@
  * approval. The run record is what later tells the deployer's own operations from look-alikes.
  */
 import type { Stack } from '@aws-sdk/client-cloudformation';
+import { rollbackConfigurationOf } from '../aws/alarms';
 import { awaitChangeSet, type PlannedChange } from '../aws/change-set-wait';
 import { type ChangeSetRef, createChangeSet, deleteChangeSet, executeChangeSet } from '../aws/change-sets';
 import type { DesiredState } from '../aws/desired-state';
@@ -19,6 +20,7 @@ import {
 } from '../aws/runs';
 import { stageCfn } from '../aws/stage-clients';
 import type { Stage } from '../edge/config';
+import { stagePlace } from '../edge/stage-place';
 import { errorName } from '../errors';
 import { logger } from '../logger';
 import { changeSetName } from '../names';
@@ -85,6 +87,7 @@ export const prepareChangeSet = async (
     stack,
     template: release.template,
     ...(parameters ? { templateParameters: parameters } : {}),
+    ...withRollbackConfiguration(runtime, stage),
   };
   // The record and the change set are made together: an execute (which alone starts an operation on the
   // stack) comes only after both; a change set found later without its record is replaced, not adopted.
@@ -154,6 +157,12 @@ const ourEarlierRun = async (
     record.template === desired.provenance.template &&
     (record.changeSetId === undefined || record.changeSetId === ref.id);
   return matches ? { ...record, ...(ref.id ? { changeSetId: ref.id } : {}) } : undefined;
+};
+
+/** The stage's alarms as CloudFormation's rollback triggers, in the stage's own account and region. */
+const withRollbackConfiguration = (runtime: Runtime, stage: Stage) => {
+  const rollbackConfiguration = rollbackConfigurationOf(stagePlace(runtime.settings, stage), stage);
+  return rollbackConfiguration ? { rollbackConfiguration } : {};
 };
 
 const appliedOf = (run: RunRecord): Applied => ({

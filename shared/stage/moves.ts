@@ -11,12 +11,20 @@ import type { ReleaseVersion } from '../aws/release-history';
 import { releaseBucketOf, type Stage } from '../edge/config';
 import { stageRegion } from '../edge/stage-place';
 import { RefusedError, ReleaseIntegrityError } from '../errors';
-import { announceDeploy } from '../messages/deploy-messages';
+import { announceDeploy, type DeployReport } from '../messages/deploy-messages';
 import { digestOfReleaseKey } from '../names';
 import type { ReconcileResult } from '../outcomes';
 import type { Runtime } from '../runtime';
 import { runStageTransaction } from './transaction';
 import { UnverifiableReleaseError, verifyRelease } from './verified-release';
+
+/** How a move made by the deployer on its own is reported: once (ledger key), with more to say. */
+export interface MoveReporting {
+  once?: string;
+  report?: Pick<DeployReport, 'alarm'>;
+  /** Still under the lock, after the report went out (or was found sent): the mark that says so. */
+  finish?: () => Promise<void>;
+}
 
 export interface MoveResult {
   stage: string;
@@ -115,6 +123,7 @@ export const moveTo = async (
   fields: Provenance,
   trigger: string,
   choose: () => Promise<MoveTarget>,
+  reporting: MoveReporting = {},
 ): Promise<MoveResult> => {
   let target: MoveTarget | undefined;
   const done = await runStageTransaction(runtime, stage, {
@@ -144,8 +153,11 @@ export const moveTo = async (
         trigger,
         ...(target?.commit ? { commitId: target.commit } : {}),
         ...(target?.replaces ? { replaces: target.replaces } : {}),
+        ...reporting.report,
       },
+      ...(reporting.once ? { once: reporting.once } : {}),
     }),
+    ...(reporting.finish ? { finish: reporting.finish } : {}),
   });
   if (!done.done || !done.recorded || !target)
     throw new Error('a move records a version before it reconciles');

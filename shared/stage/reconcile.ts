@@ -22,6 +22,7 @@ import type { ReconcileResult } from '../outcomes';
 import type { Runtime } from '../runtime';
 import { awaitsCreation, classifyStatus, isFailedCreation } from '../stack-status';
 import { executeRun, type Fence, prepareChangeSet } from './change-set-runs';
+import { frozenFor } from './freeze-gate';
 import {
   type PrefetchedTemplate,
   pinnedTemplateKey,
@@ -179,6 +180,8 @@ const deployRelease = async (
   reviewing: boolean,
   applied: Applied | undefined,
 ): Promise<ReconcileResult> => {
+  const frozen = frozenFor(runtime, stage, desired);
+  if (frozen) return { ...seen, outcome: 'frozen', why: frozen };
   const release = await verified(runtime, stage, desired, seen, options, stack === undefined);
   if (isResult(release)) return release;
   const templateKey = pinnedTemplateKey(stage, desired);
@@ -223,6 +226,8 @@ const recreate = async (
   seen: Seen,
   options: ReconcileOptions,
 ): Promise<ReconcileResult> => {
+  const frozen = frozenFor(runtime, stage, desired);
+  if (frozen) return { ...seen, outcome: 'frozen', why: frozen };
   const release = await verified(runtime, stage, desired, seen, options, true);
   if (isResult(release)) return release;
   await deleteStack(

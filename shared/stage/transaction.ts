@@ -13,6 +13,7 @@ import type { Stage } from '../edge/config';
 import { withLogKeys } from '../logger';
 import { announceDeploy, type DeployReport } from '../messages/deploy-messages';
 import { announceDeployOnce } from '../messages/ledger';
+import { ledgerKeys } from '../messages/ledger-keys';
 import { reportLockedStage } from '../messages/locked-stage';
 import type { ReconcileResult } from '../outcomes';
 import type { Runtime } from '../runtime';
@@ -98,7 +99,7 @@ const transaction = <Stop>(
             lease,
           });
       const message = tx.report(result, recorded);
-      const notified = message ? await send(runtime, message) : false;
+      const notified = message ? await send(runtime, onceIfFrozen(message, result)) : false;
       await tx.finish?.(result, recorded, notified);
       return { done: true, result, notified, ...(recorded ? { recorded } : {}) };
     },
@@ -107,6 +108,12 @@ const transaction = <Stop>(
     await reportLockedStage(runtime, stage, error, tx.trigger);
     throw error;
   });
+
+/** A frozen release is announced once per stage and desired version, whatever triggered the reconcile. */
+const onceIfFrozen = (message: Report, result: ReconcileResult): Report =>
+  result.outcome === 'frozen' && result.desired
+    ? { ...message, once: ledgerKeys.frozen(result.stage, result.desired.version) }
+    : message;
 
 const send = (runtime: Runtime, { report, once }: Report): Promise<boolean> =>
   once ? announceDeployOnce(runtime, once, report) : announceDeploy(runtime, report);
@@ -118,7 +125,9 @@ const send = (runtime: Runtime, { report, once }: Report): Promise<boolean> =>
  */
 export const isNews = (result: ReconcileResult): boolean =>
   result.fresh &&
-  (['deploying', 'pending-approval', 'no-change', 'recreating', 'tampered'].includes(result.outcome) ||
+  (['deploying', 'pending-approval', 'no-change', 'recreating', 'tampered', 'frozen'].includes(
+    result.outcome,
+  ) ||
     (result.outcome === 'blocked' && result.changeSet !== undefined));
 
 /** The message for a reconcile's news, triggered by something other than a pipeline or a person's move. */

@@ -12,27 +12,20 @@ import { describeIssues, envelope } from '../edge/events';
 import { assertSameAccountAndRegion } from '../edge/settings';
 import { acceptStackEvent } from '../edge/stack-events';
 import { stageAt } from '../edge/stage-place';
-import { EventValidationError, errorMessage, RefusedError } from '../errors';
+import { EventValidationError, errorMessage } from '../errors';
 import { logger } from '../logger';
 import { eventIdOf, ledgerKeys } from '../messages/ledger-keys';
 import { countDeploy, countNotifications, recordSettled } from '../metrics';
-import { promote } from '../operations/promote';
-import type { ReconcileResult } from '../outcomes';
 import type { Runtime } from '../runtime';
 import { isFailureStatus, isFinalStatus, isSuccessfulDeploy } from '../stack-status';
 import { isNews, newsReport, runStageTransaction } from '../stage/transaction';
+import { endDueBakes, startBake } from './alarm';
 import { sendDueDigests } from './api-call-storm';
+import { autoPromote } from './promotion';
 
-export interface SettleSummary {
-  verdict: 'reconciled' | 'ignored' | 'rejected';
-  reason?: string;
-  stage?: string;
-  outcome?: ReconcileResult['outcome'];
-  markedFailed?: number;
-  /** Stages this stage's completed release was promoted to. */
-  promoted?: string[];
-  notified?: boolean;
-}
+import type { SettleSummary } from './settle-summary';
+
+export type { SettleSummary };
 
 /** Handle one "CloudFormation Stack Status Change" event. */
 export const handleStackSettled = async (runtime: Runtime, raw: unknown): Promise<SettleSummary> => {
@@ -64,7 +57,11 @@ export const handleStackSettled = async (runtime: Runtime, raw: unknown): Promis
       return undefined;
     },
   );
-  const promoted = run ? await autoPromote(runtime, stage, event.status, run.version) : [];
+  // A release that bakes (alarm-gated stage) is promoted when its bake passes (alarm.ts), not now.
+  const completed = run && isSuccessfulDeploy(event.status);
+  const baking =
+    completed && (await startBake(runtime, stage, run, { status: event.status, settledAt: event.time }));
+  const promoted = completed && !baking ? await autoPromote(runtime, stage, run.version) : [];
   // Settled last: a redelivery of an event whose handling broke off acts again (each step is idempotent).
   if (run && run.state !== 'settled') {
     const settled = { eventId, status: event.status, settledAt: event.time };
@@ -79,27 +76,6 @@ export const handleStackSettled = async (runtime: Runtime, raw: unknown): Promis
     ...(promoted.length ? { promoted } : {}),
     notified,
   };
-};
-
-/** When a deploy of ours completes, hand the release it deployed to the stages configured to receive it. */
-const autoPromote = async (
-  runtime: Runtime,
-  stage: Stage,
-  status: string,
-  version: number,
-): Promise<string[]> => {
-  if (!isSuccessfulDeploy(status)) return [];
-  const promoted: string[] = [];
-  for (const target of stage.promoteTo) {
-    try {
-      await promote(runtime, stage.name, target, `auto-promotion of ${stage.name}`, { version });
-      promoted.push(target);
-    } catch (error) {
-      if (!(error instanceof RefusedError)) throw error;
-      logger.info('nothing to promote', { from: stage.name, to: target, reason: error.message });
-    }
-  }
-  return promoted;
 };
 
 /**
@@ -191,10 +167,21 @@ export const handleReconcileTrigger = async (runtime: Runtime, raw: unknown): Pr
   }
   // The sweep of API-call digests rides on the schedule: digests of windows that closed without a later call.
   // So does the history archive's: every version SSM keeps is archived before SSM drops it.
-  const [summaries] = await Promise.all([
-    reconcileAll(runtime, parsed.data.id),
+  // And the end of bakes whose time is over (alarm.ts): after the reconcile (even one that failed somewhere).
+  // Every part runs to its end; then the first failure fails the invocation, so the schedule retries it.
+  const reconciled = reconcileAll(runtime, parsed.data.id);
+  const [summaries, ...rest] = await Promise.allSettled([
+    reconciled,
+    reconciled
+      .catch(() => undefined)
+      .then(async () => {
+        const bakes = await endDueBakes(runtime);
+        if (bakes.length > 0) logger.info('bakes checked', { bakes });
+      }),
     sendDueDigests(runtime, parsed.data.time),
     Promise.all(allStages(runtime.config).map((stage) => archiveKept(runtime.clients, stage))),
   ]);
-  return summaries;
+  const failed = [summaries, ...rest].find((s) => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return summaries.status === 'fulfilled' ? summaries.value : [];
 };

@@ -464,6 +464,8 @@ describe(`${STAGES.length * BUILDS_PER_STAGE} pipeline events over ${STAGES.leng
         s3: viaProxy.s3,
         ddb: ledgerClients.ddb,
         sns: viaSnsProxy.sns,
+        cw: viaProxy.cw,
+        codedeploy: viaProxy.codedeploy,
         remote: viaProxy.remote,
       });
       return {

@@ -60,7 +60,7 @@ describe('the repository configuration', () => {
     expect(prod.requiresApproval).toBe(true);
     expect(dev.artifact.executionMetadataKey).toBe('pipeline-execution-id');
     expect(dev.artifact.commitMetadataKey).toBe('commit-id');
-    expect(dev.capabilities).toEqual(['CAPABILITY_IAM']);
+    expect(dev.capabilities).toEqual(['CAPABILITY_IAM', 'CAPABILITY_AUTO_EXPAND']);
     expect(dev.tags).toEqual({ service: 'orders-api', stage: 'dev' });
   });
 

@@ -258,7 +258,7 @@ describe('reconcile: the stack does not exist', () => {
       ChangeSetType: 'CREATE',
       TemplateBody: TEMPLATE_TEXT,
       RoleARN: 'arn:aws:iam::123456789012:role/orders-api-dev-cloudformation',
-      Capabilities: ['CAPABILITY_IAM'],
+      Capabilities: ['CAPABILITY_IAM', 'CAPABILITY_AUTO_EXPAND'],
     });
     const input = createInput();
     expect(input?.UsePreviousTemplate).toBeUndefined();
@@ -656,7 +656,7 @@ describe('reconcile: the stack runs another release', () => {
       ChangeSetType: 'UPDATE',
       UsePreviousTemplate: true,
       RoleARN: 'arn:aws:iam::123456789012:role/orders-api-dev-cloudformation',
-      Capabilities: ['CAPABILITY_IAM'],
+      Capabilities: ['CAPABILITY_IAM', 'CAPABILITY_AUTO_EXPAND'],
       Tags: [
         { Key: 'service', Value: 'orders-api' },
         { Key: 'stage', Value: 'dev' },

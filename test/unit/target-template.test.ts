@@ -154,7 +154,7 @@ describe('targets/template.yaml: what a target account grants the deployer', () 
     ).toHaveLength(2);
   });
 
-  it("forwards the stage stacks' status changes and API calls to the deployer's bus, and nothing else", () => {
+  it("forwards the stage stacks' status changes, API calls, alarms and rollouts to the deployer's bus, and nothing else", () => {
     const forwarding = resources.ForwardingRole?.Properties as {
       Policies: { PolicyDocument: { Statement: Statement[] } }[];
     };
@@ -162,10 +162,22 @@ describe('targets/template.yaml: what a target account grants the deployer', () 
       { Effect: 'Allow', Action: 'events:PutEvents', Resource: { Ref: 'DeployerEventBusArn' } },
     ]);
     const rules = Object.values(resources).filter((r) => r.Type === 'AWS::Events::Rule');
-    expect(rules).toHaveLength(2);
+    // Stack status changes, stack API calls, the stages' alarms going to ALARM, and CodeDeploy rollouts.
+    expect(rules).toHaveLength(4);
+    const kinds = rules.map((r) => {
+      const pattern = r.Properties.EventPattern as { source: string[]; 'detail-type': string[] };
+      return `${pattern.source.join()}: ${pattern['detail-type'].join()}`;
+    });
+    expect(kinds.sort()).toEqual(
+      [
+        'aws.cloudformation: AWS API Call via CloudTrail',
+        'aws.cloudformation: CloudFormation Stack Status Change',
+        'aws.codedeploy: CodeDeploy Deployment State-change Notification',
+        'aws.cloudwatch: CloudWatch Alarm State Change',
+      ].sort(),
+    );
     for (const rule of rules) {
-      const { EventPattern, Targets } = rule.Properties as { EventPattern: Json; Targets: Json[] };
-      expect(EventPattern.source).toEqual(['aws.cloudformation']);
+      const { Targets } = rule.Properties as { EventPattern: Json; Targets: Json[] };
       expect(Targets).toEqual([
         {
           Id: 'DeployerBus',
@@ -194,7 +206,7 @@ describe('template.yaml: what the deployer grants itself for target accounts', (
     });
   });
 
-  it("lets only the target accounts put only CloudFormation's events on the default bus", () => {
+  it('lets only the target accounts put only the stack, alarm and rollout events on the default bus', () => {
     const policy = resources.TargetAccountsEventBusPolicy;
     expect(policy).toMatchObject({ Type: 'AWS::Events::EventBusPolicy', Condition: 'HasTargetAccounts' });
     expect(policy?.Properties.Statement).toEqual({
@@ -207,8 +219,13 @@ describe('template.yaml: what the deployer grants itself for target accounts', (
       },
       Condition: {
         StringEquals: {
-          'events:source': 'aws.cloudformation',
-          'events:detail-type': ['CloudFormation Stack Status Change', 'AWS API Call via CloudTrail'],
+          'events:source': ['aws.cloudformation', 'aws.cloudwatch', 'aws.codedeploy'],
+          'events:detail-type': [
+            'CloudFormation Stack Status Change',
+            'AWS API Call via CloudTrail',
+            'CloudWatch Alarm State Change',
+            'CodeDeploy Deployment State-change Notification',
+          ],
         },
       },
     });

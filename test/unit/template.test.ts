@@ -233,6 +233,9 @@ describe('template.yaml after the SAM transform', () => {
       'arn:${AWS::Partition}:s3:::${ArtifactBucketName}/${ReleasePrefix}*',
       // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string
       'arn:${AWS::Partition}:s3:::${ArtifactBucketName}/.deployer/*',
+      // The notify function archives a rollout's failed outcome (shared/triggers/codedeploy.ts): history only.
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string
+      'arn:${AWS::Partition}:s3:::${ArtifactBucketName}/.deployer/history/*',
     ]);
   });
 

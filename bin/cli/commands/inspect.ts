@@ -6,7 +6,8 @@
 import type { ReleaseVersion } from '../../../shared/aws/release-history';
 import { readWholeHistory } from '../../../shared/aws/whole-history';
 import { allStages } from '../../../shared/edge/config';
-import { shown } from '../../../shared/edge/untrusted';
+import { quoted, shown } from '../../../shared/edge/untrusted';
+import { openingText } from '../../../shared/messages/reasons';
 import { type StageStatus, stageStatus } from '../../../shared/operations/index';
 import { type Command, commandArgs, EXIT, exactly, JSON_OPTION, UsageError } from '../args';
 import { print, releaseCell, short, shortCommit, table } from '../render';
@@ -18,7 +19,8 @@ export const status: Command = {
 
 For each stage (or one): the desired release (SSM) and the live one (the stack's parameter), each with
 its commit, when and by which execution; the stack's status; a pending change set; whether it is in sync;
-who holds the stage's lock, since and until when.
+who holds the stage's lock, since and until when; on a stage with alarms, whether its release is baking
+(STATUS "…, baking until <time>"; --json: "baking": {version, until, alarms}).
 Exit code 0 when every stage shown is in sync, 3 when one is not (or its stack needs a person).`,
   async run(args, env) {
     const { values, positionals } = commandArgs(args, JSON_OPTION);
@@ -38,7 +40,7 @@ const statusText = (statuses: StageStatus[]): string => {
       statuses.map((s) => [
         s.stage,
         s.stack,
-        shown(s.stackStatus),
+        s.baking ? `${shown(s.stackStatus)}, baking until ${s.baking.until}` : shown(s.stackStatus),
         s.desired ? releaseCell(s.desired.version, s.desired.provenance.commit, s.desired.key) : '-',
         s.live ? releaseCell(s.live.release?.version, s.live.release?.provenance.commit, s.live.key) : '-',
         s.inSync ? 'yes' : 'NO',
@@ -53,6 +55,11 @@ const statusText = (statuses: StageStatus[]): string => {
         `${s.stage}: desired since ${when ? shown(when) : '?'} (${recordedBy(s.desired, 'a person')}); ${shown(s.desired.key, 1024)}`,
       );
     }
+    if (s.baking)
+      lines.push(
+        `${s.stage}: baking version ${s.baking.version} until ${s.baking.until} (alarms: ${s.baking.alarms.map((a) => shown(a)).join(', ')})`,
+      );
+    if (s.frozen) lines.push(`${s.stage}: ${frozenLine(s.frozen)}`);
     // The holder is cleaned text from the lock object (readStageLock): quoted, it stays data.
     const { lock } = s;
     if (lock) {
@@ -63,6 +70,18 @@ const statusText = (statuses: StageStatus[]): string => {
     }
   }
   return lines.join('\n');
+};
+
+/** "frozen until 2027-01-07 08:00 Europe/Berlin (…Z): in a freeze ("year-end freeze")". */
+const frozenLine = (frozen: NonNullable<StageStatus['frozen']>): string => {
+  const until = frozen.opensAt
+    ? `frozen until ${openingText(frozen.opensAt, frozen.timeZone)}`
+    : 'frozen, not opening within 400 days';
+  const why =
+    frozen.kind === 'freeze'
+      ? `in a freeze (${quoted(frozen.reason ?? '', 200)})`
+      : 'outside its deploy windows';
+  return `${until}: ${why}; builds are recorded, not deployed (approve --break-glass --reason deploys now)`;
 };
 
 /** Who recorded a version: "execution 3f8e2a14…", "rollback by kim", or `byHand`. */
@@ -96,7 +115,18 @@ deploy failed or was rejected.`,
   },
 };
 
+/** The table, then why each version a person recorded with a reason was recorded (break-glass). */
 const historyText = (versions: ReleaseVersion[]): string =>
+  [
+    historyTable(versions),
+    ...versions.flatMap((v) =>
+      v.provenance.reason === undefined
+        ? []
+        : [`version ${v.version}: ${recordedBy(v, 'by hand')}, because ${quoted(v.provenance.reason, 200)}`],
+    ),
+  ].join('\n');
+
+const historyTable = (versions: ReleaseVersion[]): string =>
   table(
     ['VERSION', 'WHEN', 'COMMIT', 'BY', 'RELEASE', 'STATE', 'LABELS'],
     versions.map((v) => [

@@ -9,7 +9,7 @@ import { shown } from '../../../shared/edge/untrusted';
 import * as operate from '../../../shared/operations/index';
 import type { ReconcileResult } from '../../../shared/outcomes';
 import { reconcileStage } from '../../../shared/stage/transaction';
-import { type Command, commandArgs, EXIT, exactly, JSON_OPTION, whoami } from '../args';
+import { type Command, commandArgs, EXIT, exactly, JSON_OPTION, UsageError, whoami } from '../args';
 import {
   moveJson,
   moveText,
@@ -66,14 +66,30 @@ from S3 or no longer matches its digest. ${MOVES_TELL}`,
 export const approve: Command = {
   summary: 'execute the pending change set of an approval stage',
   usage: `usage: deployer approve <stage> [--json]
+       deployer approve <stage> --break-glass --reason "why it cannot wait" [--json]
 
 Executes the stage's pending change set — only if it is the one the deployer made for the current desired
-release, the release still verifies, and the stack has not changed since it was made. ${MOVES_TELL}`,
+release, the release still verifies, and the stack has not changed since it was made. Refused while the
+stage is frozen (deployWindows). --break-glass deploys the desired release of a frozen stage now (any
+stage; on an approval stage it approves too): it is recorded as a new version naming you and your reason
+(at most 200 characters), and said in the ops message. Refused (exit 4) on a stage that is not frozen.
+${MOVES_TELL}`,
   async run(args, env) {
-    const { values, positionals } = commandArgs(args, JSON_OPTION);
+    const { values, positionals } = commandArgs(args, {
+      ...JSON_OPTION,
+      'break-glass': { type: 'boolean' },
+      reason: { type: 'string' },
+    });
     const [stageName = ''] = exactly(positionals, 1, 'approve takes exactly one stage name');
+    const reason = breakGlassReason(values['break-glass'] === true, values.reason);
     const runtime = cliRuntime(env, { tellsOps: true });
     const stage = stageArg(runtime, stageName);
+    if (reason !== undefined) {
+      const moved = await operate.breakGlass(runtime, stage.name, whoami(env), reason);
+      const headline = `broke the glass on stage ${stage.name}: the desired release is deployed during the freeze, recorded as yours with your reason`;
+      print(values.json ? moveJson(moved) : recordedMoveText(headline, moved));
+      return exitFor(moved.reconcile);
+    }
     const result = await operate.approve(runtime, stage.name, whoami(env));
     // What approve did is a deploy of the pending change set: said as a reconcile that executed it would say it.
     const executed = outcomeFields({
@@ -90,6 +106,19 @@ release, the release still verifies, and the stack has not changed since it was 
     );
     return EXIT.ok;
   },
+};
+
+/** --break-glass needs --reason, and --reason needs --break-glass: a usage error (exit 2) names the flag. */
+export const breakGlassReason = (breakGlass: boolean, reason: string | undefined): string | undefined => {
+  if (!breakGlass) {
+    if (reason !== undefined) throw new UsageError('--reason: only with --break-glass');
+    return undefined;
+  }
+  if (reason === undefined)
+    throw new UsageError('--reason: required with --break-glass (say why it cannot wait)');
+  const problem = operate.reasonProblem(reason);
+  if (problem) throw new UsageError(`--reason: ${problem}`);
+  return reason;
 };
 
 export const reject: Command = {

@@ -26,6 +26,7 @@ const EMOJI: Record<DeployOutcome, string> = {
   tampered: '\u{1F6A8}', // 🚨
   recreating: '\u267B', // ♻
   'nothing-desired': '\u2754', // ❔
+  frozen: '\u2744', // ❄
   failed: '\u274C', // ❌
   superseded: '\u23ED', // ⏭
   locked: '\u{1F512}', // 🔒
@@ -136,6 +137,7 @@ const nextSteps = (report: DeployReport, region: string): string[] => {
           : []),
       ];
     case 'blocked':
+    case 'frozen':
     case 'tampered': {
       const next = rec && nextStepText(rec);
       return next ? [own(next), status] : [status];

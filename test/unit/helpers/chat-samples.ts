@@ -16,6 +16,8 @@ import {
   deployMessage,
 } from '../../../shared/messages/deploy-messages';
 import type { Notification } from '../../../shared/messages/notification';
+import { rolloutMessage } from '../../../shared/messages/rollout-messages';
+import type { RolloutOutcome } from '../../../shared/messages/rollout-report';
 import { apiCallMessage, type StatusReport, statusMessage } from '../../../shared/messages/stack-messages';
 import { digestMessage, withFoldNote } from '../../../shared/messages/storm-messages';
 import type { ReconcileResult } from '../../../shared/outcomes';
@@ -49,6 +51,7 @@ export const DEPLOY_OUTCOMES = {
   failed: true,
   locked: true,
   superseded: true,
+  frozen: true,
 } satisfies Record<DeployOutcome, true>;
 
 export const execution = (text: string) => ({
@@ -119,6 +122,21 @@ export const reconcileFor = (
       return { ...base, outcome, why: { code: 'stack-recreated', key: BUILD_RELEASE_KEY } };
     case 'nothing-desired':
       return { outcome, stage: stage.name, stack: stage.stack, fresh: true };
+    case 'frozen':
+      return {
+        ...base,
+        outcome,
+        stackStatus: 'UPDATE_COMPLETE',
+        live: PREVIOUS_KEY,
+        why: {
+          code: 'stage-frozen',
+          kind: 'freeze',
+          reason: text,
+          until: '2027-01-07T07:00:00.000Z',
+          opensAt: '2027-01-07T07:00:00.000Z',
+          timeZone: 'Europe/Berlin',
+        },
+      };
     case 'in-sync':
     case 'waiting':
       return {
@@ -259,7 +277,49 @@ export const everyMessage = (text: string): Sample[] => {
   return [
     ...deploys,
     { kind: 'rollback', message: deployMessage(rollbackReport(text), REGION), stage: dev.name, stack },
+    {
+      kind: 'auto-rollback after an alarm',
+      message: deployMessage(
+        {
+          ...rollbackReport(text),
+          alarm: {
+            name: 'orders-5xx',
+            reason: text,
+            at: '2026-11-20T10:04:40.989Z',
+            from: 7,
+            bakeUntil: '2026-11-20T10:15:00.000Z',
+          },
+        },
+        REGION,
+      ),
+      stage: dev.name,
+      stack,
+    },
+    {
+      kind: 'no good release to roll back to after an alarm',
+      message: deployMessage(
+        {
+          outcome: 'failed',
+          stage: dev.name,
+          stack,
+          trigger: text,
+          replaces: RELEASE.key,
+          alarm: {
+            name: 'orders-5xx',
+            reason: text,
+            at: '2026-11-20T10:04:40.989Z',
+            from: 7,
+            bakeUntil: '2026-11-20T10:15:00.000Z',
+            noGoodRelease: text,
+          },
+        },
+        REGION,
+      ),
+      stage: dev.name,
+      stack,
+    },
     ...statuses,
+    ...rollouts(text),
     {
       kind: 'stack status of a stack of no stage',
       message: statusMessage({ change: statusChange('UPDATE_COMPLETE', text), startedBy: text }),
@@ -293,3 +353,43 @@ export const everyMessage = (text: string): Sample[] => {
     },
   ];
 };
+
+/** Every outcome of a canary rollout (CodeDeploy), `text` in every slot CodeDeploy fills. */
+const ROLLOUT_STATES: Record<RolloutOutcome, string> = {
+  started: 'START',
+  succeeded: 'SUCCESS',
+  ready: 'READY',
+  stopped: 'STOP',
+  failed: 'FAILURE',
+  'rolled-back': 'STOP',
+  other: 'QUEUED',
+};
+
+export const rollouts = (text: string): Sample[] =>
+  (Object.keys(ROLLOUT_STATES) as RolloutOutcome[]).map((outcome) => ({
+    kind: `rollout ${outcome}`,
+    message: rolloutMessage({
+      change: {
+        deploymentId: 'd-7QX2KJ4AB',
+        application: `${dev.stack}-ServerlessDeploymentApplication-1A2B`,
+        deploymentGroup: `${dev.stack}-FunctionDeploymentGroup-7G8H`,
+        state: ROLLOUT_STATES[outcome],
+        time: '2026-11-20T10:14:31Z',
+        region: REGION,
+        account: '123456789012',
+      },
+      stage: dev,
+      outcome,
+      facts: {
+        alarms: outcome === 'rolled-back' || outcome === 'stopped' ? [text] : [],
+        ...(outcome === 'failed' || outcome === 'rolled-back'
+          ? { error: { code: 'ALARM_ACTIVE', message: text } }
+          : {}),
+        ...(outcome === 'rolled-back' ? { rollback: { message: text } } : {}),
+      },
+      release: { key: RELEASE.key, version: 12, commit: SAMPLE.commitId },
+      markedFailed: outcome === 'rolled-back',
+    }),
+    stage: dev.name,
+    stack: dev.stack,
+  }));
