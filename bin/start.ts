@@ -16,7 +16,11 @@
  *      account, and hears its status events forwarded from it (an unconfigured account stays rejected);
  *   9. chat notifications: a stack outcome as the email and as the custom notification Amazon Q Developer
  *      posts to Slack or Teams;
- *  10. how the stages delivered: `deployer metrics` over the walkthrough's history.
+ *  10. a freeze: a build during a freeze window is recorded, not deployed, with one message saying when the
+ *      window opens; `approve --break-glass --reason` deploys it and the history says who and why;
+ *  11. an alarm-gated stage: its release bakes, its alarm goes to ALARM, the deployer rolls the stage back to
+ *      the last good release on its own and says why;
+ *  12. how the stages delivered: `deployer metrics` over the walkthrough's history.
  *
  * It prints a timeline with the ops emails as read back from the topic, stops everything, and exits 0. The
  * steps are in walkthrough/steps.ts, what the timeline shows in walkthrough/timeline.ts.
@@ -40,8 +44,10 @@ import {
   uploadTemplate,
 } from './support/example-world';
 import { emulatorEnv, startMoto } from './support/moto';
+import { alarmRollbackStep } from './walkthrough/alarm';
 import { chatNotifications } from './walkthrough/chat';
 import { stageInAnotherAccountStep } from './walkthrough/cross-account';
+import { freezeAndBreakGlass } from './walkthrough/freeze';
 import { deliveryMetrics } from './walkthrough/metrics';
 import {
   buildWhileBusy,
@@ -150,7 +156,9 @@ const walkthrough = async (endpoint: string, proxy: AwsProxy): Promise<void> => 
   await uploadedBuildStep(story, '7');
   await stageInAnotherAccountStep(story, '8');
   await chatNotifications(story, ROOT, '9');
-  await deliveryMetrics(join(ROOT, 'deployer.config.yaml'), '10');
+  await freezeAndBreakGlass(story, ROOT, '10');
+  await alarmRollbackStep(story, '11');
+  await deliveryMetrics(join(ROOT, 'deployer.config.yaml'), '12');
   say('');
 };
 
