@@ -12,8 +12,18 @@ import { ACCOUNT, REGION, ROOT } from './world';
 
 const HANDLERS = [
   { name: 'deploy', id: 'DeployFunction', clients: ['cloudformation', 'ssm', 's3', 'sns', 'dynamodb'] },
-  { name: 'notify', id: 'NotifyFunction', clients: ['cloudformation', 'ssm', 's3', 'sns', 'dynamodb'] },
-  { name: 'reconcile', id: 'ReconcileFunction', clients: ['cloudformation', 'ssm', 's3', 'sns', 'dynamodb'] },
+  // The clients each handler bundles and loads: notify reads CodeDeploy rollouts, reconcile reads alarms. (STS
+  // is loaded only when a stage elsewhere is first reached: not at load.)
+  {
+    name: 'notify',
+    id: 'NotifyFunction',
+    clients: ['cloudformation', 'ssm', 's3', 'sns', 'dynamodb', 'codedeploy'],
+  },
+  {
+    name: 'reconcile',
+    id: 'ReconcileFunction',
+    clients: ['cloudformation', 'ssm', 's3', 'sns', 'dynamodb', 'cloudwatch'],
+  },
 ];
 const CLIENT_CLASSES: Record<string, string> = {
   cloudformation: 'CloudFormationClient',
@@ -21,6 +31,8 @@ const CLIENT_CLASSES: Record<string, string> = {
   s3: 'S3Client',
   sns: 'SNSClient',
   dynamodb: 'DynamoDBClient',
+  codedeploy: 'CodeDeployClient',
+  cloudwatch: 'CloudWatchClient',
 };
 
 /** A bundle that only loads and constructs the SDK clients a handler uses. */

@@ -41,7 +41,7 @@ export interface DesiredState {
 }
 
 export type RecordResult =
-  | { outcome: 'recorded'; version: number; provenance: Provenance }
+  | { outcome: 'recorded'; version: number; provenance: Provenance; archived: Promise<void> }
   | { outcome: 'duplicate'; version: number; announced: boolean; provenance: Provenance }
   | { outcome: 'superseded'; version: number; by: Provenance };
 
@@ -184,7 +184,7 @@ export const recordDesired = async (
  * removed (it is about to disappear anyway), so the deployer keeps deploying past version 100. A caller that
  * read the newest version (`newest`) frees the oldest first, when the write is sure to need it: no write
  * refused on every deploy past version 100. Otherwise a refused write frees it and is made again. Once written,
- * the version is archived beyond SSM's 100 (history-archive.ts).
+ * the version is archived beyond SSM's 100 (history-archive.ts): `archived` is that write, still going.
  */
 export const writeDesired = async (
   { ssm, s3 }: DesiredStores,
@@ -193,7 +193,7 @@ export const writeDesired = async (
   fields: Provenance,
   overwrite: boolean,
   newest?: number,
-): Promise<{ version: number; provenance: Provenance }> => {
+): Promise<{ version: number; provenance: Provenance; archived: Promise<void> }> => {
   const provenance: Provenance = { ...fields, write: randomBytes(12).toString('hex') };
   const recordedAt = new Date().toISOString();
   const put = () =>
@@ -227,8 +227,9 @@ export const writeDesired = async (
     version = await putOnce();
   }
   if (version === undefined) throw new Error(`PutParameter on ${stage.ssmParameter} returned no version`);
-  await archiveRecorded(s3, stage, { version, key, provenance, recordedAt });
-  return { version, provenance };
+  // Not on the deploy's path: the stage transaction awaits it before it lets the lock go (it never rejects).
+  const archived = archiveRecorded(s3, stage, { version, key, provenance, recordedAt });
+  return { version, provenance, archived };
 };
 
 /** How many versions of a parameter SSM keeps. */

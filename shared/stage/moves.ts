@@ -140,9 +140,19 @@ export const moveTo = async (
         ...(chosen.commit ? { commit: chosen.commit } : {}),
         ...(chosen.builtAt ? { builtAt: chosen.builtAt } : {}),
       };
-      const written = await writeDesired(runtime.clients, stage, chosen.key, provenance, true);
+      const { archived, ...written } = await writeDesired(
+        runtime.clients,
+        stage,
+        chosen.key,
+        provenance,
+        true,
+      );
       target = chosen;
-      return { desired: { parameter: stage.ssmParameter, key: chosen.key, ...written }, newlyRecorded: true };
+      return {
+        desired: { parameter: stage.ssmParameter, key: chosen.key, ...written },
+        newlyRecorded: true,
+        archived,
+      };
     },
     report: (result) => ({
       report: {

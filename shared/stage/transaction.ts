@@ -31,6 +31,8 @@ export interface Recorded {
   observed?: Observed;
   /** The template the recorded version pins, being read already. */
   prefetched?: PrefetchedTemplate;
+  /** The archive write of the recorded version, still going: awaited before the lock is let go. */
+  archived?: Promise<void>;
 }
 
 /** The ops message a transaction sends; `once` names it in the notification ledger (a redelivery is quiet). */
@@ -84,30 +86,46 @@ const transaction = <Stop>(
     async (lease): Promise<TransactionResult<Stop>> => {
       const recorded = await tx.record?.(lease);
       if (recorded && 'stop' in recorded) return { done: false, stop: recorded.stop };
-      const result = tx.act
-        ? await tx.act(lease)
-        : await reconcile(runtime, stage, {
-            ...(recorded
-              ? {
-                  desired: recorded.desired,
-                  newlyRecorded: recorded.newlyRecorded,
-                  ...(recorded.artifactVerified ? { artifactVerified: true } : {}),
-                  ...(recorded.observed ? { observed: recorded.observed } : {}),
-                  ...(recorded.prefetched ? { prefetched: recorded.prefetched } : {}),
-                }
-              : {}),
-            lease,
-          });
-      const message = tx.report(result, recorded);
-      const notified = message ? await send(runtime, onceIfFrozen(message, result)) : false;
-      await tx.finish?.(result, recorded, notified);
-      return { done: true, result, notified, ...(recorded ? { recorded } : {}) };
+      try {
+        return await reconcileAndReport(runtime, stage, tx, lease, recorded);
+      } finally {
+        // The recorded version's archive write ran beside reconcile; it ends before the lock is let go.
+        await recorded?.archived;
+      }
     },
     tx.lock,
   ).catch(async (error: unknown) => {
     await reportLockedStage(runtime, stage, error, tx.trigger);
     throw error;
   });
+
+/** Under the lock, once the release is recorded: reconcile (or the transaction's own act), report, finish. */
+const reconcileAndReport = async <Stop>(
+  runtime: Runtime,
+  stage: Stage,
+  tx: StageTransaction<Stop>,
+  lease: HeldLease,
+  recorded: Recorded | undefined,
+): Promise<TransactionResult<Stop>> => {
+  const result = tx.act
+    ? await tx.act(lease)
+    : await reconcile(runtime, stage, {
+        ...(recorded
+          ? {
+              desired: recorded.desired,
+              newlyRecorded: recorded.newlyRecorded,
+              ...(recorded.artifactVerified ? { artifactVerified: true } : {}),
+              ...(recorded.observed ? { observed: recorded.observed } : {}),
+              ...(recorded.prefetched ? { prefetched: recorded.prefetched } : {}),
+            }
+          : {}),
+        lease,
+      });
+  const message = tx.report(result, recorded);
+  const notified = message ? await send(runtime, onceIfFrozen(message, result)) : false;
+  await tx.finish?.(result, recorded, notified);
+  return { done: true, result, notified, ...(recorded ? { recorded } : {}) };
+};
 
 /** A frozen release is announced once per stage and desired version, whatever triggered the reconcile. */
 const onceIfFrozen = (message: Report, result: ReconcileResult): Report =>

@@ -208,8 +208,14 @@ const deployStage = async (
       }
       duplicate = recorded.outcome === 'duplicate' && recorded.announced;
       return {
-        desired: { parameter: stage.ssmParameter, key: release.key, ...recorded },
+        desired: {
+          parameter: stage.ssmParameter,
+          key: release.key,
+          version: recorded.version,
+          provenance: recorded.provenance,
+        },
         newlyRecorded: recorded.outcome === 'recorded',
+        ...(recorded.outcome === 'recorded' ? { archived: recorded.archived } : {}),
         // The release was copied and checked against its digest moments ago, in this invocation.
         artifactVerified: true,
         observed: await observing,

@@ -148,7 +148,12 @@ describe('recordDesired', () => {
       artifact: BUILD_SHA256_HEX,
       write: WRITE_TOKEN,
     };
-    expect(result).toEqual({ outcome: 'recorded', version: 1, provenance: recorded });
+    expect(result).toEqual({
+      outcome: 'recorded',
+      version: 1,
+      provenance: recorded,
+      archived: expect.any(Promise),
+    });
     expect(ssmMock).toHaveReceivedCommandWith(DescribeParametersCommand, {
       ParameterFilters: [{ Key: 'Name', Option: 'Equals', Values: [PARAMETER] }],
     });
@@ -456,8 +461,44 @@ describe('writeDesired', () => {
       { artifact: BUILD_SHA256_HEX },
       true,
     );
-    expect(written).toEqual({ version: 12, provenance: { artifact: BUILD_SHA256_HEX, write: WRITE_TOKEN } });
+    expect(written).toEqual({
+      version: 12,
+      provenance: { artifact: BUILD_SHA256_HEX, write: WRITE_TOKEN },
+      archived: expect.any(Promise),
+    });
     expect(ssmMock).toHaveReceivedCommandTimes(PutParameterCommand, 1);
+  });
+
+  it('returns once SSM has the version; the archive write goes on beside, and `archived` ends with it', async () => {
+    let finishArchive: (() => void) | undefined;
+    s3Mock.on(PutObjectCommand).callsFake(
+      () =>
+        new Promise((resolve) => {
+          finishArchive = () => resolve({});
+        }),
+    );
+    ssmMock.on(PutParameterCommand).resolves({ Version: 3 });
+    const written = await writeDesired(
+      stores,
+      stage,
+      BUILD_RELEASE_KEY,
+      { artifact: BUILD_SHA256_HEX },
+      true,
+    );
+    expect(written.version).toBe(3);
+    let archived = false;
+    void written.archived.then(() => {
+      archived = true;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    // The archive's PutObject is in flight, not waited for: the deploy goes on to reconcile meanwhile.
+    expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, {
+      Key: expect.stringContaining(`.deployer/history/${stage.name}/`),
+    });
+    expect(archived).toBe(false);
+    finishArchive?.();
+    await written.archived;
+    expect(archived).toBe(true);
   });
 
   it("a lost write is written again when the newest version is not its own (another write's token)", async () => {
