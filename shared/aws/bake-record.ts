@@ -4,12 +4,12 @@
  * passed (then promoted) or rolled back. One object per stage, beside its lock and run records, written only
  * by the holder of the stage's lock.
  */
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import * as z from 'zod/mini';
 import type { Stage } from '../edge/config';
 import { stateBucketOf } from '../edge/stage-place';
-import { isMissingObject } from '../errors';
 import '../edge/schema';
+import { readStateObject, writeStateObject } from './state-objects';
 
 const bakeSchema = z.object({
   stage: z.string(),
@@ -44,25 +44,9 @@ const bakeKey = (stage: Pick<Stage, 'name'>): string => `.deployer/bake/${stage.
 
 /** The stage's latest bake, or undefined when none was recorded (or the object is not one of ours). */
 export const readBake = async (s3: S3Client, stage: Stage): Promise<BakeRecord | undefined> => {
-  try {
-    const response = await s3.send(
-      new GetObjectCommand({ Bucket: stateBucketOf(stage), Key: bakeKey(stage) }),
-    );
-    const parsed = bakeSchema.safeParse(JSON.parse((await response.Body?.transformToString()) ?? ''));
-    return parsed.success && parsed.data.stage === stage.name ? parsed.data : undefined;
-  } catch (error) {
-    if (isMissingObject(error) || error instanceof SyntaxError) return undefined;
-    throw error;
-  }
+  const record = await readStateObject(s3, stateBucketOf(stage), bakeKey(stage), bakeSchema);
+  return record?.stage === stage.name ? record : undefined;
 };
 
-export const writeBake = async (s3: S3Client, stage: Stage, record: BakeRecord): Promise<void> => {
-  await s3.send(
-    new PutObjectCommand({
-      Bucket: stateBucketOf(stage),
-      Key: bakeKey(stage),
-      Body: JSON.stringify(record),
-      ContentType: 'application/json',
-    }),
-  );
-};
+export const writeBake = (s3: S3Client, stage: Stage, record: BakeRecord): Promise<void> =>
+  writeStateObject(s3, stateBucketOf(stage), bakeKey(stage), record);

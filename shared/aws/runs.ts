@@ -8,13 +8,13 @@
  * Records are written by the holder of the stage's lock, so plain (idempotent) writes suffice.
  */
 import { randomBytes } from 'node:crypto';
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import * as z from 'zod/mini';
 import type { Stage } from '../edge/config';
 import { stateBucketOf } from '../edge/stage-place';
-import { isMissingObject } from '../errors';
 import { runToken, stageOfRunToken } from '../names';
 import { archiveOutcome } from './history-archive';
+import { readStateObject, writeStateObject } from './state-objects';
 import '../edge/schema';
 
 const recordSchema = z.object({
@@ -49,16 +49,8 @@ export const runRecordKey = (stage: Stage, token: string): string =>
 export const newRunToken = (stage: Stage, version: number): string =>
   runToken(stage.name, version, randomBytes(12).toString('hex'));
 
-export const writeRun = async (s3: S3Client, stage: Stage, record: RunRecord): Promise<void> => {
-  await s3.send(
-    new PutObjectCommand({
-      Bucket: stateBucketOf(stage),
-      Key: runRecordKey(stage, record.token),
-      Body: JSON.stringify(record),
-      ContentType: 'application/json',
-    }),
-  );
-};
+export const writeRun = (s3: S3Client, stage: Stage, record: RunRecord): Promise<void> =>
+  writeStateObject(s3, stateBucketOf(stage), runRecordKey(stage, record.token), record);
 
 /**
  * The record of the run a token names, when the token is well formed, names this stage and the deployer
@@ -66,20 +58,10 @@ export const writeRun = async (s3: S3Client, stage: Stage, record: RunRecord): P
  */
 export const readRun = async (s3: S3Client, stage: Stage, token: string): Promise<RunRecord | undefined> => {
   if (stageOfRunToken(token) !== stage.name) return undefined;
-  try {
-    const response = await s3.send(
-      new GetObjectCommand({ Bucket: stateBucketOf(stage), Key: runRecordKey(stage, token) }),
-    );
-    const parsed = recordSchema.safeParse(JSON.parse((await response.Body?.transformToString()) ?? ''));
-    if (!parsed.success) return undefined;
-    const record = parsed.data;
-    return record.token === token && record.stage === stage.name && record.stack === stage.stack
-      ? record
-      : undefined;
-  } catch (error) {
-    if (isMissingObject(error) || error instanceof SyntaxError) return undefined;
-    throw error;
-  }
+  const record = await readStateObject(s3, stateBucketOf(stage), runRecordKey(stage, token), recordSchema);
+  return record?.token === token && record.stage === stage.name && record.stack === stage.stack
+    ? record
+    : undefined;
 };
 
 /** The token a change set of the deployer's carries in its description ("… run <token>"). */
@@ -104,29 +86,11 @@ export type Applied = z.output<typeof appliedSchema>;
 
 const appliedKey = (stage: Stage): string => `.deployer/applied/${stage.name}.json`;
 
-export const readApplied = async (s3: S3Client, stage: Stage): Promise<Applied | undefined> => {
-  try {
-    const response = await s3.send(
-      new GetObjectCommand({ Bucket: stateBucketOf(stage), Key: appliedKey(stage) }),
-    );
-    const parsed = appliedSchema.safeParse(JSON.parse((await response.Body?.transformToString()) ?? ''));
-    return parsed.success ? parsed.data : undefined;
-  } catch (error) {
-    if (isMissingObject(error) || error instanceof SyntaxError) return undefined;
-    throw error;
-  }
-};
+export const readApplied = (s3: S3Client, stage: Stage): Promise<Applied | undefined> =>
+  readStateObject(s3, stateBucketOf(stage), appliedKey(stage), appliedSchema);
 
-export const writeApplied = async (s3: S3Client, stage: Stage, applied: Applied): Promise<void> => {
-  await s3.send(
-    new PutObjectCommand({
-      Bucket: stateBucketOf(stage),
-      Key: appliedKey(stage),
-      Body: JSON.stringify(applied),
-      ContentType: 'application/json',
-    }),
-  );
-};
+export const writeApplied = (s3: S3Client, stage: Stage, applied: Applied): Promise<void> =>
+  writeStateObject(s3, stateBucketOf(stage), appliedKey(stage), applied);
 
 /**
  * The deployer's run behind a stack operation's request token, when there is one: recorded by the deployer
