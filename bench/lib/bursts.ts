@@ -28,6 +28,7 @@ const isLockConflict = (operation: string, params: Record<string, unknown>, stat
   operation === 's3.PutObject' && status === 412 && String(params.path ?? '').includes('/.deployer/locks/');
 
 let bursts = 0;
+const BENCH_START = Date.now();
 
 /** "a 3, b 1": how many times each value occurs, most frequent first. */
 const tally = (values: string[]): string => {
@@ -46,8 +47,8 @@ export const runBurst = async (
   perStage: number,
 ): Promise<Burst> => {
   const events: { stage: string; executionId: string; event: unknown }[] = [];
-  // Each burst's builds are newer than every earlier burst's.
-  const base = Date.now() + ++bursts * 86_400_000;
+  // Each burst's builds started after every earlier burst's, and all of them in the past (as builds do).
+  const base = BENCH_START - 86_400_000 + ++bursts * 3_600_000;
   for (const stage of stageNames) {
     for (let k = 0; k < perStage; k++) {
       const build = await newBuild(world, stage, new Date(base + k * 60_000));

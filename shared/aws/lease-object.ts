@@ -32,6 +32,14 @@ export interface LockOptions {
   rank?: string;
   /** Stop waiting (LockYieldedError) when the holder's rank is later than ours: its work makes ours moot. */
   yieldToLater?: boolean;
+  /**
+   * With yieldToLater and a rank: once this settles successfully (the work's input is ready: a deploy's
+   * release is made), a waiter stands in the stage's line (shared/aws/lock-line.ts) and stops waiting when
+   * a later rank stands there, so that only the newest waiting work keeps asking for the lock.
+   */
+  line?: Promise<unknown>;
+  /** Called when the claim holds the lock, or waits for it instead of yielding (it goes on); maybe more than once. */
+  onStay?: () => void;
 }
 
 /** A stage's lock as a person reads it: who holds it, since and until when (S3 times, ISO UTC), and where. */
@@ -133,6 +141,16 @@ const parseLease = (text: string | undefined): Pick<Reading, 'token' | 'holder' 
 };
 
 export const expiryOf = (place: Place, reading: Reading): number => reading.written + place.leaseMs;
+
+/** A rank may be this far ahead of S3's clock (the clock that dated the build running fast) and count. */
+export const RANK_SKEW_MS = 300_000;
+
+/**
+ * A reading whose rank a build can have: not later than S3's clock allows. (A rank is a build's start
+ * time; one in the future would make every waiter yield to it.)
+ */
+export const credibleRank = (reading: Reading): reading is Reading & { rank: string } =>
+  reading.rank !== undefined && Date.parse(reading.rank) <= reading.now + RANK_SKEW_MS;
 
 /** S3 times have whole seconds. */
 const isoTime = (ms: number): string => new Date(ms).toISOString().replace(/\.000Z$/, 'Z');

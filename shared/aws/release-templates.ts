@@ -25,6 +25,8 @@ export const releaseBuildTemplate = async (
   s3: S3Client,
   stage: Stage,
   execution: PipelineExecution,
+  /** The copy waits for this (found at once, copied once the deploy goes on: see releaseOnce). */
+  copyAfter: Promise<unknown> = Promise.resolve(),
 ): Promise<ReleasedTemplate | undefined> => {
   const keyTemplate = stage.artifact.templateKey;
   if (!keyTemplate) return undefined;
@@ -39,6 +41,7 @@ export const releaseBuildTemplate = async (
     });
     return undefined;
   }
+  await copyAfter;
   return releaseTemplate(s3, stage, build, { 'pipeline-execution-id': execution.executionId });
 };
 

@@ -22,6 +22,7 @@ import { DeployerError } from '../errors';
 import { logger } from '../logger';
 import {
   type Claim,
+  credibleRank,
   described,
   describeLock,
   etagOf,
@@ -37,6 +38,7 @@ import {
   readLease,
   type StageLock,
 } from './lease-object';
+import { laterInLine, standInLine } from './lock-line';
 import { guardWrite, writeOnce } from './single-writes';
 
 export { LEASE_MS, type LockOptions, lockKey, type StageLock } from './lease-object';
@@ -77,11 +79,18 @@ export class LockLostError extends DeployerError {
 export class LockYieldedError extends DeployerError {
   readonly holder: string;
   readonly rank: string;
-  constructor(holder: string, rank: string) {
-    super(`the stage is held by ${quoted(holder)}, whose work is later (${rank}); stopped waiting`);
+  /** The later work holds the stage, or waits for it first in the stage's line (shared/aws/lock-line.ts). */
+  readonly later: 'holds' | 'waits';
+  constructor(holder: string, rank: string, later: 'holds' | 'waits' = 'holds') {
+    super(
+      later === 'holds'
+        ? `the stage is held by ${quoted(holder)}, whose work is later (${rank}); stopped waiting`
+        : `${quoted(holder)}, whose work is later (${rank}), waits for the stage first; stopped waiting`,
+    );
     this.name = 'LockYieldedError';
     this.holder = holder;
     this.rank = rank;
+    this.later = later;
   }
 }
 
@@ -107,11 +116,12 @@ export const withStageLock = async <T>(
   options: LockOptions = {},
 ): Promise<T> => {
   const place = placeOf(s3, stage, options);
-  let lease = await acquire(
-    newClaim(place, holder, options.rank),
-    options.waitMs ?? WAIT_MS,
-    options.yieldToLater === true,
-  );
+  let lease = await acquire(newClaim(place, holder, options.rank), options.waitMs ?? WAIT_MS, {
+    yieldToLater: options.yieldToLater === true,
+    ...(options.line ? { line: options.line } : {}),
+    ...(options.onStay ? { onStay: options.onStay } : {}),
+  });
+  options.onStay?.();
   const held: HeldLease = {
     holder: lease.holder,
     location: place.location,
@@ -147,9 +157,9 @@ export const readStageLock = async (
  * landed (its answer lost, and the read-back failed too) deletes its own lease on the way out — by its ETag,
  * the MD5 of its own bytes — so that the event's redelivery does not find the stage locked by itself.
  */
-const acquire = async (claim: Claim, waitMs: number, yieldToLater: boolean): Promise<Lease> => {
+const acquire = async (claim: Claim, waitMs: number, waiting: Waiting): Promise<Lease> => {
   try {
-    return await acquireOrWait(claim, waitMs, yieldToLater);
+    return await acquireOrWait(claim, waitMs, waiting);
   } catch (error) {
     if (!(error instanceof StageLockedError) && !(error instanceof LockYieldedError))
       await dropOwnLease(claim);
@@ -157,9 +167,18 @@ const acquire = async (claim: Claim, waitMs: number, yieldToLater: boolean): Pro
   }
 };
 
-/** The holder's rank is later than the claim's. */
+/** How a waiter waits: whether it yields to later work, and when it may stand in the stage's line. */
+interface Waiting {
+  yieldToLater: boolean;
+  line?: Promise<unknown>;
+  onStay?: () => void;
+}
+
+/** The holder's rank is later than the claim's (and one a build can have: see credibleRank). */
 const laterThan = (claim: Claim, current: Reading | undefined): current is Reading & { rank: string } =>
-  Boolean(claim.rank && current?.rank && Date.parse(current.rank) > Date.parse(claim.rank));
+  Boolean(
+    claim.rank && current && credibleRank(current) && Date.parse(current.rank) > Date.parse(claim.rank),
+  );
 
 const dropOwnLease = async (claim: Claim): Promise<void> => {
   const { s3, bucket, key } = claim.place;
@@ -172,11 +191,18 @@ const dropOwnLease = async (claim: Claim): Promise<void> => {
     });
 };
 
-const acquireOrWait = async (claim: Claim, waitMs: number, yieldToLater: boolean): Promise<Lease> => {
+const acquireOrWait = async (claim: Claim, waitMs: number, waiting: Waiting): Promise<Lease> => {
   const { place } = claim;
+  const { yieldToLater } = waiting;
   const deadline = Date.now() + waitMs;
   let pause = POLL_MS.first;
+  /** Whether this waiter stands in the stage's line: not yet asked, yes, or never (no line, or it failed). */
+  let inLine: 'not yet' | 'yes' | 'never' = yieldToLater && waiting.line && claim.rank ? 'not yet' : 'never';
   for (;;) {
+    if (inLine === 'yes') {
+      const later = await laterInLine(place, claim);
+      if (later) throw new LockYieldedError(later.holder, later.rank, 'waits');
+    }
     const created = await putLease(claim, { IfNoneMatch: '*' }, 'read back');
     if (created) return created;
     const current = await readLease(place);
@@ -194,6 +220,17 @@ const acquireOrWait = async (claim: Claim, waitMs: number, yieldToLater: boolean
     }
     if (yieldToLater && laterThan(claim, current) && current.now < expiryOf(place, current))
       throw new LockYieldedError(current.holder, current.rank);
+    waiting.onStay?.();
+    if (inLine === 'not yet') {
+      // Only a build whose release is made stands in line: a waiter never yields to one that cannot deploy.
+      const made = await waiting.line?.then(
+        () => true,
+        () => false,
+      );
+      const later = made ? await standInLine(place, claim) : undefined;
+      if (later) throw new LockYieldedError(later.holder, later.rank, 'waits');
+      inLine = made ? 'yes' : 'never';
+    }
     if (Date.now() + pause > deadline) throw lockedError(place, current, waitMs);
     await sleep(pause * (0.5 + Math.random() / 2));
     pause = Math.min(pause * 2, POLL_MS.max);

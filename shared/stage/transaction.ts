@@ -47,7 +47,7 @@ export interface StageTransaction<Stop> {
   /** What started it, for the message about a lock that stayed taken. */
   trigger: string;
   /** How it waits for the stage's lock (a deploy's rank, and whether it yields to a later one). */
-  lock?: Pick<LockOptions, 'rank' | 'yieldToLater'>;
+  lock?: Pick<LockOptions, 'rank' | 'yieldToLater' | 'line' | 'onStay'>;
   /**
    * Under the lock, before the stack is looked at: record what the stage should run. Undefined reconciles
    * what SSM holds; `{ stop }` ends the transaction without touching the stack.

@@ -29,12 +29,18 @@ export const firstTemplate = async (
   return pinConfiguredTemplate(runtime.clients.s3, stage);
 };
 
-/** Release the build once per invocation for stages that share a source and a release location. */
+/**
+ * Release the build once per invocation for stages that share a source and a release location. The build
+ * (and its template) are found at once, beside the stage's lock being taken; they are copied once `copyAfter`
+ * resolves: when a stage of the event took its lock or waits for it. A delivery that every stage stops at
+ * once (a later build holds each) copies nothing.
+ */
 export const releaseOnce = async (
   runtime: Runtime,
   stage: Stage,
   execution: PipelineExecution,
   releases: Map<string, Promise<unknown>>,
+  copyAfter: Promise<unknown> = Promise.resolve(),
 ): Promise<Release> => {
   const { s3 } = runtime.clients;
   const { bucket, key, executionMetadataKey, commitMetadataKey, templateKey } = stage.artifact;
@@ -45,14 +51,26 @@ export const releaseOnce = async (
     once(releases, ['artifact', bucket, key, executionMetadataKey, commitMetadataKey, ...where], () =>
       // An upload is released from exactly the object its event named; a pipeline's build is looked up.
       (execution.upload ? locateUpload(s3, stage, execution) : locateBuild(s3, stage, execution)).then(
-        (build: BuildArtifact) => releaseBuild(s3, stage, build, execution),
+        async (build: BuildArtifact) => {
+          await copyAfter;
+          return releaseBuild(s3, stage, build, execution);
+        },
       ),
     ),
     once(releases, ['template', bucket, templateKey ?? '', executionMetadataKey, ...where], () =>
-      releaseBuildTemplate(s3, stage, execution),
+      releaseBuildTemplate(s3, stage, execution, copyAfter),
     ),
   ]);
   return template ? { ...artifact, template } : artifact;
+};
+
+/** A promise that resolves once `open` is called (the first call counts). */
+export const gate = (): { opened: Promise<void>; open: () => void } => {
+  let open = (): void => {};
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { opened, open };
 };
 
 /** The promise made for this id in this invocation, or a new one. */

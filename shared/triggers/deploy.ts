@@ -19,7 +19,7 @@ import type { Runtime } from '../runtime';
 import { observeStage } from '../stage/reconcile';
 import { runStageTransaction } from '../stage/transaction';
 import { type PrefetchedTemplate, prefetchTemplate } from '../stage/verified-release';
-import { firstTemplate, isFirstDelivery, releaseOnce, reportUnreleasable } from './deploy-release';
+import { firstTemplate, gate, isFirstDelivery, releaseOnce, reportUnreleasable } from './deploy-release';
 
 export type EventVerdict = 'deployed' | 'ignored' | 'rejected';
 
@@ -86,8 +86,11 @@ export const deployToStages = async (
 ): Promise<StageSummary[]> => {
   const ids = { pipeline: execution.pipeline, executionId: execution.executionId };
   const releases = new Map<string, Promise<unknown>>();
+  // The build is copied to its release once a stage takes its lock or waits for it, not when every stage
+  // stops at once (a later build holds it).
+  const going = gate();
   const settled = await Promise.allSettled(
-    stages.map((stage) => deployStage(runtime, stage, execution, releases)),
+    stages.map((stage) => deployStage(runtime, stage, execution, { releases, going })),
   );
   const summaries: StageSummary[] = [];
   const failures: unknown[] = [];
@@ -124,30 +127,26 @@ const deployStage = async (
   runtime: Runtime,
   stage: Stage,
   execution: PipelineExecution,
-  releases: Map<string, Promise<unknown>>,
+  { releases, going }: { releases: Map<string, Promise<unknown>>; going: ReturnType<typeof gate> },
 ): Promise<StageSummary> => {
   const base = { stage: stage.name, stack: stage.stack };
   /** A redelivery of a delivery that finished (recorded and labelled). */
   let duplicate = false;
-  // The build is released while the stage's lock is taken: neither waits for the other.
-  const releasing = releaseOnce(runtime, stage, execution, releases);
+  // The build is found while the stage's lock is taken, and copied once the stage is taken or waited for.
+  const releasing = releaseOnce(runtime, stage, execution, releases, going.opened);
   releasing.catch(() => undefined);
   /** The release, once it is made (the transaction's steps after `record` run only then). */
   let release: Release | undefined;
   const yielded = async (error: unknown): Promise<StageSummary> => {
     if (!(error instanceof LockYieldedError)) throw error;
-    logger.info('a later build is being deployed to this stage; this one stopped waiting for it', {
-      ...base,
-      executionId: execution.executionId,
-      holder: error.holder,
-    });
-    const released = await releasing.catch(() => undefined);
-    return {
-      ...base,
-      ...(released ? { releaseKey: released.key } : {}),
-      outcome: 'superseded',
-      notified: false,
-    };
+    logger.info(
+      error.later === 'holds'
+        ? 'a later build is being deployed to this stage; this one stopped waiting for it'
+        : 'a later build waits for this stage first; this one stopped waiting for it',
+      { ...base, executionId: execution.executionId, holder: error.holder, rank: error.rank },
+    );
+    // Nothing was copied for it unless another stage of this event goes on: no release key to name.
+    return { ...base, outcome: 'superseded', notified: false };
   };
   // Recording, reconciling and reporting hold the stage's lock: deliveries of the same or other builds for
   // this stage take turns, so none is recorded twice, an older one never lands after a newer one, and only
@@ -157,7 +156,14 @@ const deployStage = async (
     trigger: execution.source === 'upload' ? buildOf(execution) : `pipeline ${buildOf(execution)}`,
     // A first delivery that finds a later build's deploy holding the stage stops there: it would only be
     // superseded once it got the lock. (A redelivery goes on: it may have a version of its own to report.)
-    lock: { rank: execution.startedAt, yieldToLater: isFirstDelivery(execution) },
+    // It stands in the stage's line once its release is made; a waiter that finds a later build in line
+    // stops too, so that only the newest build waiting for the stage asks for it again and again.
+    lock: {
+      rank: execution.startedAt,
+      yieldToLater: isFirstDelivery(execution),
+      line: releasing,
+      onStay: going.open,
+    },
     record: async () => {
       try {
         release = await releasing;

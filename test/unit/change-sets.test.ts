@@ -87,24 +87,32 @@ describe('awaitChangeSet', () => {
     await jest.advanceTimersByTimeAsync(0);
     expect(cfnMock).toHaveReceivedCommandTimes(DescribeChangeSetCommand, 1);
     expect(settled).toBe(false);
-    // Asked once at once, then every second.
+    // Asked once at once, then at 2.5 s, then every second.
+    await jest.advanceTimersByTimeAsync(2_499);
+    expect(cfnMock).toHaveReceivedCommandTimes(DescribeChangeSetCommand, 1);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(cfnMock).toHaveReceivedCommandTimes(DescribeChangeSetCommand, 2);
     await jest.advanceTimersByTimeAsync(10_000);
     await expect(result).resolves.toEqual({ status: 'ready', changes: [] });
     expect(cfnMock).toHaveReceivedCommandTimes(DescribeChangeSetCommand, 3);
   });
 
-  it('asks again every second, so it never sleeps more than a second past readiness', async () => {
+  it('asks at once, at 2.5 s (the soonest CloudFormation is ready), then every second: never more than a second past readiness', async () => {
     jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
     cfnMock.on(DescribeChangeSetCommand).resolves({ Status: 'CREATE_IN_PROGRESS' });
     const result = awaitChangeSet(cfn, REF, 120);
     await jest.advanceTimersByTimeAsync(0);
     expect(cfnMock).toHaveReceivedCommandTimes(DescribeChangeSetCommand, 1);
-    await jest.advanceTimersByTimeAsync(999);
+    await jest.advanceTimersByTimeAsync(2_499);
     expect(cfnMock).toHaveReceivedCommandTimes(DescribeChangeSetCommand, 1);
     await jest.advanceTimersByTimeAsync(1);
     expect(cfnMock).toHaveReceivedCommandTimes(DescribeChangeSetCommand, 2);
-    // Ready 2.5 s after creation: seen at the poll at 3 s, half a second later.
-    await jest.advanceTimersByTimeAsync(1_500);
+    await jest.advanceTimersByTimeAsync(999);
+    expect(cfnMock).toHaveReceivedCommandTimes(DescribeChangeSetCommand, 2);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(cfnMock).toHaveReceivedCommandTimes(DescribeChangeSetCommand, 3);
+    // Ready 4 s after creation: seen at the poll at 4.5 s, half a second later.
+    await jest.advanceTimersByTimeAsync(500);
     cfnMock.on(DescribeChangeSetCommand).resolves({ Status: 'CREATE_COMPLETE', Changes: [] });
     await jest.advanceTimersByTimeAsync(500);
     await expect(result).resolves.toEqual({ status: 'ready', changes: [] });

@@ -628,14 +628,10 @@ describe('handlePipelineEvent: repeated and late deliveries', () => {
     });
     const summary = await handlePipelineEvent(runtime, event);
     expect(summary.stages).toEqual([
-      {
-        stage: 'dev',
-        stack: 'orders-api-dev',
-        releaseKey: BUILD_RELEASE_KEY,
-        outcome: 'superseded',
-        notified: false,
-      },
+      { stage: 'dev', stack: 'orders-api-dev', outcome: 'superseded', notified: false },
     ]);
+    // It stopped before copying its build: nothing released for a build that will never deploy.
+    expect(mocks.s3).not.toHaveReceivedCommand(CopyObjectCommand);
     expect(mocks.ssm).not.toHaveReceivedCommand(PutParameterCommand);
     expect(mocks.ssm).not.toHaveReceivedCommand(DescribeParametersCommand);
     expect(mocks.cfn).not.toHaveReceivedAnyCommand();

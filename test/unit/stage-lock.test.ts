@@ -319,6 +319,18 @@ describe('waiting for another holder', () => {
     expect(storedLease().holder).toBe('deploy later');
   });
 
+  it('attack: a lease whose rank lies in the future (no build starts there) does not make a waiter give up its build', async () => {
+    // Anyone who could write the lock object could otherwise stop every build that arrives while it stands.
+    rankedLease('deploy from the future', '2099-01-01T00:00:00.000Z');
+    const error = await withStageLock(s3, dev, 'deploy mine', jest.fn(), {
+      rank: new Date(Date.now() - 60_000).toISOString(),
+      yieldToLater: true,
+      waitMs: 0,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StageLockedError);
+    expect(error).not.toBeInstanceOf(LockYieldedError);
+  });
+
   it.each([
     ['an earlier rank', EARLIER, true],
     ['a later rank, when not asked to yield', LATER, false],
