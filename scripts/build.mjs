@@ -1,12 +1,12 @@
 // Bundles the handlers (handlers/*.ts) and the commands (bin/*.ts; their modules live in subfolders such as
 // bin/cli/, so that they are no entries) with esbuild: one CommonJS file per entry, with a source map. Either
-// way the handlers get deployer.config.yaml compiled as the build runs, never an older compiled copy:
+// way the handlers get deployer.config.yaml validated as the build runs, never an older compiled copy:
 //
 //   node scripts/build.mjs                                  everything into dist/ (npm run build)
 //   node scripts/build.mjs --function <entry.ts> <outdir>   one function's bundle, for `sam build` (Makefile)
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { compileConfig } from './compile-config.mjs';
@@ -19,22 +19,9 @@ const entries = (dir) =>
 const scratch = mkdtempSync(join(tmpdir(), 'deployer-build-'));
 process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
 
-/**
- * deployer.config.yaml, compiled now, in place of whatever deployer.config.json holds: the handlers import the
- * JSON (no YAML parser at cold start), and this makes that import the YAML as it is on disk.
- */
-const configFromYaml = () => {
-  const compiled = resolve(compileConfig('deployer.config.yaml', join(scratch, 'deployer.config.json')));
-  return {
-    name: 'deployer-config-from-yaml',
-    setup(b) {
-      b.onResolve({ filter: /(^|\/)deployer\.config\.json$/ }, () => ({ path: compiled }));
-    },
-  };
-};
-
-// The configuration must stay inside the scope the deployer's IAM grants (bin/support/scope-check.ts).
-const checkScopeOrExit = async () => {
+// The configuration must stay inside the scope the deployer's IAM grants (bin/support/scope-check.ts), and
+// the functions bundle it validated (shared/edge/bundled-config.ts): an invalid one fails the build.
+const checkedConfigOrExit = async () => {
   const outfile = join(scratch, 'scope-check.js');
   await build({
     bundle: true,
@@ -44,7 +31,14 @@ const checkScopeOrExit = async () => {
     entryPoints: ['bin/support/scope-check.ts'],
     outfile,
   });
-  const { checkScope } = (await import(pathToFileURL(outfile).href)).default;
+  const { checkScope, validatedConfig } = (await import(pathToFileURL(outfile).href)).default;
+  let config;
+  try {
+    config = validatedConfig();
+  } catch (error) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
   const problems = checkScope();
   if (problems.length > 0) {
     process.stderr.write(
@@ -52,15 +46,30 @@ const checkScopeOrExit = async () => {
     );
     process.exit(1);
   }
+  return config;
 };
+
+/**
+ * deployer.config.yaml as it is on disk, validated now, as data in place of shared/edge/bundled-config.ts:
+ * the functions load neither a YAML parser nor the schema at cold start.
+ */
+const validatedConfigModule = (config) => ({
+  name: 'deployer-config-validated',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]shared[\\/]edge[\\/]bundled-config\.ts$/ }, () => ({
+      contents: `const config = ${JSON.stringify(config)};\nexport const bundledConfig = () => config;\n`,
+      loader: 'js',
+    }));
+  },
+});
 
 /**
  * A function's bundle. For Lambda these are the options SAM's esbuild build method had in template.yaml
  * (Format cjs, Target node22, Minify, Sourcemap, External yaml); dist/handlers, run by Node 20 here, targets node20.
- * Functions read their configuration as bundled JSON; only local runs with DEPLOYER_CONFIG_FILE parse YAML,
- * and they find the yaml package in node_modules.
+ * Functions read their configuration as bundled, validated data; only local runs with DEPLOYER_CONFIG_FILE
+ * parse YAML (and load the schema), and they find the yaml package in node_modules.
  */
-const handlerOptions = (target) => ({
+const handlerOptions = (target, config) => ({
   bundle: true,
   platform: 'node',
   format: 'cjs',
@@ -69,19 +78,19 @@ const handlerOptions = (target) => ({
   sourcemap: true,
   external: ['yaml'],
   logLevel: 'warning',
-  plugins: [configFromYaml()],
+  plugins: [validatedConfigModule(config)],
 });
 
 const [mode, entry, outdir] = process.argv.slice(2);
 
-await checkScopeOrExit();
+const config = await checkedConfigOrExit();
 
 if (mode === '--function') {
   if (!entry || !outdir) {
     process.stderr.write('usage: node scripts/build.mjs --function <handlers/name.ts> <outdir>\n');
     process.exit(2);
   }
-  await build({ ...handlerOptions('node22'), entryPoints: [entry], outdir });
+  await build({ ...handlerOptions('node22', config), entryPoints: [entry], outdir });
 } else {
   // The JSON beside the YAML stays current for the type checker and the tests that read it.
   compileConfig();
@@ -93,7 +102,11 @@ if (mode === '--function') {
     sourcemap: true,
     logLevel: 'warning',
   };
-  await build({ ...handlerOptions('node20'), entryPoints: entries('handlers'), outdir: 'dist/handlers' });
+  await build({
+    ...handlerOptions('node20', config),
+    entryPoints: entries('handlers'),
+    outdir: 'dist/handlers',
+  });
   // The command line is a small dispatcher (dist/bin/deployer.js) and a bundle per kind of command that it
   // loads when one runs: `deployer invoke` parses neither the operating commands nor their SDK clients
   // before the handler's own bundle. Minified like the handlers.

@@ -3,9 +3,9 @@
  * configuration, and the SDK clients.
  */
 import { type ClientClasses, type Clients, makeClients } from './aws/client-factory';
-import { type DeployerConfig, loadConfigFile, validateConfig } from './edge/config';
 import { readSettings, type Settings } from './edge/settings';
 import { assertStagePlaces } from './edge/stage-place';
+import type { DeployerConfig } from './edge/stages';
 
 export interface Runtime {
   settings: Settings;
@@ -20,17 +20,18 @@ export const nowOf = (runtime: Pick<Runtime, 'now'>): number => (runtime.now ? r
 
 /**
  * Build the runtime from the environment. The configuration is the bundled one (deployer.config.yaml,
- * compiled to JSON), unless DEPLOYER_CONFIG_FILE names another file (local runs, tests).
+ * validated by the build: see bundled-config.ts), unless DEPLOYER_CONFIG_FILE names another file (local
+ * runs, tests), which is read and validated here: only then is the schema loaded.
  */
 export const loadRuntime = (
-  bundledConfig: unknown,
+  bundledConfig: () => DeployerConfig,
   classes: ClientClasses,
   env: NodeJS.ProcessEnv = process.env,
 ): Runtime => {
   const settings = readSettings(env);
   const config = settings.configFile
-    ? loadConfigFile(settings.configFile)
-    : validateConfig(bundledConfig, 'deployer.config.yaml (bundled as deployer.config.json)');
+    ? (require('./edge/config') as typeof import('./edge/config')).loadConfigFile(settings.configFile)
+    : bundledConfig();
   // What only the deployer's own account and region can tell about the stages, before any AWS call.
   assertStagePlaces(config, settings, settings.configFile ?? 'deployer.config.yaml');
   return { settings, config, clients: makeClients(settings.region, env, classes) };

@@ -146,3 +146,7 @@ export const checkScope = (
   const envs = environments(readFileSync(paths.samconfig, 'utf8'), templateDefaults(paths.template));
   return Object.entries(envs).flatMap(([env, parameters]) => scopeProblems(config, env, parameters));
 };
+
+/** deployer.config.yaml, validated: what the build bundles into the functions (shared/edge/bundled-config.ts). */
+export const validatedConfig = (path = 'deployer.config.yaml'): DeployerConfig =>
+  parseConfig(readFileSync(path, 'utf8'), path);

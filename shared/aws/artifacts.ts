@@ -12,9 +12,9 @@ import {
   ListObjectVersionsCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import type { Stage } from '../edge/config';
-import { releaseBucketOf } from '../edge/config';
 import type { PipelineExecution } from '../edge/events';
+import type { Stage } from '../edge/stages';
+import { releaseBucketOf } from '../edge/stages';
 import { ArtifactError, isMissingObject, ReleaseIntegrityError } from '../errors';
 import { logger } from '../logger';
 import { COMMIT_ID, encodeKeyPath, releaseKey } from '../names';

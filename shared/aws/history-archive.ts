@@ -12,14 +12,14 @@
  */
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import * as z from 'zod/mini';
-import { releaseBucketOf, type Stage } from '../edge/config';
+import { built } from '../edge/schema';
+import { releaseBucketOf, type Stage } from '../edge/stages';
 import { DeployerError, isMissingObject } from '../errors';
 import { logger } from '../logger';
 import { STAGE_NAME } from '../names';
 import { isFailureStatus } from '../stack-status';
 import { isRefused } from './lease-object';
 import type { Provenance } from './provenance';
-import '../edge/schema';
 
 /** Digits of a version in a key: SSM versions are at most 16 digits long (see the run tokens). */
 const VERSION_DIGITS = 16;
@@ -47,30 +47,34 @@ export const archivedOutcomeKey = (stage: Pick<Stage, 'name'>, version: number, 
   return `${archivePrefix(stage)}${padded(version)}.outcome.${token}.json`;
 };
 
-const versionSchema = z.object({
-  stage: z.string(),
-  version: z.number(),
-  key: z.string(),
-  provenance: z.record(z.string(), z.unknown()),
-  /** Written by hand (archived by the schedule's sweep from SSM): credited to nobody. */
-  handWritten: z.optional(z.boolean()),
-  recordedAt: z.string(),
-});
-export type ArchivedVersion = z.output<typeof versionSchema>;
+const versionSchema = built(() =>
+  z.object({
+    stage: z.string(),
+    version: z.number(),
+    key: z.string(),
+    provenance: z.record(z.string(), z.unknown()),
+    /** Written by hand (archived by the schedule's sweep from SSM): credited to nobody. */
+    handWritten: z.optional(z.boolean()),
+    recordedAt: z.string(),
+  }),
+);
+export type ArchivedVersion = z.output<ReturnType<typeof versionSchema>>;
 
-const outcomeSchema = z.object({
-  stage: z.string(),
-  version: z.number(),
-  token: z.string(),
-  /** The stack's final status that ended the run, and when CloudFormation reported it. */
-  status: z.string(),
-  settledAt: z.string(),
-  /** The run failed (rolled back): its version is marked failed. */
-  failed: z.boolean(),
-  /** A run whose stack settled well but whose release an alarm rolled back while it baked: "alarm <name>". */
-  failedBy: z.optional(z.string()),
-});
-export type ArchivedOutcome = z.output<typeof outcomeSchema>;
+const outcomeSchema = built(() =>
+  z.object({
+    stage: z.string(),
+    version: z.number(),
+    token: z.string(),
+    /** The stack's final status that ended the run, and when CloudFormation reported it. */
+    status: z.string(),
+    settledAt: z.string(),
+    /** The run failed (rolled back): its version is marked failed. */
+    failed: z.boolean(),
+    /** A run whose stack settled well but whose release an alarm rolled back while it baked: "alarm <name>". */
+    failedBy: z.optional(z.string()),
+  }),
+);
+export type ArchivedOutcome = z.output<ReturnType<typeof outcomeSchema>>;
 
 /**
  * Archive a desired version, once. Another record already there is kept: the same write retried (its
@@ -98,7 +102,7 @@ export const archiveVersion = async (
   } catch (error) {
     if (!isRefused(error) || isMissingObject(error)) throw error;
   }
-  const kept = await readJson(s3, stage, Key, versionSchema);
+  const kept = await readJson(s3, stage, Key, versionSchema());
   const same = kept?.key === entry.key && kept.provenance.write === entry.provenance.write;
   if (!same)
     logger.warn('the history archive already holds another record of this version; it keeps the first', {
@@ -230,8 +234,8 @@ export const readArchive = async (
     (e) => e.kind === 'version' && e.version < below && (!settledSince || settled.has(e.version)),
   );
   const [versions, outcomes] = await Promise.all([
-    readAll(s3, stage, versionEntries, versionSchema),
-    readAll(s3, stage, outcomeEntries, outcomeSchema),
+    readAll(s3, stage, versionEntries, versionSchema()),
+    readAll(s3, stage, outcomeEntries, outcomeSchema()),
   ]);
   // A record counts only for the key it lies under: the stage and the version it names must be the key's.
   const own = <T extends { stage: string; version: number }>(

@@ -3,43 +3,45 @@
  * believe it: only when it describes the version's own value and is not a copy of the previous version's.
  */
 import * as z from 'zod/mini';
+import { built } from '../edge/schema';
 import { digestOfReleaseKey } from '../names';
-import '../edge/schema';
 
 const SHA256 = /^[0-9a-f]{64}$/;
 
 /** Who made a version and what it pins: kept as JSON in the version's description. */
-const provenanceSchema = z.looseObject({
-  pipeline: z.optional(z.string()),
-  execution: z.optional(z.string()),
-  commit: z.optional(z.string()),
-  startedAt: z.optional(z.string()),
-  /**
-   * When the build of a release that a person's move or a promotion records started (the source version's
-   * build start): `startedAt` of such a version is when the move was made.
-   */
-  builtAt: z.optional(z.string()),
-  /** Set when a person (or the deployer on its own) made this version: rollback, promote or reject. */
-  action: z.optional(z.string()),
-  by: z.optional(z.string()),
-  /** Why a person made it, in their words (a break-glass deploy during a freeze must say why). */
-  reason: z.optional(z.string().check(z.maxLength(200))),
-  /** The version or stage it came from (a rollback's target version, a promotion's source stage). */
-  from: z.optional(z.string()),
-  /** SHA-256 of the artifact the version's value names: what makes the provenance describe its own value. */
-  artifact: z.optional(z.string().check(z.regex(SHA256))),
-  /** SHA-256 of the stage template released with the artifact: the template this version deploys. */
-  template: z.optional(z.string().check(z.regex(SHA256))),
-  /** A token of this write alone: a lost answer is recognised by it, and a copy of it is not ours. */
-  write: z.optional(z.string().check(z.regex(/^[0-9a-f]{16,64}$/))),
-});
-export type Provenance = z.output<typeof provenanceSchema>;
+const provenanceSchema = built(() =>
+  z.looseObject({
+    pipeline: z.optional(z.string()),
+    execution: z.optional(z.string()),
+    commit: z.optional(z.string()),
+    startedAt: z.optional(z.string()),
+    /**
+     * When the build of a release that a person's move or a promotion records started (the source version's
+     * build start): `startedAt` of such a version is when the move was made.
+     */
+    builtAt: z.optional(z.string()),
+    /** Set when a person (or the deployer on its own) made this version: rollback, promote or reject. */
+    action: z.optional(z.string()),
+    by: z.optional(z.string()),
+    /** Why a person made it, in their words (a break-glass deploy during a freeze must say why). */
+    reason: z.optional(z.string().check(z.maxLength(200))),
+    /** The version or stage it came from (a rollback's target version, a promotion's source stage). */
+    from: z.optional(z.string()),
+    /** SHA-256 of the artifact the version's value names: what makes the provenance describe its own value. */
+    artifact: z.optional(z.string().check(z.regex(SHA256))),
+    /** SHA-256 of the stage template released with the artifact: the template this version deploys. */
+    template: z.optional(z.string().check(z.regex(SHA256))),
+    /** A token of this write alone: a lost answer is recognised by it, and a copy of it is not ours. */
+    write: z.optional(z.string().check(z.regex(/^[0-9a-f]{16,64}$/))),
+  }),
+);
+export type Provenance = z.output<ReturnType<typeof provenanceSchema>>;
 
 /** Parse a version's description; a description written by a person (not JSON) yields no provenance. */
 export const parseProvenance = (description: string | undefined): Provenance => {
   if (!description?.startsWith('{')) return {};
   try {
-    const parsed = provenanceSchema.safeParse(JSON.parse(description));
+    const parsed = provenanceSchema().safeParse(JSON.parse(description));
     return parsed.success ? parsed.data : {};
   } catch {
     return {};

@@ -5,8 +5,8 @@
  * stage's first release, and only through the same pin.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { releaseBucketOf, type Stage } from '../edge/config';
 import type { PipelineExecution } from '../edge/events';
+import { releaseBucketOf, type Stage } from '../edge/stages';
 import { ArtifactError } from '../errors';
 import { logger } from '../logger';
 import { templateReleaseKey } from '../names';

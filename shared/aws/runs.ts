@@ -11,35 +11,37 @@ import { randomBytes } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import * as z from 'zod/mini';
 import type { Stage } from '../edge/config';
+import { built } from '../edge/schema';
 import { stateBucketOf } from '../edge/stage-place';
 import { runToken, stageOfRunToken } from '../names';
 import { archiveOutcome } from './history-archive';
 import { readStateObject, writeStateObject } from './state-objects';
-import '../edge/schema';
 
-const recordSchema = z.object({
-  token: z.string(),
-  stage: z.string(),
-  stack: z.string(),
-  version: z.number(),
-  artifactKey: z.string(),
-  artifact: z.optional(z.string()),
-  template: z.optional(z.string()),
-  /** The parameters the pinned template declares (CloudFormation's GetTemplateSummary of its text). */
-  parameters: z.optional(z.array(z.string())),
-  changeSet: z.string(),
-  changeSetId: z.optional(z.string()),
-  state: z.enum(['created', 'executing', 'settled']),
-  createdAt: z.string(),
-  /** When the change this run deploys began (provenance.ts buildStartOf): where its lead time starts. */
-  startedAt: z.optional(z.string()),
-  /** The stack status event that ended the operation (its EventBridge id), once one did. */
-  settledBy: z.optional(z.string()),
-  settledStatus: z.optional(z.string()),
-  /** When that event says the stack reached its final status. */
-  settledAt: z.optional(z.string()),
-});
-export type RunRecord = z.output<typeof recordSchema>;
+const recordSchema = built(() =>
+  z.object({
+    token: z.string(),
+    stage: z.string(),
+    stack: z.string(),
+    version: z.number(),
+    artifactKey: z.string(),
+    artifact: z.optional(z.string()),
+    template: z.optional(z.string()),
+    /** The parameters the pinned template declares (CloudFormation's GetTemplateSummary of its text). */
+    parameters: z.optional(z.array(z.string())),
+    changeSet: z.string(),
+    changeSetId: z.optional(z.string()),
+    state: z.enum(['created', 'executing', 'settled']),
+    createdAt: z.string(),
+    /** When the change this run deploys began (provenance.ts buildStartOf): where its lead time starts. */
+    startedAt: z.optional(z.string()),
+    /** The stack status event that ended the operation (its EventBridge id), once one did. */
+    settledBy: z.optional(z.string()),
+    settledStatus: z.optional(z.string()),
+    /** When that event says the stack reached its final status. */
+    settledAt: z.optional(z.string()),
+  }),
+);
+export type RunRecord = z.output<ReturnType<typeof recordSchema>>;
 
 /** Where a run's record lives: beside the stage's lock, under the deployer's own state prefix. */
 export const runRecordKey = (stage: Stage, token: string): string =>
@@ -58,7 +60,7 @@ export const writeRun = (s3: S3Client, stage: Stage, record: RunRecord): Promise
  */
 export const readRun = async (s3: S3Client, stage: Stage, token: string): Promise<RunRecord | undefined> => {
   if (stageOfRunToken(token) !== stage.name) return undefined;
-  const record = await readStateObject(s3, stateBucketOf(stage), runRecordKey(stage, token), recordSchema);
+  const record = await readStateObject(s3, stateBucketOf(stage), runRecordKey(stage, token), recordSchema());
   return record?.token === token && record.stage === stage.name && record.stack === stage.stack
     ? record
     : undefined;
@@ -75,19 +77,21 @@ export const tokenInDescription = (description: string | undefined): string | un
  * also keeps the parameters that template declares: the next change set with the same template passes them
  * without asking CloudFormation again.
  */
-const appliedSchema = z.object({
-  version: z.number(),
-  key: z.string(),
-  template: z.optional(z.string()),
-  parameters: z.optional(z.array(z.string())),
-  token: z.optional(z.string()),
-});
-export type Applied = z.output<typeof appliedSchema>;
+const appliedSchema = built(() =>
+  z.object({
+    version: z.number(),
+    key: z.string(),
+    template: z.optional(z.string()),
+    parameters: z.optional(z.array(z.string())),
+    token: z.optional(z.string()),
+  }),
+);
+export type Applied = z.output<ReturnType<typeof appliedSchema>>;
 
 const appliedKey = (stage: Stage): string => `.deployer/applied/${stage.name}.json`;
 
 export const readApplied = (s3: S3Client, stage: Stage): Promise<Applied | undefined> =>
-  readStateObject(s3, stateBucketOf(stage), appliedKey(stage), appliedSchema);
+  readStateObject(s3, stateBucketOf(stage), appliedKey(stage), appliedSchema());
 
 export const writeApplied = (s3: S3Client, stage: Stage, applied: Applied): Promise<void> =>
   writeStateObject(s3, stateBucketOf(stage), appliedKey(stage), applied);

@@ -22,8 +22,11 @@ const minutes = (max: number) =>
     .number({ error: `must be a whole number of minutes from 0 to ${max}` })
     .check(z.int(), z.gte(0), z.lte(max));
 
-/** The stage fields of alarm-gated deploys (spread into the stage schema). */
-export const alarmFields = {
+/**
+ * The stage fields of alarm-gated deploys (spread into the stage schema), made when the schema is: the
+ * functions use this module's names and limits, not the schema.
+ */
+export const alarmFields = () => ({
   alarms: z._default(
     z
       .array(
@@ -43,7 +46,7 @@ export const alarmFields = {
   bakeMinutes: z.optional(minutes(1440)),
   /** CloudFormation's MonitoringTimeInMinutes (0–180) for the rollback triggers; default 0. */
   monitoringMinutes: z.optional(minutes(180)),
-};
+});
 
 interface AlarmFields {
   alarms: string[];

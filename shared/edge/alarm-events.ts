@@ -6,27 +6,30 @@
 import * as z from 'zod/mini';
 import type { DeployerConfig } from './config';
 import { describeIssues, envelope, freeText, shortText } from './events';
+import { built } from './schema';
 import { type Home, stackEventRefusal } from './stage-place';
-import './schema';
 
 export const ALARM_DETAIL_TYPE = 'CloudWatch Alarm State Change';
 
-const alarmState = z.looseObject({
-  value: shortText(32),
-  reason: z.optional(freeText()),
-  /** CloudWatch writes "2019-10-02T17:04:40.989+0000": parsed by alarmTime, not by an ISO schema. */
-  timestamp: z.optional(shortText(64)),
-});
+const alarmState = () =>
+  z.looseObject({
+    value: shortText(32),
+    reason: z.optional(freeText()),
+    /** CloudWatch writes "2019-10-02T17:04:40.989+0000": parsed by alarmTime, not by an ISO schema. */
+    timestamp: z.optional(shortText(64)),
+  });
 
-export const alarmEventSchema = z.extend(envelope, {
-  'detail-type': z.literal(ALARM_DETAIL_TYPE),
-  source: z.literal('aws.cloudwatch'),
-  detail: z.looseObject({
-    alarmName: z.string().check(z.minLength(1), z.maxLength(255)),
-    state: alarmState,
-    previousState: z.optional(alarmState),
+export const alarmEventSchema = built(() =>
+  z.extend(envelope(), {
+    'detail-type': z.literal(ALARM_DETAIL_TYPE),
+    source: z.literal('aws.cloudwatch'),
+    detail: z.looseObject({
+      alarmName: z.string().check(z.minLength(1), z.maxLength(255)),
+      state: alarmState(),
+      previousState: z.optional(alarmState()),
+    }),
   }),
-});
+);
 
 /** An alarm's state change in the deployer's words. */
 export interface AlarmChange {
@@ -59,7 +62,7 @@ export const acceptAlarmEvent = (
   scope: { settings: Home; config: DeployerConfig },
   raw: unknown,
 ): { change: AlarmChange } | { rejected: string } => {
-  const parsed = alarmEventSchema.safeParse(raw);
+  const parsed = alarmEventSchema().safeParse(raw);
   if (!parsed.success) return { rejected: `malformed alarm event: ${describeIssues(parsed.error)}` };
   const event = parsed.data;
   const refusal = stackEventRefusal(scope.config, scope.settings, event);

@@ -8,24 +8,25 @@ import { freeText } from './events';
 import './schema';
 
 // Who called only reaches messages (and a comparison with the deployer's own role names): free text.
-export const userIdentity = z.looseObject({
-  type: z.optional(freeText()),
-  arn: z.optional(freeText()),
-  userName: z.optional(freeText()),
-  invokedBy: z.optional(freeText()),
-  principalId: z.optional(freeText()),
-  sessionContext: z.optional(
-    z.looseObject({
-      sessionIssuer: z.optional(
-        z.looseObject({
-          type: z.optional(freeText()),
-          arn: z.optional(freeText()),
-          userName: z.optional(freeText()),
-        }),
-      ),
-    }),
-  ),
-});
+export const userIdentity = () =>
+  z.looseObject({
+    type: z.optional(freeText()),
+    arn: z.optional(freeText()),
+    userName: z.optional(freeText()),
+    invokedBy: z.optional(freeText()),
+    principalId: z.optional(freeText()),
+    sessionContext: z.optional(
+      z.looseObject({
+        sessionIssuer: z.optional(
+          z.looseObject({
+            type: z.optional(freeText()),
+            arn: z.optional(freeText()),
+            userName: z.optional(freeText()),
+          }),
+        ),
+      }),
+    ),
+  });
 
 /** Who made an API call, in words an ops engineer recognises. Never includes access keys. */
 export interface Caller {
@@ -39,7 +40,7 @@ export interface Caller {
   session?: string;
 }
 
-export const callerOf = (identity: z.output<typeof userIdentity> | undefined): Caller => {
+export const callerOf = (identity: z.output<ReturnType<typeof userIdentity>> | undefined): Caller => {
   const type = identity?.type ?? 'Unknown';
   const issuer = identity?.sessionContext?.sessionIssuer;
   if (type === 'AssumedRole') {

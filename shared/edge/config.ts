@@ -9,6 +9,7 @@ import { ConfigError } from '../errors';
 import { PIPELINE_NAME, STAGE_NAME } from '../names';
 import { alarmIssues } from './alarm-config';
 import { placeIssues } from './places';
+import type { DeployerConfig } from './stages';
 import './schema';
 import { flag, stageSchema, text } from './stage-schema';
 import { PIPELINE_SOURCES, uploadConfigIssues, withMetadataDefaults } from './upload-config';
@@ -112,13 +113,8 @@ export const configSchema = z
     }),
   );
 
-export type DeployerConfig = z.output<typeof configSchema>;
-export type StageSettings = DeployerConfig['pipelines'][string]['stages'][string];
-/** A stage with the names it is known by. */
-export interface Stage extends StageSettings {
-  name: string;
-  pipeline: string;
-}
+export type { DeployerConfig, Stage, StageSettings } from './stages';
+export { allStages, releaseBucketOf, stageNamed, stagesOfPipeline } from './stages';
 
 const formatIssues = (source: string, error: z.core.$ZodError): string =>
   error.issues
@@ -190,22 +186,3 @@ export const loadConfigFile = (path: string): DeployerConfig => {
   }
   return parseConfig(text, path);
 };
-
-/** Every stage of every pipeline, in file order. */
-export const allStages = (config: DeployerConfig): Stage[] =>
-  Object.entries(config.pipelines).flatMap(([pipeline, { stages }]) =>
-    Object.entries(stages).map(([name, settings]) => ({ ...settings, name, pipeline })),
-  );
-
-/** The stage with this name, or undefined. Stage names are unique across pipelines. */
-export const stageNamed = (config: DeployerConfig, name: string): Stage | undefined =>
-  allStages(config).find((stage) => stage.name === name);
-
-/** The stages a pipeline deploys to, or undefined for a pipeline that is not configured. */
-export const stagesOfPipeline = (config: DeployerConfig, pipeline: string): Stage[] | undefined =>
-  Object.hasOwn(config.pipelines, pipeline)
-    ? allStages(config).filter((s) => s.pipeline === pipeline)
-    : undefined;
-
-/** The bucket that holds a stage's release objects. */
-export const releaseBucketOf = (stage: StageSettings): string => stage.releaseBucket ?? stage.artifact.bucket;

@@ -13,9 +13,9 @@ import { EventValidationError } from '../errors';
 import { logger } from '../logger';
 import type { DeployerConfig } from './config';
 import { describeIssues, envelope, shaped } from './events';
+import { built } from './schema';
 import type { Settings } from './settings';
 import { stackEventRefusal } from './stage-place';
-import './schema';
 
 export const DEPLOYMENT_DETAIL_TYPE = 'CodeDeploy Deployment State-change Notification';
 
@@ -30,18 +30,20 @@ export const CODEDEPLOY_NAME = /^[A-Za-z0-9._+=,@-]{1,100}$/;
 const STATE = /^[A-Z_]{1,32}$/;
 const RESOURCE_ARN = /^arn:aws[a-z-]*:codedeploy:([a-z0-9-]+):(\d{12}):/;
 
-export const deploymentEventSchema = z.extend(envelope, {
-  'detail-type': z.literal(DEPLOYMENT_DETAIL_TYPE),
-  source: z.literal('aws.codedeploy'),
-  detail: z.looseObject({
-    region: shaped(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region'),
-    deploymentId: shaped(DEPLOYMENT_ID, 'must be a CodeDeploy deployment id (d-XXXXXXXXX)'),
-    application: shaped(CODEDEPLOY_NAME, 'must be a CodeDeploy application name'),
-    deploymentGroup: shaped(CODEDEPLOY_NAME, 'must be a CodeDeploy deployment group name'),
-    state: shaped(STATE, 'must be a deployment state such as SUCCESS'),
-    instanceGroupId: z.optional(shaped(/^[A-Za-z0-9-]{1,64}$/, 'must be an instance group id')),
+export const deploymentEventSchema = built(() =>
+  z.extend(envelope(), {
+    'detail-type': z.literal(DEPLOYMENT_DETAIL_TYPE),
+    source: z.literal('aws.codedeploy'),
+    detail: z.looseObject({
+      region: shaped(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region'),
+      deploymentId: shaped(DEPLOYMENT_ID, 'must be a CodeDeploy deployment id (d-XXXXXXXXX)'),
+      application: shaped(CODEDEPLOY_NAME, 'must be a CodeDeploy application name'),
+      deploymentGroup: shaped(CODEDEPLOY_NAME, 'must be a CodeDeploy deployment group name'),
+      state: shaped(STATE, 'must be a deployment state such as SUCCESS'),
+      instanceGroupId: z.optional(shaped(/^[A-Za-z0-9-]{1,64}$/, 'must be an instance group id')),
+    }),
   }),
-});
+);
 
 export interface DeploymentStateChange {
   deploymentId: string;
@@ -61,7 +63,7 @@ export const isDeploymentEvent = (raw: unknown): boolean =>
 
 /** Validate a deployment state change; an EventValidationError names what is wrong. */
 export const parseDeploymentEvent = (raw: unknown): DeploymentStateChange => {
-  const parsed = deploymentEventSchema.safeParse(raw);
+  const parsed = deploymentEventSchema().safeParse(raw);
   if (!parsed.success)
     throw new EventValidationError(`malformed CodeDeploy deployment event: ${describeIssues(parsed.error)}`, {
       cause: parsed.error,

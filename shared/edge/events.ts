@@ -6,11 +6,11 @@
 import * as z from 'zod/mini';
 import { EventValidationError } from '../errors';
 import { COMMIT_ID, EXECUTION_ID, PIPELINE_NAME } from '../names';
-import './schema';
+import { built } from './schema';
 
 const ACCOUNT = /^\d{12}$/;
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
-const isoTime = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time' });
+const isoTime = () => z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time' });
 /** A string of at most `max` characters. */
 export const shortText = (max: number) => z.string().check(z.maxLength(max));
 /**
@@ -24,43 +24,48 @@ export const freeText = () => shortText(EVENT_TEXT_LIMIT);
 export const shaped = (pattern: RegExp, what: string) => z.string().check(z.regex(pattern, what));
 
 /** The EventBridge envelope shared by every AWS event. */
-export const envelope = z.looseObject({
-  version: shortText(16),
-  id: z.string().check(z.minLength(1), z.maxLength(128)),
-  'detail-type': shortText(128),
-  source: shortText(128),
-  account: shaped(ACCOUNT, 'must be a 12-digit account id'),
-  time: isoTime,
-  region: shaped(REGION, 'must be an AWS region'),
-  resources: z._default(z.array(shortText(2048)).check(z.maxLength(100)), []),
-});
+export const envelope = built(() =>
+  z.looseObject({
+    version: shortText(16),
+    id: z.string().check(z.minLength(1), z.maxLength(128)),
+    'detail-type': shortText(128),
+    source: shortText(128),
+    account: shaped(ACCOUNT, 'must be a 12-digit account id'),
+    time: isoTime(),
+    region: shaped(REGION, 'must be an AWS region'),
+    resources: z._default(z.array(shortText(2048)).check(z.maxLength(100)), []),
+  }),
+);
 
-const executionTrigger = z.looseObject({
-  'trigger-type': z.optional(freeText()),
-  'trigger-detail': z.optional(freeText()),
-  'commit-id': z.optional(shaped(COMMIT_ID, 'must be a git commit id (7 to 64 hex digits)')),
-  'branch-name': z.optional(freeText()),
-  'full-repository-name': z.optional(freeText()),
-  'author-display-name': z.optional(freeText()),
-  'commit-message': z.optional(freeText()),
-});
+const executionTrigger = () =>
+  z.looseObject({
+    'trigger-type': z.optional(freeText()),
+    'trigger-detail': z.optional(freeText()),
+    'commit-id': z.optional(shaped(COMMIT_ID, 'must be a git commit id (7 to 64 hex digits)')),
+    'branch-name': z.optional(freeText()),
+    'full-repository-name': z.optional(freeText()),
+    'author-display-name': z.optional(freeText()),
+    'commit-message': z.optional(freeText()),
+  });
 
 export const PIPELINE_DETAIL_TYPE = 'CodePipeline Pipeline Execution State Change';
 
-export const pipelineEventSchema = z.extend(envelope, {
-  'detail-type': z.literal(PIPELINE_DETAIL_TYPE),
-  source: z.literal('aws.codepipeline'),
-  detail: z.looseObject({
-    pipeline: shaped(PIPELINE_NAME, 'must be a CodePipeline name'),
-    'execution-id': shaped(EXECUTION_ID, 'must be a pipeline execution id'),
-    state: shaped(/^[A-Z_]{1,32}$/, 'must be a pipeline state such as SUCCEEDED'),
-    // A string ("1") in old documents, a number (3.0) in new ones.
-    version: z.union([shortText(16), z.number()]),
-    'start-time': z.optional(isoTime),
-    'pipeline-execution-attempt': z.optional(z.number().check(z.int(), z.gte(0))),
-    'execution-trigger': z.optional(executionTrigger),
+export const pipelineEventSchema = built(() =>
+  z.extend(envelope(), {
+    'detail-type': z.literal(PIPELINE_DETAIL_TYPE),
+    source: z.literal('aws.codepipeline'),
+    detail: z.looseObject({
+      pipeline: shaped(PIPELINE_NAME, 'must be a CodePipeline name'),
+      'execution-id': shaped(EXECUTION_ID, 'must be a pipeline execution id'),
+      state: shaped(/^[A-Z_]{1,32}$/, 'must be a pipeline state such as SUCCEEDED'),
+      // A string ("1") in old documents, a number (3.0) in new ones.
+      version: z.union([shortText(16), z.number()]),
+      'start-time': z.optional(isoTime()),
+      'pipeline-execution-attempt': z.optional(z.number().check(z.int(), z.gte(0))),
+      'execution-trigger': z.optional(executionTrigger()),
+    }),
   }),
-});
+);
 
 /** What the deployer needs from a pipeline event, in its own words. */
 export interface PipelineExecution {
@@ -102,7 +107,7 @@ export const describeIssues = (error: z.core.$ZodError): string =>
 
 /** Validate a raw event; a malformed one throws an EventValidationError that names the fields. */
 export const parsePipelineEvent = (raw: unknown): PipelineExecution => {
-  const result = pipelineEventSchema.safeParse(raw);
+  const result = pipelineEventSchema().safeParse(raw);
   if (!result.success) {
     throw new EventValidationError(`malformed pipeline event: ${describeIssues(result.error)}`, {
       cause: result.error,

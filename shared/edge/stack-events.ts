@@ -11,10 +11,9 @@ import { logger } from '../logger';
 import { type Caller, callerOf, userIdentity } from './callers';
 import type { DeployerConfig } from './config';
 import { describeIssues, envelope, freeText, shaped, shortText } from './events';
+import { built } from './schema';
 import type { Settings } from './settings';
 import { stackEventRefusal } from './stage-place';
-
-import './schema';
 
 const STACK_ARN =
   /^arn:aws[a-z-]*:cloudformation:([a-z0-9-]+):(\d{12}):stack\/([a-zA-Z][-a-zA-Z0-9]{0,127})\/[-a-zA-Z0-9]{1,64}$/;
@@ -62,36 +61,42 @@ const assertStacksAreLocal = (event: StackEvent | ChangeSetCall): void => {
   }
 };
 
-export const apiCallSchema = z.extend(envelope, {
-  'detail-type': z.literal(API_CALL_DETAIL_TYPE),
-  source: z.literal('aws.cloudformation'),
-  detail: z.looseObject({
-    eventSource: z.literal('cloudformation.amazonaws.com'),
-    eventName: text(128),
-    eventTime: z.iso.datetime({ offset: true }),
-    awsRegion: shaped(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region'),
-    userIdentity: z.optional(userIdentity),
-    requestParameters: z.optional(
-      z.nullable(z.looseObject({ stackName: z.optional(text(2048)), changeSetName: z.optional(text(2048)) })),
-    ),
-    responseElements: z.optional(z.nullable(z.looseObject({ stackId: z.optional(text(2048)) }))),
-    errorCode: z.optional(freeText()),
-    errorMessage: z.optional(freeText()),
-  }),
-});
-
-export const statusChangeSchema = z.extend(envelope, {
-  'detail-type': z.literal(STATUS_CHANGE_DETAIL_TYPE),
-  source: z.literal('aws.cloudformation'),
-  detail: z.looseObject({
-    'stack-id': shaped(STACK_ARN, 'must be a CloudFormation stack ARN'),
-    'status-details': z.looseObject({
-      status: shaped(STATUS, 'must be a stack status such as UPDATE_COMPLETE'),
-      'status-reason': z.optional(freeText()),
+export const apiCallSchema = built(() =>
+  z.extend(envelope(), {
+    'detail-type': z.literal(API_CALL_DETAIL_TYPE),
+    source: z.literal('aws.cloudformation'),
+    detail: z.looseObject({
+      eventSource: z.literal('cloudformation.amazonaws.com'),
+      eventName: text(128),
+      eventTime: z.iso.datetime({ offset: true }),
+      awsRegion: shaped(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region'),
+      userIdentity: z.optional(userIdentity()),
+      requestParameters: z.optional(
+        z.nullable(
+          z.looseObject({ stackName: z.optional(text(2048)), changeSetName: z.optional(text(2048)) }),
+        ),
+      ),
+      responseElements: z.optional(z.nullable(z.looseObject({ stackId: z.optional(text(2048)) }))),
+      errorCode: z.optional(freeText()),
+      errorMessage: z.optional(freeText()),
     }),
-    'client-request-token': z.optional(text(256)),
   }),
-});
+);
+
+export const statusChangeSchema = built(() =>
+  z.extend(envelope(), {
+    'detail-type': z.literal(STATUS_CHANGE_DETAIL_TYPE),
+    source: z.literal('aws.cloudformation'),
+    detail: z.looseObject({
+      'stack-id': shaped(STACK_ARN, 'must be a CloudFormation stack ARN'),
+      'status-details': z.looseObject({
+        status: shaped(STATUS, 'must be a stack status such as UPDATE_COMPLETE'),
+        'status-reason': z.optional(freeText()),
+      }),
+      'client-request-token': z.optional(text(256)),
+    }),
+  }),
+);
 
 export interface StackApiCall {
   kind: 'api-call';
@@ -145,7 +150,7 @@ export const parseStackEvent = (raw: unknown): ParsedStackEvent | undefined => {
   const detailType =
     typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>)['detail-type'] : undefined;
   if (detailType === STATUS_CHANGE_DETAIL_TYPE) {
-    const parsed = statusChangeSchema.safeParse(raw);
+    const parsed = statusChangeSchema().safeParse(raw);
     if (!parsed.success) return fail('stack status change', parsed.error);
     const { detail, time, region, account } = parsed.data;
     const reason = detail['status-details']['status-reason'];
@@ -164,7 +169,7 @@ export const parseStackEvent = (raw: unknown): ParsedStackEvent | undefined => {
     };
   }
   if (detailType === API_CALL_DETAIL_TYPE) {
-    const parsed = apiCallSchema.safeParse(raw);
+    const parsed = apiCallSchema().safeParse(raw);
     if (!parsed.success) return fail('CloudTrail API call', parsed.error);
     const { detail, account } = parsed.data;
     if (!(REPORTED_CALLS as readonly string[]).includes(detail.eventName)) return undefined;

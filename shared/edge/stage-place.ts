@@ -8,8 +8,8 @@
  * away: an account nobody configured, another stack of a target account, the right account in a wrong region.
  */
 import { ConfigError } from '../errors';
-import { allStages, type DeployerConfig, type Stage, stageNamed } from './config';
 import type { Settings } from './settings';
+import { allStages, type DeployerConfig, type Stage, stageNamed } from './stages';
 
 /** The deployer's own account and region. */
 export type Home = Pick<Settings, 'accountId' | 'region'>;

@@ -102,5 +102,5 @@ export const stageSchema = z.strictObject({
   /** When it may be deployed, replacing settings.deployWindows (window-config.ts). */
   deployWindows: z.optional(deployWindowsSchema),
   /** Alarm-gated deploys: alarms, bakeMinutes, monitoringMinutes (alarm-config.ts). */
-  ...alarmFields,
+  ...alarmFields(),
 });

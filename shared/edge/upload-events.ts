@@ -12,7 +12,7 @@ import * as z from 'zod/mini';
 import { EventValidationError } from '../errors';
 import type { PinnedUpload } from './events';
 import { describeIssues, envelope, shaped, shortText } from './events';
-import './schema';
+import { built } from './schema';
 
 export const UPLOAD_SOURCE = 'aws.s3';
 export const OBJECT_CREATED = 'Object Created';
@@ -24,28 +24,30 @@ const OBJECT_KEY = /^[^\p{Cc}\p{Cf}]{1,1024}$/u;
 const ETAG = /^[0-9a-f]{32}(-[1-9][0-9]{0,4})?$/;
 const VERSION_ID = /^[A-Za-z0-9._+-]{1,1024}$/;
 
-export const uploadEventSchema = z.extend(envelope, {
-  'detail-type': z.literal(OBJECT_CREATED),
-  source: z.literal(UPLOAD_SOURCE),
-  detail: z.looseObject({
-    version: z.optional(shortText(16)),
-    bucket: z.looseObject({ name: shaped(S3_BUCKET, 'must be an S3 bucket name') }),
-    object: z.looseObject({
-      key: shaped(OBJECT_KEY, 'must be an S3 key (1 to 1,024 characters, no control characters)'),
-      size: z.optional(z.number().check(z.int(), z.gte(0))),
-      etag: shaped(
-        ETAG,
-        'must be an S3 ETag (32 hex digits, and "-" and a part count for a multipart upload)',
-      ),
-      'version-id': z.optional(shaped(VERSION_ID, 'must be an S3 version id')),
-      sequencer: z.optional(shaped(/^[0-9A-Fa-f]{1,64}$/, 'must be an S3 sequencer (hex digits)')),
+export const uploadEventSchema = built(() =>
+  z.extend(envelope(), {
+    'detail-type': z.literal(OBJECT_CREATED),
+    source: z.literal(UPLOAD_SOURCE),
+    detail: z.looseObject({
+      version: z.optional(shortText(16)),
+      bucket: z.looseObject({ name: shaped(S3_BUCKET, 'must be an S3 bucket name') }),
+      object: z.looseObject({
+        key: shaped(OBJECT_KEY, 'must be an S3 key (1 to 1,024 characters, no control characters)'),
+        size: z.optional(z.number().check(z.int(), z.gte(0))),
+        etag: shaped(
+          ETAG,
+          'must be an S3 ETag (32 hex digits, and "-" and a part count for a multipart upload)',
+        ),
+        'version-id': z.optional(shaped(VERSION_ID, 'must be an S3 version id')),
+        sequencer: z.optional(shaped(/^[0-9A-Fa-f]{1,64}$/, 'must be an S3 sequencer (hex digits)')),
+      }),
+      'request-id': z.optional(shortText(256)),
+      requester: z.optional(shortText(256)),
+      'source-ip-address': z.optional(shortText(64)),
+      reason: z.optional(shortText(64)),
     }),
-    'request-id': z.optional(shortText(256)),
-    requester: z.optional(shortText(256)),
-    'source-ip-address': z.optional(shortText(64)),
-    reason: z.optional(shortText(64)),
   }),
-});
+);
 
 /** What the deployer needs from an "Object Created" event, in its own words. */
 export interface UploadedObject extends PinnedUpload {
@@ -63,7 +65,7 @@ export interface UploadedObject extends PinnedUpload {
 
 /** Validate a raw event; a malformed one throws an EventValidationError that names the fields. */
 export const parseUploadEvent = (raw: unknown): UploadedObject => {
-  const result = uploadEventSchema.safeParse(raw);
+  const result = uploadEventSchema().safeParse(raw);
   if (!result.success) {
     throw new EventValidationError(`malformed S3 Object Created event: ${describeIssues(result.error)}`, {
       cause: result.error,

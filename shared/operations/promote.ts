@@ -7,7 +7,7 @@ import { copyToRelease } from '../aws/artifacts';
 import { latestWithKey, type ReleaseVersion, readDesired, readHistory } from '../aws/release-history';
 import { describeStack, stackParameterValue } from '../aws/stacks';
 import { stageCfn } from '../aws/stage-clients';
-import { releaseBucketOf, type Stage } from '../edge/config';
+import { releaseBucketOf, type Stage } from '../edge/stages';
 import { RefusedError } from '../errors';
 import { keyExtension, releaseKey, templateReleaseKey } from '../names';
 import type { Runtime } from '../runtime';

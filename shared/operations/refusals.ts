@@ -2,7 +2,7 @@
  * The stage a person names, or a refusal that names the stages there are (RefusedError: nothing was
  * changed; the command line exits 4 on these).
  */
-import { type Stage, stageNamed } from '../edge/config';
+import { type Stage, stageNamed } from '../edge/stages';
 import { RefusedError } from '../errors';
 import type { Runtime } from '../runtime';
 

@@ -8,8 +8,8 @@
 import { writeDesired } from '../aws/desired-state';
 import { buildStartOf, type Provenance } from '../aws/provenance';
 import type { ReleaseVersion } from '../aws/release-history';
-import { releaseBucketOf, type Stage } from '../edge/config';
 import { stageRegion } from '../edge/stage-place';
+import { releaseBucketOf, type Stage } from '../edge/stages';
 import { RefusedError, ReleaseIntegrityError } from '../errors';
 import { announceDeploy, type DeployReport } from '../messages/deploy-messages';
 import { digestOfReleaseKey } from '../names';

@@ -14,7 +14,7 @@ import {
   verifyObject,
 } from '../aws/release-integrity';
 import type { Applied } from '../aws/runs';
-import { releaseBucketOf, type Stage } from '../edge/config';
+import { releaseBucketOf, type Stage } from '../edge/stages';
 import { PermanentError } from '../errors';
 import { digestOfReleaseKey, encodeKeyPath, templateReleaseKey } from '../names';
 import type { UnverifiableCode } from '../outcomes';

@@ -6,8 +6,8 @@
 import { type BuildArtifact, locateBuild, type Release, releaseBuild } from '../aws/artifacts';
 import { pinConfiguredTemplate, releaseBuildTemplate } from '../aws/release-templates';
 import { locateUpload } from '../aws/uploads';
-import { releaseBucketOf, type Stage } from '../edge/config';
 import type { PipelineExecution } from '../edge/events';
+import { releaseBucketOf, type Stage } from '../edge/stages';
 import { logger } from '../logger';
 import { announceDeployOnce } from '../messages/ledger';
 import { ledgerKeys } from '../messages/ledger-keys';

@@ -7,11 +7,11 @@ import { randomUUID } from 'node:crypto';
 import { markFailed } from '../aws/release-history';
 import { ownRun, settleRun } from '../aws/runs';
 import { archiveKept } from '../aws/whole-history';
-import { allStages, type Stage } from '../edge/config';
 import { describeIssues, envelope } from '../edge/events';
 import { assertSameAccountAndRegion } from '../edge/settings';
 import { acceptStackEvent } from '../edge/stack-events';
 import { stageAt } from '../edge/stage-place';
+import { allStages, type Stage } from '../edge/stages';
 import { EventValidationError, errorMessage } from '../errors';
 import { logger } from '../logger';
 import { eventIdOf, ledgerKeys } from '../messages/ledger-keys';
@@ -155,7 +155,7 @@ const isScheduledEvent = (raw: unknown): boolean =>
 /** The reconcile trigger's entry: the schedule reconciles every stage, a stack status change its stage. */
 export const handleReconcileTrigger = async (runtime: Runtime, raw: unknown): Promise<SettleSummary[]> => {
   if (!isScheduledEvent(raw)) return [await handleStackSettled(runtime, raw)];
-  const parsed = envelope.safeParse(raw);
+  const parsed = envelope().safeParse(raw);
   try {
     if (!parsed.success)
       throw new EventValidationError(`malformed schedule event: ${describeIssues(parsed.error)}`);

@@ -8,9 +8,9 @@
  * bucket, else the object while its ETag is the event's.
  */
 import { headPinned } from '../aws/uploads';
-import { allStages, type DeployerConfig, type Stage } from '../edge/config';
 import type { PipelineExecution } from '../edge/events';
 import { assertSameAccountAndRegion } from '../edge/settings';
+import { allStages, type DeployerConfig, type Stage } from '../edge/stages';
 import { parseUploadEvent, type UploadedObject } from '../edge/upload-events';
 import { type BuildIdentity, readBuildIdentity } from '../edge/upload-identity';
 import { keyShape, matchKey } from '../edge/upload-keys';

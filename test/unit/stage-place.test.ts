@@ -3,7 +3,7 @@
  * account, the stack unique where it lives), what only the deployer's own account and region tell at load
  * (a release bucket in a far region, two stages on one stack), and which stack events are the deployer's.
  */
-import { allStages, type DeployerConfig, parseConfig } from '../../shared/edge/config';
+import { allStages, type DeployerConfig, parseConfig, validateConfig } from '../../shared/edge/config';
 import {
   assertStagePlaces,
   regionOfStageNamed,
@@ -142,7 +142,7 @@ describe('at load: what the deployer’s own account and region tell', () => {
       DEPLOYER_TOPIC_ARN: `arn:aws:sns:us-east-1:${HOME.accountId}:ops`,
       DEPLOYER_LEDGER_TABLE: 'ledger',
     };
-    const error = thrownBy(() => loadRuntime(raw, {}, env));
+    const error = thrownBy(() => loadRuntime(() => validateConfig(raw, 'deployer.config.yaml'), {}, env));
     expect(error).toBeInstanceOf(ConfigError);
     expect(error.message).toContain('deployer.config.yaml: pipelines.p.stages.eu.releaseBucket: is required');
     expect(() => assertStagePlaces(parse({ dev: stage('orders-api-dev') }), HOME)).not.toThrow();

@@ -64,13 +64,13 @@ type AnyKind<T> = { [K in keyof T as K extends 'detail-type' | 'source' ? never 
 };
 
 /** A "CloudFormation Stack Status Change" event (see AnyKind). */
-export type StatusChangeEvent = AnyKind<z.input<typeof statusChangeSchema>>;
+export type StatusChangeEvent = AnyKind<z.input<ReturnType<typeof statusChangeSchema>>>;
 
 /** An "AWS API Call via CloudTrail" event (see AnyKind). */
-export type CloudTrailEvent = AnyKind<z.input<typeof apiCallSchema>>;
+export type CloudTrailEvent = AnyKind<z.input<ReturnType<typeof apiCallSchema>>>;
 
 /** The schedule's event: the EventBridge envelope, as the schema takes it in. */
-export type ScheduleEvent = z.input<typeof envelope>;
+export type ScheduleEvent = z.input<ReturnType<typeof envelope>>;
 
 const readSample = (file: string): string => readFileSync(join(EVENTS_DIR, file), 'utf8');
 

@@ -99,7 +99,7 @@ export const RELEASE_PREFIX = 'releases/app/';
 export type ConfigInput = z.input<typeof configSchema>;
 export type StageInput = z.input<typeof stageSchema>;
 /** A pipeline event as its schema takes it in. */
-export type PipelineEventInput = z.input<typeof pipelineEventSchema>;
+export type PipelineEventInput = z.input<ReturnType<typeof pipelineEventSchema>>;
 
 /** The configuration YAML for a world, in the schema of deployer.config.yaml. */
 const configYaml = (

@@ -45,7 +45,7 @@ export type EventName =
  * A pipeline event as the schema takes it in: a schema change breaks every fixture that builds one. Tests
  * that damage a sample on purpose, beyond what the schema's types allow, say so with `loose`.
  */
-export type SampleEvent = z.input<typeof pipelineEventSchema>;
+export type SampleEvent = z.input<ReturnType<typeof pipelineEventSchema>>;
 
 /** An object of a sample, loosened to be damaged on purpose (a wrong type, a missing required field). */
 export const loose = (value: object): Record<string, unknown> => value as Record<string, unknown>;

@@ -48,10 +48,10 @@ export const API_CALL_EVENTS: ApiCallEventName[] = [
  * The EventBridge envelope of the samples, as the schema takes it in. Damage beyond what its types allow
  * (a wrong type, a missing required field) goes through `loose` of fixtures.ts.
  */
-export type EnvelopeSample = z.input<typeof envelope>;
-export type StatusChangeSample = z.input<typeof statusChangeSchema>;
-export type IdentitySample = z.input<typeof userIdentity>;
-export type ApiCallSample = z.input<typeof apiCallSchema>;
+export type EnvelopeSample = z.input<ReturnType<typeof envelope>>;
+export type StatusChangeSample = z.input<ReturnType<typeof statusChangeSchema>>;
+export type IdentitySample = z.input<ReturnType<typeof userIdentity>>;
+export type ApiCallSample = z.input<ReturnType<typeof apiCallSchema>>;
 
 /** A fresh copy of a stack status change sample, optionally changed first. */
 export const statusEvent = (
