@@ -26,11 +26,11 @@ export type ChangeSetState =
 
 /**
  * Polling for a change set. CloudFormation takes about 3 to 12 seconds to compute one: asking once at once
- * (an emulator is ready then), again at 2.5 s (the soonest CloudFormation is), then every second, sleeps at
+ * (an emulator is ready then), again at 2 s (CloudFormation is not ready sooner), then every second, sleeps at
  * most a second past the moment it is ready, with no call in the seconds it cannot be. (The SDK's waiter
  * backs off from 2 s to 10 s: it slept 2 to 6 s past readiness, holding the stage's lock.)
  */
-export const CHANGE_SET_POLL_MS = { first: 0, second: 2_500, every: 1_000 };
+export const CHANGE_SET_POLL_MS = { first: 0, second: 2_000, every: 1_000 };
 
 /** A change set's resource changes as an ops engineer reads them. */
 export const plannedChanges = (changes: Change[] | undefined): PlannedChange[] =>

@@ -87,8 +87,8 @@ describe('awaitChangeSet', () => {
     await jest.advanceTimersByTimeAsync(0);
     expect(cfnMock).toHaveReceivedCommandTimes(DescribeChangeSetCommand, 1);
     expect(settled).toBe(false);
-    // Asked once at once, then at 2.5 s, then every second.
-    await jest.advanceTimersByTimeAsync(2_499);
+    // Asked once at once, then at 2 s, then every second.
+    await jest.advanceTimersByTimeAsync(1_999);
     expect(cfnMock).toHaveReceivedCommandTimes(DescribeChangeSetCommand, 1);
     await jest.advanceTimersByTimeAsync(1);
     expect(cfnMock).toHaveReceivedCommandTimes(DescribeChangeSetCommand, 2);
@@ -97,13 +97,13 @@ describe('awaitChangeSet', () => {
     expect(cfnMock).toHaveReceivedCommandTimes(DescribeChangeSetCommand, 3);
   });
 
-  it('asks at once, at 2.5 s (the soonest CloudFormation is ready), then every second: never more than a second past readiness', async () => {
+  it('asks at once, at 2 s (CloudFormation is not ready sooner), then every second: never more than a second past readiness', async () => {
     jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
     cfnMock.on(DescribeChangeSetCommand).resolves({ Status: 'CREATE_IN_PROGRESS' });
     const result = awaitChangeSet(cfn, REF, 120);
     await jest.advanceTimersByTimeAsync(0);
     expect(cfnMock).toHaveReceivedCommandTimes(DescribeChangeSetCommand, 1);
-    await jest.advanceTimersByTimeAsync(2_499);
+    await jest.advanceTimersByTimeAsync(1_999);
     expect(cfnMock).toHaveReceivedCommandTimes(DescribeChangeSetCommand, 1);
     await jest.advanceTimersByTimeAsync(1);
     expect(cfnMock).toHaveReceivedCommandTimes(DescribeChangeSetCommand, 2);
@@ -111,7 +111,7 @@ describe('awaitChangeSet', () => {
     expect(cfnMock).toHaveReceivedCommandTimes(DescribeChangeSetCommand, 2);
     await jest.advanceTimersByTimeAsync(1);
     expect(cfnMock).toHaveReceivedCommandTimes(DescribeChangeSetCommand, 3);
-    // Ready 4 s after creation: seen at the poll at 4.5 s, half a second later.
+    // Ready 3.5 s after creation: seen at the poll at 4 s, half a second later.
     await jest.advanceTimersByTimeAsync(500);
     cfnMock.on(DescribeChangeSetCommand).resolves({ Status: 'CREATE_COMPLETE', Changes: [] });
     await jest.advanceTimersByTimeAsync(500);
