@@ -64,6 +64,39 @@ const validatedConfigModule = (config) => ({
 });
 
 /**
+ * STS is loaded only when a stage in another account is first reached (shared/aws/assumed-role.ts): it is a
+ * file of its own beside the function's bundle (sts.js), read then, and not compiled at every cold start.
+ */
+const STS_FILE = 'sts.js';
+const stsApart = {
+  name: 'sts-apart',
+  setup(b) {
+    // import('@aws-sdk/client-sts') becomes a require of ./sts.js, made when the import runs.
+    b.onResolve({ filter: /^@aws-sdk\/client-sts$/ }, (args) =>
+      args.kind === 'dynamic-import' ? { path: 'sts', namespace: 'sts-apart' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'sts-apart' }, () => ({
+      contents: `module.exports = require('./${STS_FILE}');`,
+      loader: 'js',
+    }));
+    b.onResolve({ filter: /^\.\/sts\.js$/ }, (args) =>
+      args.namespace === 'sts-apart' ? { path: args.path, external: true } : undefined,
+    );
+  },
+};
+const buildSts = (target, outdir) =>
+  build({
+    stdin: { contents: "module.exports = require('@aws-sdk/client-sts');", resolveDir: '.' },
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target,
+    minify: true,
+    logLevel: 'warning',
+    outfile: join(outdir, STS_FILE),
+  });
+
+/**
  * A function's bundle. For Lambda these are the options SAM's esbuild build method had in template.yaml
  * (Format cjs, Target node22, Minify, Sourcemap, External yaml); dist/handlers, run by Node 20 here, targets node20.
  * Functions read their configuration as bundled, validated data; only local runs with DEPLOYER_CONFIG_FILE
@@ -78,7 +111,7 @@ const handlerOptions = (target, config) => ({
   sourcemap: true,
   external: ['yaml'],
   logLevel: 'warning',
-  plugins: [validatedConfigModule(config)],
+  plugins: [validatedConfigModule(config), stsApart],
 });
 
 const [mode, entry, outdir] = process.argv.slice(2);
@@ -91,6 +124,7 @@ if (mode === '--function') {
     process.exit(2);
   }
   await build({ ...handlerOptions('node22', config), entryPoints: [entry], outdir });
+  await buildSts('node22', outdir);
 } else {
   // The JSON beside the YAML stays current for the type checker and the tests that read it.
   compileConfig();
@@ -107,6 +141,7 @@ if (mode === '--function') {
     entryPoints: entries('handlers'),
     outdir: 'dist/handlers',
   });
+  await buildSts('node20', 'dist/handlers');
   // The command line is a small dispatcher (dist/bin/deployer.js) and a bundle per kind of command that it
   // loads when one runs: `deployer invoke` parses neither the operating commands nor their SDK clients
   // before the handler's own bundle. Minified like the handlers.

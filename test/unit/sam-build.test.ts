@@ -19,6 +19,15 @@ import { join } from 'node:path';
 import { readTemplate } from '../../bin/support/sam-template';
 
 const ROOT = join(__dirname, '..', '..');
+/** What a function needs in its environment to load (as template.yaml sets it). */
+const FUNCTION_ENV = {
+  AWS_REGION: 'us-east-1',
+  DEPLOYER_ACCOUNT_ID: '123456789012',
+  DEPLOYER_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:ops',
+  DEPLOYER_LEDGER_TABLE: 'deployer-ledger',
+  LOG_LEVEL: 'SILENT',
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+};
 
 interface FunctionResource {
   Type: string;
@@ -112,10 +121,43 @@ describe('make build-<Function> as sam build runs it', () => {
     });
 
     expect({ status: make.status, stderr: make.stderr }).toEqual({ status: 0, stderr: '' });
-    expect(readdirSync(artifacts).sort()).toEqual(['deploy.js', 'deploy.js.map']);
+    expect(readdirSync(artifacts).sort()).toEqual(['deploy.js', 'deploy.js.map', 'sts.js']);
     expect(readFileSync(join(artifacts, 'deploy.js'), 'utf8')).toContain('changeSetTimeoutSeconds:177');
+    // STS ships beside the bundle and is read only when a stage elsewhere is first reached.
+    const loaded = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `require(${JSON.stringify(join(artifacts, 'deploy.js'))});
+         const loaded = Object.keys(require.cache).map((f) => require('path').basename(f));
+         const sts = require(${JSON.stringify(join(artifacts, 'sts.js'))});
+         process.stdout.write(JSON.stringify({ loaded, sts: [typeof sts.STSClient, typeof sts.AssumeRoleCommand] }));`,
+      ],
+      { encoding: 'utf8', env: { ...process.env, ...FUNCTION_ENV } },
+    );
+    expect(loaded.stderr).toBe('');
+    expect(JSON.parse(loaded.stdout)).toEqual({ loaded: ['deploy.js'], sts: ['function', 'function'] });
+    expect(readFileSync(join(artifacts, 'deploy.js'), 'utf8')).toContain('require("./sts.js")');
     // The sources are left as they were: SAM builds in a copy, and so may a person in the checkout.
     expect(readFileSync(join(dir, 'deployer.config.json'), 'utf8')).toBe(json);
+  }, 120_000);
+
+  it('fails loudly, shipping nothing, when the schema refuses the YAML: the functions carry only a validated configuration', () => {
+    const yaml = join(dir, 'deployer.config.yaml');
+    writeFileSync(
+      yaml,
+      readFileSync(yaml, 'utf8').replace(/changeSetTimeoutSeconds: \d+/, 'changeSetTimeoutSeconds: 5'),
+    );
+    const artifacts = join(dir, 'artifacts');
+
+    const make = spawnSync('make', ['build-DeployFunction', `ARTIFACTS_DIR=${artifacts}`], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
+
+    expect(make.status).not.toBe(0);
+    expect(make.stderr).toContain('deployer.config.yaml: settings.changeSetTimeoutSeconds:');
+    expect(existsSync(join(artifacts, 'deploy.js'))).toBe(false);
   }, 120_000);
 
   it('fails loudly, shipping nothing, when the YAML reaches outside the IAM scope of samconfig.toml', () => {
