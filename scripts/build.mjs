@@ -164,9 +164,19 @@ if (mode === '--function') {
   await build({
     ...common,
     minify: true,
-    entryPoints: ['bin/cli/invoke.ts', 'bin/cli/commands/index.ts'],
+    entryPoints: ['bin/cli/commands/index.ts'],
     outdir: 'dist/bin/cli',
     outbase: 'bin/cli',
+  });
+  await build({
+    ...common,
+    minify: true,
+    entryPoints: ['bin/cli/invoke.ts'],
+    outdir: 'dist/bin/cli',
+    outbase: 'bin/cli',
+    // What `deployer invoke` needs only now and then (a template not parsed yet, credentials from outside
+    // the environment) it reads from node_modules then: it compiles neither at every run.
+    external: ['yaml', '@aws-sdk/credential-provider-node'],
   });
   await build({ ...common, entryPoints: entries('bench'), outdir: 'dist/bench', external: ['esbuild'] });
 

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse, type Tags } from 'yaml';
+import type { Tags } from 'yaml';
 
 const INTRINSICS = [
   'Ref',
@@ -30,25 +30,26 @@ const INTRINSICS = [
 ];
 
 /** YAML tags for CloudFormation's short-form intrinsics (`!Ref X` becomes `{ Ref: 'X' }`). */
-const cfnTags: Tags = INTRINSICS.flatMap((name) => {
-  const key = name === 'Ref' || name === 'Condition' ? name : `Fn::${name}`;
-  return [
-    {
-      tag: `!${name}`,
-      resolve: (value: string) => ({ [key]: name === 'GetAtt' ? value.split('.') : value }),
-    },
-    {
-      tag: `!${name}`,
-      collection: 'seq' as const,
-      resolve: (seq: { toJSON(): unknown }) => ({ [key]: seq.toJSON() }),
-    },
-    {
-      tag: `!${name}`,
-      collection: 'map' as const,
-      resolve: (map: { toJSON(): unknown }) => ({ [key]: map.toJSON() }),
-    },
-  ];
-});
+const cfnTags = (): Tags =>
+  INTRINSICS.flatMap((name) => {
+    const key = name === 'Ref' || name === 'Condition' ? name : `Fn::${name}`;
+    return [
+      {
+        tag: `!${name}`,
+        resolve: (value: string) => ({ [key]: name === 'GetAtt' ? value.split('.') : value }),
+      },
+      {
+        tag: `!${name}`,
+        collection: 'seq' as const,
+        resolve: (seq: { toJSON(): unknown }) => ({ [key]: seq.toJSON() }),
+      },
+      {
+        tag: `!${name}`,
+        collection: 'map' as const,
+        resolve: (map: { toJSON(): unknown }) => ({ [key]: map.toJSON() }),
+      },
+    ];
+  });
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
@@ -98,7 +99,9 @@ export const readTemplate = (path: string, cacheDir?: string): Record<string, Js
       // not parsed yet (or unreadable): parsed below
     }
   }
-  const parsed: unknown = parse(text, { customTags: cfnTags });
+  // The YAML parser is loaded only when a template is not in the cache (most runs of `deployer invoke`).
+  const { parse } = require('yaml') as typeof import('yaml');
+  const parsed: unknown = parse(text, { customTags: cfnTags() });
   if (!isObject(parsed) || !isObject(parsed.Resources))
     throw new TemplateError(`${path} is not a SAM template (no Resources)`);
   if (cached) {
