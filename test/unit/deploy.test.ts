@@ -644,6 +644,26 @@ describe('handlePipelineEvent: repeated and late deliveries', () => {
     });
   });
 
+  it('a stage stopped by a later holder does not keep its sibling from deploying: the shared release is copied once', async () => {
+    const store = givenWorld(mocks);
+    const later = new Date(Date.parse(SAMPLE.startTime) + 3_600_000).toISOString();
+    const lease = store.put(
+      SAMPLE.bucket,
+      '.deployer/locks/prod.json',
+      JSON.stringify({ holder: 'deploy later-build', token: 'f'.repeat(32), rank: later }),
+    );
+    lease.lastModified = new Date();
+    const event = succeeded((e) => {
+      e.time = new Date().toISOString();
+    });
+    const summary = await handlePipelineEvent(runtime, event);
+    expect(summary.stages).toEqual([
+      expect.objectContaining({ stage: 'dev', outcome: 'deploying', releaseKey: BUILD_RELEASE_KEY }),
+      { stage: 'prod', stack: 'orders-api-prod', outcome: 'superseded', notified: false },
+    ]);
+    expect(copiesTo(BUILD_RELEASE_KEY)).toHaveLength(1);
+  });
+
   it('reports, once, a version of its own that an earlier delivery recorded but never reported before a newer one took its place', async () => {
     runtime = makeRuntime(devOnlyConfig());
     givenWorld(mocks);
