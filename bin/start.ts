@@ -30,8 +30,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createClients } from '../shared/aws/clients';
-import { loadConfigFile, stagesOfPipeline } from '../shared/edge/config';
+import { loadConfigFile } from '../shared/edge/config';
 import { parsePipelineEvent } from '../shared/edge/events';
+import { stagesOfPipeline } from '../shared/edge/stages';
 import { logger } from '../shared/logger';
 import { type AwsProxy, startAwsProxy } from './support/aws-proxy';
 import {

@@ -17,8 +17,9 @@ import {
 } from '../../bin/support/example-world';
 import { buildKeyFor } from '../../shared/aws/artifacts';
 import { createClients } from '../../shared/aws/clients';
-import { parseConfig, type Stage, stageNamed } from '../../shared/edge/config';
+import { parseConfig } from '../../shared/edge/config';
 import { parsePipelineEvent } from '../../shared/edge/events';
+import { type Stage, stageNamed } from '../../shared/edge/stages';
 import type { Runtime } from '../../shared/runtime';
 
 export const ROOT = join(__dirname, '..', '..');

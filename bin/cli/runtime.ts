@@ -6,9 +6,10 @@
  */
 import { resolve } from 'node:path';
 import { createClients } from '../../shared/aws/clients';
-import { allStages, loadConfigFile, type Stage, stageNamed } from '../../shared/edge/config';
+import { loadConfigFile } from '../../shared/edge/config';
 import { optionalTopicArn } from '../../shared/edge/settings';
 import { assertStagePlaces } from '../../shared/edge/stage-place';
+import { allStages, type Stage, stageNamed } from '../../shared/edge/stages';
 import type { Runtime } from '../../shared/runtime';
 import { regionOf, UsageError } from './args';
 

@@ -8,7 +8,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
-import { allStages, type DeployerConfig, parseConfig, releaseBucketOf } from '../../shared/edge/config';
+import { parseConfig } from '../../shared/edge/config';
+import { allStages, type DeployerConfig, releaseBucketOf } from '../../shared/edge/stages';
 import { keyShape } from '../../shared/edge/upload-keys';
 import { readTemplate } from './sam-template';
 import { inOtherRegion, placeProblems, REGION_PARAMETER } from './scope-places';

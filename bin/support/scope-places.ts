@@ -5,7 +5,7 @@
  * releaseBucket there, covered by StageReleaseObjectArns. Each would be an IAM denial (or a Lambda that
  * cannot read its code) in production.
  */
-import { allStages, type DeployerConfig, type Stage } from '../../shared/edge/config';
+import { allStages, type DeployerConfig, type Stage } from '../../shared/edge/stages';
 
 type Parameters = Record<string, string>;
 

@@ -13,8 +13,8 @@ import type { handler as NotifyHandler } from '../../handlers/notify';
 import type { handler as ReconcileHandler } from '../../handlers/reconcile';
 import { buildKeyFor, fillKey } from '../../shared/aws/artifacts';
 import { describeStack, stackParameterValue } from '../../shared/aws/stacks';
-import type { Stage } from '../../shared/edge/config';
 import { type PipelineExecution, parsePipelineEvent } from '../../shared/edge/events';
+import type { Stage } from '../../shared/edge/stages';
 import type { AwsProxy } from '../support/aws-proxy';
 import {
   exampleBuild,

@@ -7,7 +7,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { GetParameterHistoryCommand } from '@aws-sdk/client-ssm';
 import type { createClients } from '../../shared/aws/clients';
 import { describeStack, stackParameterValue } from '../../shared/aws/stacks';
-import type { Stage } from '../../shared/edge/config';
+import type { Stage } from '../../shared/edge/stages';
 import { readInbox } from '../support/example-world';
 
 /** What the timeline looks at: the emulator's clients, the ops inbox (a queue on the topic), the dev stage. */

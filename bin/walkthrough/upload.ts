@@ -8,8 +8,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeStack, stackParameterValue } from '../../shared/aws/stacks';
-import { allStages, loadConfigFile } from '../../shared/edge/config';
+import { loadConfigFile } from '../../shared/edge/config';
 import { readSettings } from '../../shared/edge/settings';
+import { allStages } from '../../shared/edge/stages';
 import { logger } from '../../shared/logger';
 import type { Runtime } from '../../shared/runtime';
 import { handleDeployEvent } from '../../shared/triggers/deploy-event';

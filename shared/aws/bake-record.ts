@@ -6,9 +6,9 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import * as z from 'zod/mini';
-import type { Stage } from '../edge/config';
 import { built } from '../edge/schema';
 import { stateBucketOf } from '../edge/stage-place';
+import type { Stage } from '../edge/stages';
 import { readStateObject, writeStateObject } from './state-objects';
 
 const bakeSchema = built(() =>

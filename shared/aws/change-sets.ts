@@ -14,7 +14,7 @@ import {
   type RollbackConfiguration,
   type Stack,
 } from '@aws-sdk/client-cloudformation';
-import type { Stage } from '../edge/config';
+import type { Stage } from '../edge/stages';
 import { errorMessage, errorName } from '../errors';
 import { changeSetPrefix, desiredVersionOfChangeSet } from '../names';
 import { tokenInDescription } from './runs';

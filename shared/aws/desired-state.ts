@@ -15,8 +15,8 @@ import {
   type SSMClient,
   UnlabelParameterVersionCommand,
 } from '@aws-sdk/client-ssm';
-import type { Stage } from '../edge/config';
 import type { PipelineExecution } from '../edge/events';
+import type { Stage } from '../edge/stages';
 import { errorName } from '../errors';
 import { logger } from '../logger';
 import { commitLabel, executionLabel } from '../names';

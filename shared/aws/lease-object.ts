@@ -5,8 +5,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { Stage } from '../edge/config';
 import { stateBucketOf } from '../edge/stage-place';
+import type { Stage } from '../edge/stages';
 import { cleanText, quoted } from '../edge/untrusted';
 import { errorName, isMissingObject } from '../errors';
 import { guardWrite, writeOnce } from './single-writes';

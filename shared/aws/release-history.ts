@@ -3,7 +3,7 @@
  * release each version holds, who recorded it, its labels, and whether it failed.
  */
 import { GetParameterCommand, GetParameterHistoryCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import type { Stage } from '../edge/config';
+import type { Stage } from '../edge/stages';
 import { errorName } from '../errors';
 import { logger } from '../logger';
 import { failedLabel } from '../names';

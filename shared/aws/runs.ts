@@ -10,9 +10,9 @@
 import { randomBytes } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import * as z from 'zod/mini';
-import type { Stage } from '../edge/config';
 import { built } from '../edge/schema';
 import { stateBucketOf } from '../edge/stage-place';
+import type { Stage } from '../edge/stages';
 import { runToken, stageOfRunToken } from '../names';
 import { archiveOutcome } from './history-archive';
 import { readStateObject, writeStateObject } from './state-objects';

@@ -8,7 +8,7 @@ import {
   DescribeStacksCommand,
   type Stack,
 } from '@aws-sdk/client-cloudformation';
-import type { Stage } from '../edge/config';
+import type { Stage } from '../edge/stages';
 import { errorMessage, errorName } from '../errors';
 
 /** The text CloudFormation uses for a stack that does not exist: the only signal it gives, kept here once. */

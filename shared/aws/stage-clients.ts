@@ -10,8 +10,8 @@
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { CodeDeployClient } from '@aws-sdk/client-codedeploy';
-import type { DeployerConfig, Stage } from '../edge/config';
 import { type Home, isHome, type Place, stagePlace, stagesAt } from '../edge/stage-place';
+import type { DeployerConfig, Stage } from '../edge/stages';
 import type { AssumedRole } from './assumed-role';
 import type { Clients } from './client-factory';
 

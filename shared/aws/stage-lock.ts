@@ -16,7 +16,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { Stage } from '../edge/config';
+import type { Stage } from '../edge/stages';
 import { quoted } from '../edge/untrusted';
 import { DeployerError } from '../errors';
 import { logger } from '../logger';

@@ -4,8 +4,8 @@
  * the object under the key for as long as its ETag is the event's (an overwrite made it another object).
  */
 import type { HeadObjectCommandOutput, S3Client } from '@aws-sdk/client-s3';
-import type { Stage } from '../edge/config';
 import type { PinnedUpload, PipelineExecution } from '../edge/events';
+import type { Stage } from '../edge/stages';
 import { ArtifactError, isMissingObject } from '../errors';
 import { type BuildArtifact, describeBuild, head } from './artifacts';
 

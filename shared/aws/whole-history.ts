@@ -5,7 +5,7 @@
  * (trustProvenance), and a move to it verifies the release's bytes like any other.
  */
 
-import type { Stage } from '../edge/config';
+import type { Stage } from '../edge/stages';
 import { logger } from '../logger';
 import type { DesiredStores } from './desired-state';
 import {

@@ -9,7 +9,6 @@ import { ConfigError } from '../errors';
 import { PIPELINE_NAME, STAGE_NAME } from '../names';
 import { alarmIssues } from './alarm-config';
 import { placeIssues } from './places';
-import type { DeployerConfig } from './stages';
 import './schema';
 import { flag, stageSchema, text } from './stage-schema';
 import { PIPELINE_SOURCES, uploadConfigIssues, withMetadataDefaults } from './upload-config';
@@ -113,8 +112,7 @@ export const configSchema = z
     }),
   );
 
-export type { DeployerConfig, Stage, StageSettings } from './stages';
-export { allStages, releaseBucketOf, stageNamed, stagesOfPipeline } from './stages';
+export type DeployerConfig = z.output<typeof configSchema>;
 
 const formatIssues = (source: string, error: z.core.$ZodError): string =>
   error.issues

@@ -3,10 +3,9 @@
  * bucket), apart from its schema (config.ts): the functions run on a configuration the build validated, and
  * load no schema at cold start.
  */
-import type * as z from 'zod/mini';
-import type { configSchema } from './config';
+import type { DeployerConfig } from './config';
 
-export type DeployerConfig = z.output<typeof configSchema>;
+export type { DeployerConfig };
 export type StageSettings = DeployerConfig['pipelines'][string]['stages'][string];
 /** A stage with the names it is known by. */
 export interface Stage extends StageSettings {

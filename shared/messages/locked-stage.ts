@@ -4,8 +4,8 @@
  */
 
 import { StageLockedError } from '../aws/stage-lock';
-import type { Stage } from '../edge/config';
 import { stageRegion } from '../edge/stage-place';
+import type { Stage } from '../edge/stages';
 import { logger } from '../logger';
 import type { Runtime } from '../runtime';
 import { deployMessage } from './deploy-messages';

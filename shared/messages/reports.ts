@@ -6,9 +6,9 @@
 import type { Release } from '../aws/artifacts';
 import type { ReleaseVersion } from '../aws/release-history';
 import type { RootCause } from '../aws/root-cause';
-import type { Stage } from '../edge/config';
 import type { PipelineExecution } from '../edge/events';
 import type { StackStatusChange } from '../edge/stack-events';
+import type { Stage } from '../edge/stages';
 import type { ReconcileOutcome, ReconcileResult } from '../outcomes';
 
 export type DeployOutcome = ReconcileOutcome | 'failed' | 'locked' | 'superseded';

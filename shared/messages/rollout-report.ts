@@ -4,8 +4,8 @@
  * (rollout-messages.ts) and the chat form (chat/rollout-chat.ts) both put it into words.
  */
 import type { DeploymentFacts } from '../aws/deployments';
-import type { Stage } from '../edge/config';
 import type { DeploymentStateChange } from '../edge/deployment-events';
+import type { Stage } from '../edge/stages';
 
 /** What the state means to the ops team. */
 export type RolloutOutcome =

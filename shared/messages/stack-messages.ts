@@ -4,8 +4,8 @@
  */
 
 import type { Caller } from '../edge/callers';
-import type { Stage } from '../edge/config';
 import type { StackApiCall } from '../edge/stack-events';
+import type { Stage } from '../edge/stages';
 import { quoted, shown } from '../edge/untrusted';
 import { classifyStatus, isDeletedStatus, isFailureStatus, isFinalStatus } from '../stack-status';
 import { apiCallChat, statusChat } from './chat/stack-chat';

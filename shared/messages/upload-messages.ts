@@ -3,7 +3,7 @@
  * build it is, with which commit, started when. Nothing was recorded; the message goes out once per stage and
  * upload, however often S3's event is delivered.
  */
-import type { Stage } from '../edge/config';
+import type { Stage } from '../edge/stages';
 import { shown } from '../edge/untrusted';
 import type { UploadedObject } from '../edge/upload-events';
 import type { Runtime } from '../runtime';

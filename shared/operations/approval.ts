@@ -14,7 +14,7 @@ import { latestWithKey, readDesired, readHistory } from '../aws/release-history'
 import { type RunRecord, readRun, tokenInDescription } from '../aws/runs';
 import { describeStack, stackParameterValue } from '../aws/stacks';
 import { stageCfn } from '../aws/stage-clients';
-import type { Stage } from '../edge/config';
+import type { Stage } from '../edge/stages';
 import { RefusedError } from '../errors';
 import { frozenText } from '../messages/reasons';
 import { changeSetName, rejectedLabel } from '../names';

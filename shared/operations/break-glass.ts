@@ -6,7 +6,7 @@
  */
 import { readDesired } from '../aws/release-history';
 import { stackParameterValue } from '../aws/stacks';
-import type { Stage } from '../edge/config';
+import type { Stage } from '../edge/stages';
 import { REASON } from '../edge/window-config';
 import { RefusedError } from '../errors';
 import type { Runtime } from '../runtime';

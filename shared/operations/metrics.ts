@@ -22,7 +22,7 @@
 import { buildStartOf } from '../aws/provenance';
 import type { ReleaseVersion } from '../aws/release-history';
 import { readWholeHistory } from '../aws/whole-history';
-import type { Stage } from '../edge/config';
+import type { Stage } from '../edge/stages';
 import type { Runtime } from '../runtime';
 import { isFailureStatus, isSuccessfulDeploy } from '../stack-status';
 

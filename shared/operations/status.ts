@@ -7,7 +7,7 @@ import { latestWithKey, type ReleaseVersion, readHistory } from '../aws/release-
 import { describeStack, stackParameterValue } from '../aws/stacks';
 import { stageCfn } from '../aws/stage-clients';
 import { readStageLock, type StageLock } from '../aws/stage-lock';
-import type { Stage } from '../edge/config';
+import type { Stage } from '../edge/stages';
 import type { ReconcileResult } from '../outcomes';
 import type { Runtime } from '../runtime';
 import { classifyStatus } from '../stack-status';

@@ -19,8 +19,8 @@ import {
   writeRun,
 } from '../aws/runs';
 import { stageCfn } from '../aws/stage-clients';
-import type { Stage } from '../edge/config';
 import { stagePlace } from '../edge/stage-place';
+import type { Stage } from '../edge/stages';
 import { errorName } from '../errors';
 import { logger } from '../logger';
 import { changeSetName } from '../names';

@@ -7,7 +7,7 @@
  * because a freeze holds back new releases, never the way back to one that ran.
  */
 import type { DesiredState } from '../aws/desired-state';
-import type { Stage } from '../edge/config';
+import type { Stage } from '../edge/stages';
 import type { ReconcileReason } from '../outcomes';
 import { nowOf, type Runtime } from '../runtime';
 import { type WindowState, windowStateAt, windowsOf } from './windows';

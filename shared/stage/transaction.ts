@@ -9,7 +9,7 @@
 
 import type { DesiredState } from '../aws/desired-state';
 import { type HeldLease, type LockOptions, withStageLock } from '../aws/stage-lock';
-import type { Stage } from '../edge/config';
+import type { Stage } from '../edge/stages';
 import { withLogKeys } from '../logger';
 import { announceDeploy, type DeployReport } from '../messages/deploy-messages';
 import { announceDeployOnce } from '../messages/ledger';

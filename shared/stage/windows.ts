@@ -3,7 +3,7 @@
  * the allowed windows, or a freeze and its reason), and when it next opens — the first instant after now
  * inside an allowed range and outside every freeze, searched up to 400 days ahead.
  */
-import type { DeployerConfig, Stage } from '../edge/config';
+import type { DeployerConfig, Stage } from '../edge/stages';
 import type { AllowRange, DeployWindows, FreezeRange } from '../edge/window-config';
 import { addDays, instantOf, localTimeOf, WEEKDAYS } from '../edge/zoned-time';
 

@@ -8,7 +8,7 @@ import { type BakeRecord, readBake, writeBake } from '../aws/bake-record';
 import { archiveOutcome } from '../aws/history-archive';
 import { markFailed, readDesired } from '../aws/release-history';
 import { readWholeHistory } from '../aws/whole-history';
-import type { Stage } from '../edge/config';
+import type { Stage } from '../edge/stages';
 import { RefusedError } from '../errors';
 import { logger } from '../logger';
 import { announceDeployOnce } from '../messages/ledger';

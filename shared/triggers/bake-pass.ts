@@ -5,7 +5,7 @@
  */
 import { type BakeRecord, readBake, writeBake } from '../aws/bake-record';
 import { readDesired } from '../aws/release-history';
-import type { Stage } from '../edge/config';
+import type { Stage } from '../edge/stages';
 import { logger } from '../logger';
 import type { Runtime } from '../runtime';
 import { runStageTransaction } from '../stage/transaction';

@@ -12,7 +12,6 @@ import { findRootCause } from '../aws/root-cause';
 import { ownRun } from '../aws/runs';
 import { describeStack, isStackMissing, stackParameterValue } from '../aws/stacks';
 import { placeCfn, stageCfn } from '../aws/stage-clients';
-import type { Stage } from '../edge/config';
 import {
   acceptStackEvent,
   type ChangeSetCall,
@@ -23,6 +22,7 @@ import {
   withStack,
 } from '../edge/stack-events';
 import { stageAt, stagesAt } from '../edge/stage-place';
+import type { Stage } from '../edge/stages';
 import { logger } from '../logger';
 import { sendOnce } from '../messages/ledger';
 import { eventIdOf, ledgerKeys } from '../messages/ledger-keys';

@@ -2,7 +2,7 @@
  * Auto-promotion: hand a release that completed on a stage to the stages configured to receive it — when its
  * deploy settles, or, on an alarm-gated stage, when its bake passes (alarm.ts).
  */
-import type { Stage } from '../edge/config';
+import type { Stage } from '../edge/stages';
 import { RefusedError } from '../errors';
 import { logger } from '../logger';
 import { promote } from '../operations/promote';

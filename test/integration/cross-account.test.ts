@@ -22,7 +22,8 @@ import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk
 import { parse, stringify } from 'yaml';
 import type * as NotifyHandlerModule from '../../handlers/notify';
 import { describeStack } from '../../shared/aws/stacks';
-import { parseConfig, type Stage, stageNamed } from '../../shared/edge/config';
+import { parseConfig } from '../../shared/edge/config';
+import { type Stage, stageNamed } from '../../shared/edge/stages';
 import { promote, rollback, stageStatus } from '../../shared/operations';
 import type { Runtime } from '../../shared/runtime';
 import { handlePipelineEvent } from '../../shared/triggers/deploy';

@@ -4,7 +4,8 @@
  * schedule say nothing new); the schedule after the window opens deploys it; `approve --break-glass` deploys
  * during the freeze, and the history and the message say who and why; a later build is frozen again.
  */
-import { stageNamed, validateConfig } from '../../shared/edge/config';
+import { validateConfig } from '../../shared/edge/config';
+import { stageNamed } from '../../shared/edge/stages';
 import { breakGlass, RefusedError, stageStatus } from '../../shared/operations/index';
 import { reconcileAll } from '../../shared/triggers/reconcile';
 import { provenanceOf } from './helpers/operate';

@@ -5,8 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exampleBuild } from '../../bin/support/example-world';
-import { loadConfigFile, stagesOfPipeline } from '../../shared/edge/config';
+import { loadConfigFile } from '../../shared/edge/config';
 import { parsePipelineEvent } from '../../shared/edge/events';
+import { stagesOfPipeline } from '../../shared/edge/stages';
 import { CLI_TEST_TIMEOUT_MS, cleanEnv, runProcess, withBuildLock } from '../support/checkout-build';
 import { EXAMPLE_EVENT_FILE, sha256Hex } from './helpers/world';
 

@@ -1,4 +1,4 @@
-import { stageNamed } from '../../shared/edge/config';
+import { stageNamed } from '../../shared/edge/stages';
 /**
  * `deployer promote dev prod`: the release dev's stack runs (not merely desires) becomes prod's desired
  * release and is deployed there, or waits for approval on an approval stage. And auto-promotion: a stage

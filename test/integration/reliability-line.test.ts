@@ -8,8 +8,8 @@
  */
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { withStageLock } from '../../shared/aws/stage-lock';
-import type { Stage } from '../../shared/edge/config';
 import { stateBucketOf } from '../../shared/edge/stage-place';
+import type { Stage } from '../../shared/edge/stages';
 import { type DeploySummary, handlePipelineEvent } from '../../shared/triggers/deploy';
 import { type Build, uploadedBuild } from './helpers/file-setup';
 import { forwardedFor, proxyOfFile } from './helpers/reliability';

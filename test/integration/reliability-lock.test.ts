@@ -18,7 +18,7 @@ import {
   StageLockedError,
   withStageLock,
 } from '../../shared/aws/stage-lock';
-import type { Stage } from '../../shared/edge/config';
+import type { Stage } from '../../shared/edge/stages';
 import { proxyOfFile } from './helpers/reliability';
 import { configuredStage } from './helpers/stack-events';
 import { objectExists, parameterHistory, type World } from './helpers/world';

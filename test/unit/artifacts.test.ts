@@ -11,7 +11,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { type BuildArtifact, buildKeyFor, locateBuild, releaseBuild } from '../../shared/aws/artifacts';
-import { type DeployerConfig, parseConfig, type Stage } from '../../shared/edge/config';
+import { parseConfig } from '../../shared/edge/config';
+import type { DeployerConfig, Stage } from '../../shared/edge/stages';
 import { ArtifactError, PermanentError, ReleaseIntegrityError } from '../../shared/errors';
 import {
   BUILD_BYTES,

@@ -1,15 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadConfigFile, parseConfig, validateConfig } from '../../shared/edge/config';
 import {
   allStages,
   type DeployerConfig,
-  loadConfigFile,
-  parseConfig,
   releaseBucketOf,
   stageNamed,
   stagesOfPipeline,
-  validateConfig,
-} from '../../shared/edge/config';
+} from '../../shared/edge/stages';
 import { ConfigError, PermanentError } from '../../shared/errors';
 import { ROOT, repoConfigText, stageOf, thrownBy } from './helpers/fixtures';
 

@@ -30,7 +30,7 @@ import {
 import type { RunRecord } from '../../shared/aws/runs';
 import { settleRun } from '../../shared/aws/runs';
 import { archiveKept, mergeHistory, readWholeHistory } from '../../shared/aws/whole-history';
-import { releaseBucketOf } from '../../shared/edge/config';
+import { releaseBucketOf } from '../../shared/edge/stages';
 import { awsError, makeRuntime, rejectionOf, stageOf, thrownBy } from './helpers/fixtures';
 import { S3Store } from './helpers/s3-store';
 

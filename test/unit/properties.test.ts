@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { allStages, type DeployerConfig, validateConfig } from '../../shared/edge/config';
+import { validateConfig } from '../../shared/edge/config';
 import { EVENT_TEXT_LIMIT, type PipelineExecution, parsePipelineEvent } from '../../shared/edge/events';
 import {
   type ParsedStackEvent,
@@ -16,6 +16,7 @@ import {
   REPORTED_CALLS,
   stackNameOf,
 } from '../../shared/edge/stack-events';
+import { allStages, type DeployerConfig } from '../../shared/edge/stages';
 import { ConfigError, DeployerError, EventValidationError } from '../../shared/errors';
 import { composeSubject, toSubject } from '../../shared/messages/notification';
 import {

@@ -29,7 +29,8 @@ import {
   StageLockedError,
   withStageLock,
 } from '../../shared/aws/stage-lock';
-import { parseConfig, type Stage, stageNamed } from '../../shared/edge/config';
+import { parseConfig } from '../../shared/edge/config';
+import { type Stage, stageNamed } from '../../shared/edge/stages';
 import { DeployerError, PermanentError } from '../../shared/errors';
 
 const config = parseConfig(readFileSync(join(__dirname, '..', '..', 'deployer.config.yaml'), 'utf8'));

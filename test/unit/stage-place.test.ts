@@ -3,7 +3,7 @@
  * account, the stack unique where it lives), what only the deployer's own account and region tell at load
  * (a release bucket in a far region, two stages on one stack), and which stack events are the deployer's.
  */
-import { allStages, type DeployerConfig, parseConfig, validateConfig } from '../../shared/edge/config';
+import { parseConfig, validateConfig } from '../../shared/edge/config';
 import {
   assertStagePlaces,
   regionOfStageNamed,
@@ -13,6 +13,7 @@ import {
   stagePlaceProblems,
   stateBucketOf,
 } from '../../shared/edge/stage-place';
+import { allStages, type DeployerConfig } from '../../shared/edge/stages';
 import { ConfigError } from '../../shared/errors';
 import { loadRuntime } from '../../shared/runtime';
 import { stageOf, thrownBy } from './helpers/fixtures';

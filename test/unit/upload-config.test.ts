@@ -6,7 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { allStages, parseConfig } from '../../shared/edge/config';
+import { parseConfig } from '../../shared/edge/config';
+import { allStages } from '../../shared/edge/stages';
 import { isUploadKey, keyShape, matchKey, shapesOverlap } from '../../shared/edge/upload-keys';
 import { ConfigError } from '../../shared/errors';
 import { ROOT, repoConfigText, thrownBy } from './helpers/fixtures';

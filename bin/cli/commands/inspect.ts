@@ -5,7 +5,7 @@
 
 import type { ReleaseVersion } from '../../../shared/aws/release-history';
 import { readWholeHistory } from '../../../shared/aws/whole-history';
-import { allStages } from '../../../shared/edge/config';
+import { allStages } from '../../../shared/edge/stages';
 import { quoted, shown } from '../../../shared/edge/untrusted';
 import { openingText } from '../../../shared/messages/reasons';
 import { type StageStatus, stageStatus } from '../../../shared/operations/index';

@@ -4,7 +4,7 @@
  * --json for scripts.
  */
 
-import { allStages } from '../../../shared/edge/config';
+import { allStages } from '../../../shared/edge/stages';
 import {
   parseSince,
   type StageMetrics,

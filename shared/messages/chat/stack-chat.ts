@@ -4,8 +4,8 @@
  * who started one (a CloudTrail API call), in the stage's thread.
  */
 import type { Caller } from '../../edge/callers';
-import type { Stage } from '../../edge/config';
 import type { StackApiCall } from '../../edge/stack-events';
+import type { Stage } from '../../edge/stages';
 import { classifyStatus, isDeletedStatus, isFailureStatus, isFinalStatus } from '../../stack-status';
 import { consoleLink } from '../notification';
 import { stackNextStep } from '../reasons';

@@ -13,10 +13,11 @@ import type * as z from 'zod/mini';
 import { locateBuild, type Release, releaseBuild } from '../../../shared/aws/artifacts';
 import { type RecordResult, recordDesired } from '../../../shared/aws/desired-state';
 import { describeStack } from '../../../shared/aws/stacks';
-import { parseConfig, type Stage, stageNamed } from '../../../shared/edge/config';
+import { parseConfig } from '../../../shared/edge/config';
 import { type envelope, parsePipelineEvent } from '../../../shared/edge/events';
 import type { Settings } from '../../../shared/edge/settings';
 import type { apiCallSchema, statusChangeSchema } from '../../../shared/edge/stack-events';
+import { type Stage, stageNamed } from '../../../shared/edge/stages';
 import type { Runtime } from '../../../shared/runtime';
 import {
   ACCOUNT,

@@ -8,8 +8,8 @@
 import { StackStatus } from '@aws-sdk/client-cloudformation';
 import type { Release } from '../../../shared/aws/artifacts';
 import type { ReleaseVersion } from '../../../shared/aws/release-history';
-import type { Stage } from '../../../shared/edge/config';
 import type { StackApiCall, StackStatusChange } from '../../../shared/edge/stack-events';
+import type { Stage } from '../../../shared/edge/stages';
 import {
   type DeployOutcome,
   type DeployReport,

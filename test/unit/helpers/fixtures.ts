@@ -11,12 +11,13 @@ import { Readable } from 'node:stream';
 import type { GetObjectCommandOutput } from '@aws-sdk/client-s3';
 import type * as z from 'zod/mini';
 import { createClients } from '../../../shared/aws/clients';
-import { type DeployerConfig, parseConfig, type Stage, stageNamed } from '../../../shared/edge/config';
+import { parseConfig } from '../../../shared/edge/config';
 import {
   type PipelineExecution,
   parsePipelineEvent,
   type pipelineEventSchema,
 } from '../../../shared/edge/events';
+import { type DeployerConfig, type Stage, stageNamed } from '../../../shared/edge/stages';
 import type { Runtime } from '../../../shared/runtime';
 
 export const ROOT = join(__dirname, '..', '..', '..');
