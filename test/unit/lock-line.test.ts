@@ -6,6 +6,8 @@
  * be read or written leaves the waiter waiting as without one.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import {
   GetObjectCommand,
@@ -18,6 +20,9 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { type Claim, newClaim, type Place } from '../../shared/aws/lease-object';
 import { LINE_MS, laterInLine, lineKey, standInLine } from '../../shared/aws/lock-line';
+import { LockYieldedError, lockKey, StageLockedError, withStageLock } from '../../shared/aws/stage-lock';
+import { parseConfig } from '../../shared/edge/config';
+import { type Stage, stageNamed } from '../../shared/edge/stages';
 
 const BUCKET = 'orders-api-artifacts';
 const s3 = new S3Client({ region: 'us-east-1' });
@@ -189,5 +194,56 @@ describe('a later build in line', () => {
 
   it('is nobody when the line is empty', async () => {
     await expect(laterInLine(LOCK, claimOf(3))).resolves.toBeUndefined();
+  });
+});
+
+describe('waiting for the stage with a line (withStageLock)', () => {
+  const config = parseConfig(readFileSync(join(__dirname, '..', '..', 'deployer.config.yaml'), 'utf8'));
+  const dev = stageNamed(config, 'dev') as Stage;
+  const holdStage = (rank: string): void => {
+    const body = JSON.stringify({ holder: 'deploy holder', token: 'f'.repeat(32), rank });
+    objects.set(lockKey(dev), { body, etag: etagOf(body), lastModified: s3Time() });
+  };
+  const wait = (line: Promise<unknown>, onStay = jest.fn()) =>
+    withStageLock(s3, dev, 'deploy build-3', jest.fn(), {
+      rank: rankOf(3),
+      yieldToLater: true,
+      line,
+      onStay,
+      waitMs: 0,
+    }).catch((e: unknown) => e);
+
+  it('a waiter whose release is made stands in line, and says it goes on (onStay)', async () => {
+    holdStage(rankOf(1));
+    const onStay = jest.fn();
+    expect(await wait(Promise.resolve(), onStay)).toBeInstanceOf(StageLockedError);
+    expect(inLine()).toEqual({ holder: 'deploy build-3', rank: rankOf(3) });
+    expect(onStay).toHaveBeenCalled();
+  });
+
+  it('a waiter that finds a later build in line stops at once (LockYieldedError, "waits"), writing nothing', async () => {
+    holdStage(rankOf(1));
+    place('deploy build-5', rankOf(5));
+    const error = await wait(Promise.resolve());
+    expect(error).toBeInstanceOf(LockYieldedError);
+    expect(error).toMatchObject({ holder: 'deploy build-5', rank: rankOf(5), later: 'waits' });
+    expect(lineWrites()).toEqual([]);
+  });
+
+  it('a waiter whose release failed never stands in line and never gives way to it: it waits as before', async () => {
+    holdStage(rankOf(1));
+    place('deploy build-5', rankOf(5));
+    const failed = Promise.reject(new Error('the build cannot be released'));
+    expect(await wait(failed)).toBeInstanceOf(StageLockedError);
+    expect(lineWrites()).toEqual([]);
+    expect(inLine().rank).toBe(rankOf(5));
+  });
+
+  it('a waiter that gives way to a later holder does not say it goes on (nothing of its build is copied)', async () => {
+    holdStage(rankOf(9));
+    const onStay = jest.fn();
+    expect(await wait(Promise.resolve(), onStay)).toBeInstanceOf(LockYieldedError);
+    expect(onStay).not.toHaveBeenCalled();
+    expect(lineWrites()).toEqual([]);
   });
 });
