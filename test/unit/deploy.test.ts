@@ -513,6 +513,23 @@ const firstDeliveryFinished = (version = 3): void => {
   }
 };
 
+/** The stage's lock held by a later build's deploy: a live lease (written just now) ranked an hour later. */
+const heldByLaterBuild = (store: ReturnType<typeof givenWorld>, stage: string): void => {
+  const later = new Date(Date.parse(SAMPLE.startTime) + 3_600_000).toISOString();
+  const lease = store.put(
+    SAMPLE.bucket,
+    `.deployer/locks/${stage}.json`,
+    JSON.stringify({ holder: 'deploy later-build', token: 'f'.repeat(32), rank: later }),
+  );
+  lease.lastModified = new Date();
+};
+
+/** The sample event sent seconds ago: a first delivery, no retry of an earlier one. */
+const firstDelivery = (): SampleEvent =>
+  succeeded((e) => {
+    e.time = new Date().toISOString();
+  });
+
 describe('handlePipelineEvent: repeated and late deliveries', () => {
   it('says nothing for a duplicate delivery whose stacks are already in sync', async () => {
     const store = givenWorld(mocks, {
@@ -614,19 +631,8 @@ describe('handlePipelineEvent: repeated and late deliveries', () => {
   it('a first delivery that finds a later build deploying to the stage stops waiting: superseded, nothing recorded', async () => {
     runtime = makeRuntime(devOnlyConfig());
     const store = givenWorld(mocks);
-    const later = new Date(Date.parse(SAMPLE.startTime) + 3_600_000).toISOString();
-    const lease = store.put(
-      SAMPLE.bucket,
-      '.deployer/locks/dev.json',
-      JSON.stringify({ holder: 'deploy later-build', token: 'f'.repeat(32), rank: later }),
-    );
-    // Written just now: a live lease.
-    lease.lastModified = new Date();
-    // Sent seconds ago: no retry of an earlier delivery.
-    const event = succeeded((e) => {
-      e.time = new Date().toISOString();
-    });
-    const summary = await handlePipelineEvent(runtime, event);
+    heldByLaterBuild(store, 'dev');
+    const summary = await handlePipelineEvent(runtime, firstDelivery());
     expect(summary.stages).toEqual([
       { stage: 'dev', stack: 'orders-api-dev', outcome: 'superseded', notified: false },
     ]);
@@ -645,18 +651,8 @@ describe('handlePipelineEvent: repeated and late deliveries', () => {
   });
 
   it('a stage stopped by a later holder does not keep its sibling from deploying: the shared release is copied once', async () => {
-    const store = givenWorld(mocks);
-    const later = new Date(Date.parse(SAMPLE.startTime) + 3_600_000).toISOString();
-    const lease = store.put(
-      SAMPLE.bucket,
-      '.deployer/locks/prod.json',
-      JSON.stringify({ holder: 'deploy later-build', token: 'f'.repeat(32), rank: later }),
-    );
-    lease.lastModified = new Date();
-    const event = succeeded((e) => {
-      e.time = new Date().toISOString();
-    });
-    const summary = await handlePipelineEvent(runtime, event);
+    heldByLaterBuild(givenWorld(mocks), 'prod');
+    const summary = await handlePipelineEvent(runtime, firstDelivery());
     expect(summary.stages).toEqual([
       expect.objectContaining({ stage: 'dev', outcome: 'deploying', releaseKey: BUILD_RELEASE_KEY }),
       { stage: 'prod', stack: 'orders-api-prod', outcome: 'superseded', notified: false },

@@ -8,11 +8,9 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import {
   GetObjectCommand,
   type GetObjectCommandInput,
-  type GetObjectCommandOutput,
   PutObjectCommand,
   type PutObjectCommandInput,
   S3Client,
@@ -23,6 +21,7 @@ import { LINE_MS, laterInLine, lineKey, standInLine } from '../../shared/aws/loc
 import { LockYieldedError, lockKey, StageLockedError, withStageLock } from '../../shared/aws/stage-lock';
 import { parseConfig } from '../../shared/edge/config';
 import { type Stage, stageNamed } from '../../shared/edge/stages';
+import { streamBody } from './helpers/fixtures';
 
 const BUCKET = 'orders-api-artifacts';
 const s3 = new S3Client({ region: 'us-east-1' });
@@ -64,14 +63,7 @@ const lineWrites = () =>
     .map((c) => c.args[0].input)
     .filter((input) => input.Key === LINE);
 
-const bodyOf = (text: string): NonNullable<GetObjectCommandOutput['Body']> =>
-  Object.assign(Readable.from([Buffer.from(text)]), {
-    transformToByteArray: async () => new Uint8Array(Buffer.from(text)),
-    transformToString: async () => text,
-    transformToWebStream: (): ReadableStream => {
-      throw new Error('not used');
-    },
-  });
+const bodyOf = (text: string) => streamBody(Buffer.from(text));
 
 beforeEach(() => {
   s3Mock.reset();

@@ -13,7 +13,6 @@ import {
   DeleteObjectCommand,
   type DeleteObjectCommandInput,
   GetObjectCommand,
-  type GetObjectCommandOutput,
   PutObjectCommand,
   type PutObjectCommandInput,
   S3Client,
@@ -32,6 +31,7 @@ import {
 import { parseConfig } from '../../shared/edge/config';
 import { type Stage, stageNamed } from '../../shared/edge/stages';
 import { DeployerError, PermanentError } from '../../shared/errors';
+import { streamBody } from './helpers/fixtures';
 
 const config = parseConfig(readFileSync(join(__dirname, '..', '..', 'deployer.config.yaml'), 'utf8'));
 const dev = stageNamed(config, 'dev') as Stage;
@@ -121,14 +121,7 @@ const serveLatePending = (): void => {
   late?.();
 };
 
-const bodyOf = (text: string): NonNullable<GetObjectCommandOutput['Body']> =>
-  Object.assign(Readable.from([Buffer.from(text)]), {
-    transformToByteArray: async () => new Uint8Array(Buffer.from(text)),
-    transformToString: async () => text,
-    transformToWebStream: (): ReadableStream => {
-      throw new Error('not used');
-    },
-  });
+const bodyOf = (text: string) => streamBody(Buffer.from(text));
 
 beforeEach(() => {
   s3Mock.reset();
