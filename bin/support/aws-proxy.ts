@@ -170,41 +170,68 @@ export const startAwsProxy = async (target: string): Promise<AwsProxy> => {
       });
       return answerWith(res, refusal);
     }
-    const upstreamRequest = httpRequest(
-      {
-        host: upstream.hostname,
-        port: upstream.port,
-        method: req.method,
-        path: req.url,
-        headers: req.headers,
-      },
-      (answer) => {
-        const chunks: Buffer[] = [];
-        answer.on('data', (c: Buffer) => chunks.push(c));
-        answer.on('end', () => {
-          const raw = Buffer.concat(chunks);
-          const payload = operation.startsWith('cloudformation.')
-            ? Buffer.from(
-                simulation.rewrite(operation, params, raw.toString('utf8'), startedAt, performance.now()),
-              )
-            : raw;
-          forwardedCalls.push({
-            operation,
-            startedAt,
-            answeredAt: performance.now(),
-            status: answer.statusCode ?? 0,
-            params,
-            ...(lost ? { lost } : {}),
+    const send = (done: () => void) => {
+      const upstreamRequest = httpRequest(
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          method: req.method,
+          path: req.url,
+          headers: req.headers,
+        },
+        (answer) => {
+          const chunks: Buffer[] = [];
+          answer.on('data', (c: Buffer) => chunks.push(c));
+          answer.on('end', () => {
+            done();
+            const raw = Buffer.concat(chunks);
+            const payload = operation.startsWith('cloudformation.')
+              ? Buffer.from(
+                  simulation.rewrite(operation, params, raw.toString('utf8'), startedAt, performance.now()),
+                )
+              : raw;
+            forwardedCalls.push({
+              operation,
+              startedAt,
+              answeredAt: performance.now(),
+              status: answer.statusCode ?? 0,
+              params,
+              ...(lost ? { lost } : {}),
+            });
+            if (lost) return loseAnswer(req, res, operation, lost);
+            const headers = { ...answer.headers, 'content-length': String(payload.length) };
+            res.writeHead(answer.statusCode ?? 502, headers);
+            res.end(payload);
           });
-          if (lost) return loseAnswer(req, res, operation, lost);
-          const headers = { ...answer.headers, 'content-length': String(payload.length) };
-          res.writeHead(answer.statusCode ?? 502, headers);
-          res.end(payload);
-        });
-      },
+        },
+      );
+      upstreamRequest.on('error', () => {
+        done();
+        res.destroy();
+      });
+      upstreamRequest.end(body);
+    };
+    if (isConditionalWrite(req)) oneAtATime(String(req.url).split('?')[0] ?? '', send);
+    else send(() => {});
+  };
+
+  /**
+   * moto checks a conditional S3 write's If-Match / If-None-Match and then writes, without a lock: two such
+   * writes of one key at once can both pass, which S3 never lets happen. The proxy sends them to the emulator
+   * one at a time per key, as S3 decides them.
+   */
+  const conditionalWrites = new Map<string, Promise<void>>();
+  const isConditionalWrite = (req: IncomingMessage): boolean =>
+    (req.method === 'PUT' || req.method === 'DELETE') &&
+    (req.headers['if-match'] !== undefined || req.headers['if-none-match'] !== undefined);
+  const oneAtATime = (key: string, send: (done: () => void) => void): void => {
+    const turn = (conditionalWrites.get(key) ?? Promise.resolve()).then(
+      () => new Promise<void>((done) => send(done)),
     );
-    upstreamRequest.on('error', () => res.destroy());
-    upstreamRequest.end(body);
+    conditionalWrites.set(key, turn);
+    void turn.then(() => {
+      if (conditionalWrites.get(key) === turn) conditionalWrites.delete(key);
+    });
   };
 
   const server: Server = createServer((req, res) => {

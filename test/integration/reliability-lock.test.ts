@@ -238,3 +238,24 @@ describe('fencing: lease.confirm()', () => {
     expect(await lockIsThere()).toBe(false);
   });
 });
+
+describe("S3's conditional writes, as the proxy keeps them", () => {
+  it('ten If-None-Match writes of one key at once: exactly one lands, the others are refused (412)', async () => {
+    // moto checks the condition and writes without a lock; S3 decides conditional writes one at a time, and
+    // so does the proxy the reliability tests run through (bin/support/aws-proxy.ts).
+    const key = `${lockKey(stage)}.race-${Date.now()}`;
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) =>
+        clients.s3.send(
+          new PutObjectCommand({ Bucket: world.bucket, Key: key, Body: `writer ${i}`, IfNoneMatch: '*' }),
+        ),
+      ),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
+    expect(
+      refused.map((e) => (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode),
+    ).toEqual(Array(9).fill(412));
+    await world.clients.s3.send(new DeleteObjectCommand({ Bucket: world.bucket, Key: key }));
+  });
+});
