@@ -62,12 +62,6 @@ export interface HeldLease {
    * before the action is done. Throws LockLostError when the lease was deleted or taken over.
    */
   confirm(): Promise<void>;
-  /**
-   * A later build waiting in the stage's line (shared/aws/lock-line.ts), for a holder that yields to later
-   * work (LockOptions.yieldToLater with a rank and a line): its own work is about to be made moot. Undefined
-   * otherwise, and when the line cannot be read.
-   */
-  laterWaiting(): Promise<{ holder: string; rank: string } | undefined>;
 }
 
 /** The stage's lease is no longer ours: the work must stop; the event is retried and finds the stage anew. */
@@ -134,8 +128,6 @@ export const withStageLock = async <T>(
     confirm: async () => {
       lease = await renew(lease);
     },
-    laterWaiting: async () =>
-      options.yieldToLater && options.line && lease.rank ? laterInLine(place, lease) : undefined,
   };
   try {
     return await work(held);

@@ -19,7 +19,6 @@ import {
   writeRun,
 } from '../aws/runs';
 import { stageCfn } from '../aws/stage-clients';
-import { LockYieldedError } from '../aws/stage-lock';
 import { stagePlace } from '../edge/stage-place';
 import type { Stage } from '../edge/stages';
 import { errorName } from '../errors';
@@ -31,8 +30,6 @@ import { templateParameters, type VerifiedRelease } from './verified-release';
 /** Proof that the caller still holds the stage's lock; checked right before a change set is executed. */
 export interface Fence {
   confirm(): Promise<void>;
-  /** A later build waiting for the stage, whose deploy will make this run's moot (see HeldLease). */
-  laterWaiting?(): Promise<{ holder: string; rank: string } | undefined>;
 }
 
 export type RunOutcome =
@@ -61,7 +58,6 @@ export const prepareChangeSet = async (
   stack: Stack | undefined,
   release: VerifiedRelease,
   applied?: Applied,
-  fence?: Fence,
 ): Promise<RunOutcome> => {
   const { s3 } = runtime.clients;
   const cfn = stageCfn(runtime, stage);
@@ -95,12 +91,7 @@ export const prepareChangeSet = async (
   };
   // The record and the change set are made together: an execute (which alone starts an operation on the
   // stack) comes only after both; a change set found later without its record is replaced, not adopted.
-  // Meanwhile the stage's line is read: a later build that waits for the stage will deploy after this run.
-  let [, created, later] = await Promise.all([
-    writeRun(s3, stage, record),
-    createChangeSet(cfn, request),
-    stage.requiresApproval ? undefined : fence?.laterWaiting?.(),
-  ]);
+  let [, created] = await Promise.all([writeRun(s3, stage, record), createChangeSet(cfn, request)]);
   let run = record;
   let fresh = true;
   if (created.result === 'exists') {
@@ -119,16 +110,6 @@ export const prepareChangeSet = async (
     }
   }
   if (created.result === 'empty') return { outcome: 'empty', changeSet: name };
-  if (later && created.result === 'created') {
-    // Neither waited for nor executed: the stage is let go at once, and the later build's change set is the
-    // one executed (CloudFormation removes a stack's other change sets when it executes one).
-    logger.info('a later build waits for this stage; its deploy replaces this one, which is not executed', {
-      stage: stage.name,
-      changeSet: name,
-      waiting: later.holder,
-    });
-    throw new LockYieldedError(later.holder, later.rank, 'waits');
-  }
   // Found and ours (an earlier run's), or made now; one that reappeared after its deletion is neither.
   if (created.result === 'exists' && fresh)
     throw new Error(`change set ${name} on ${stage.stack} reappeared after it was deleted`);

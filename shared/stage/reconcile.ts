@@ -195,7 +195,7 @@ const deployRelease = async (
     const waiting = await discardStalePending(runtime, stage, desired.version);
     if (waiting) return { ...result, outcome: 'pending-approval', fresh: false };
   }
-  const run = await prepareChangeSet(runtime, stage, desired, stack, release, applied, options.lease);
+  const run = await prepareChangeSet(runtime, stage, desired, stack, release, applied);
   if (run.outcome === 'empty') {
     const detail = run.reason === undefined ? {} : { detail: run.reason };
     return { ...result, outcome: 'no-change', why: { code: 'nothing-to-change', ...detail } };

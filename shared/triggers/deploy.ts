@@ -137,29 +137,16 @@ const deployStage = async (
   releasing.catch(() => undefined);
   /** The release, once it is made (the transaction's steps after `record` run only then). */
   let release: Release | undefined;
-  /** This delivery's version, once recorded (a later build waiting in line may still stop its deploy). */
-  let recordedVersion: number | undefined;
   const yielded = async (error: unknown): Promise<StageSummary> => {
     if (!(error instanceof LockYieldedError)) throw error;
     logger.info(
       error.later === 'holds'
         ? 'a later build is being deployed to this stage; this one stopped waiting for it'
-        : 'a later build waits for this stage; this one gave way to it',
+        : 'a later build waits for this stage first; this one stopped waiting for it',
       { ...base, executionId: execution.executionId, holder: error.holder, rank: error.rank },
     );
     // Nothing was copied for it unless another stage of this event goes on: no release key to name.
-    if (recordedVersion === undefined || !release) return { ...base, outcome: 'superseded', notified: false };
-    // Recorded, then stopped before its change set was waited for: the later build's deploy replaces it.
-    // Labelled as a delivery that finished (there is nothing more to say of it), so a redelivery is quiet.
-    await labelRecorded(runtime.clients.ssm, stage, recordedVersion, execution.executionId, release.commitId);
-    return {
-      ...base,
-      releaseKey: release.key,
-      recorded: 'recorded',
-      desiredVersion: recordedVersion,
-      outcome: 'superseded',
-      notified: false,
-    };
+    return { ...base, outcome: 'superseded', notified: false };
   };
   // Recording, reconciling and reporting hold the stage's lock: deliveries of the same or other builds for
   // this stage take turns, so none is recorded twice, an older one never lands after a newer one, and only
@@ -226,7 +213,6 @@ const deployStage = async (
         };
       }
       duplicate = recorded.outcome === 'duplicate' && recorded.announced;
-      if (recorded.outcome === 'recorded') recordedVersion = recorded.version;
       return {
         desired: {
           parameter: stage.ssmParameter,

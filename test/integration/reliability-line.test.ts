@@ -6,23 +6,15 @@
  *
  * Deliveries here are first deliveries (sent now): only those give way to a later build.
  */
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { withStageLock } from '../../shared/aws/stage-lock';
 import { stateBucketOf } from '../../shared/edge/stage-place';
 import type { Stage } from '../../shared/edge/stages';
 import { type DeploySummary, handlePipelineEvent } from '../../shared/triggers/deploy';
 import { type Build, uploadedBuild } from './helpers/file-setup';
-import { changeSetNameOf, executedChangeSets, forwardedFor, proxyOfFile } from './helpers/reliability';
+import { forwardedFor, proxyOfFile } from './helpers/reliability';
 import { configuredStage } from './helpers/stack-events';
-import {
-  artifactKeyOf,
-  hoursAfterBase,
-  inbox,
-  parameterHistory,
-  pipelineEvent,
-  stackOf,
-  type World,
-} from './helpers/world';
+import { artifactKeyOf, hoursAfterBase, pipelineEvent, stackOf, type World } from './helpers/world';
 
 jest.setTimeout(120_000);
 
@@ -122,52 +114,6 @@ describe('a burst of builds for a stage another writer holds', () => {
     // One change set, one execution: the newest build's.
     expect(forwardedFor(aws.proxy, 'cloudformation.CreateChangeSet', stage.stack)).toHaveLength(1);
     expect(forwardedFor(aws.proxy, 'cloudformation.ExecuteChangeSet', stage.stack)).toHaveLength(1);
-  });
-
-  it('a deploy that finds a later build waiting in line gives way before waiting for its change set: recorded and labelled, never executed; the later build deploys', async () => {
-    const { world, runtime } = await aws.stageWorld();
-    const stage = configuredStage(world);
-    const older = await uploadedBuild(world, 1);
-    const later = await uploadedBuild(world, 2);
-    // The later build waits for the stage, as a waiter whose release is made stands in line.
-    await world.clients.s3.send(
-      new PutObjectCommand({
-        Bucket: stateBucketOf(stage),
-        Key: `.deployer/queue/${stage.name}.json`,
-        Body: JSON.stringify({
-          holder: `deploy ${later.execution.executionId}`,
-          rank: later.execution.startTime,
-        }),
-      }),
-    );
-
-    const gaveWay = await handlePipelineEvent(runtime, firstDelivery(world, older));
-
-    expect(gaveWay.stages).toEqual([
-      {
-        stage: stage.name,
-        stack: stage.stack,
-        releaseKey: older.releaseKey,
-        recorded: 'recorded',
-        desiredVersion: 2,
-        outcome: 'superseded',
-        notified: false,
-      },
-    ]);
-    const recorded = (await parameterHistory(world, stage.ssmParameter)).at(-1);
-    expect(recorded?.Version).toBe(2);
-    expect(recorded?.Labels).toContain(`exec-${older.execution.executionId}`);
-    expect(forwardedFor(aws.proxy, 'cloudformation.CreateChangeSet', stage.stack)).toHaveLength(1);
-    expect(forwardedFor(aws.proxy, 'cloudformation.DescribeChangeSet', stage.stack)).toEqual([]);
-    expect(forwardedFor(aws.proxy, 'cloudformation.ExecuteChangeSet', stage.stack)).toEqual([]);
-    expect(await inbox(world)).toEqual([]);
-
-    const deployed = await handlePipelineEvent(runtime, firstDelivery(world, later));
-    expect(deployed.stages).toEqual([expect.objectContaining({ outcome: 'deploying', desiredVersion: 3 })]);
-    expect(artifactKeyOf(await stackOf(world, stage.stack))).toBe(later.releaseKey);
-    expect(executedChangeSets(aws.proxy, stage.stack).map(changeSetNameOf)).toEqual([
-      `deploy-${stage.name}-v3`,
-    ]);
   });
 
   it('a build older than the holder stops at once and copies nothing to the release prefix', async () => {
