@@ -1,6 +1,7 @@
-// Compiles deployer.config.yaml to deployer.config.json, the form the functions bundle (esbuild inlines
-// JSON natively, and no YAML parser has to load at cold start). Run by `npm run build`; `npm test`
-// fails when the JSON is stale. Validation happens where the configuration is used (shared/edge/config.ts).
+// Compiles deployer.config.yaml to deployer.config.json, the form the type checker, the tests and local runs
+// read (shared/edge/bundled-config.ts). Run by `npm run build`; `npm test` fails when the JSON is stale. The
+// functions do not bundle this file: scripts/build.mjs validates the YAML (shared/edge/config.ts) and bundles
+// the validated configuration in its place.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parse } from 'yaml';
 
