@@ -7,8 +7,10 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { BuildOptions } from 'esbuild';
 import { parse } from 'yaml';
 import { functionDefinition, readTemplate } from '../../bin/support/sam-template';
+import bundleOptions from '../../scripts/bundle-options.json';
 import { ACCOUNT, REGION, ROOT, type World } from './world';
 
 const scratch = mkdtempSync(join(tmpdir(), 'deployer-bench-'));
@@ -25,19 +27,23 @@ export const deployed = (logicalId = 'DeployFunction') => {
   return { nodeOptions: definition.environment.NODE_OPTIONS ?? '', memoryMb: definition.memoryMb };
 };
 
-/** esbuild with the handlers' options (scripts/build.mjs: cjs, minified, a linked source map). */
+/**
+ * esbuild with the handlers' options (scripts/bundle-options.json: cjs, minified, a linked source map, the
+ * packages' ES modules first), for Node 20 as dist/handlers.
+ */
+export const handlerBundleOptions: BuildOptions = {
+  ...bundleOptions,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+};
+
 const bundle = async (entry: string, outfile: string, configJson?: string): Promise<string> => {
   const { build } = await import('esbuild');
   await build({
+    ...handlerBundleOptions,
     entryPoints: [join(ROOT, entry)],
     outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    minify: true,
-    sourcemap: true,
-    external: ['yaml'],
     logLevel: 'silent',
     plugins: configJson
       ? [
