@@ -138,6 +138,15 @@ describe('make build-<Function> as sam build runs it', () => {
     expect(loaded.stderr).toBe('');
     expect(JSON.parse(loaded.stdout)).toEqual({ loaded: ['deploy.js'], sts: ['function', 'function'] });
     expect(readFileSync(join(artifacts, 'deploy.js'), 'utf8')).toContain('require("./sts.js")');
+    // Of each SDK client the bundle holds the commands the function sends, not every command of its service
+    // (a client's CommonJS build holds them all): CreateChangeSet and GetParameter, not CreateStack or SSM's
+    // SendCommand; sts.js holds AssumeRole, not GetCallerIdentity.
+    const operations = (file: string, names: string[]) =>
+      names.filter((name) => readFileSync(join(artifacts, file), 'utf8').includes(`"${name}"`));
+    expect(
+      operations('deploy.js', ['CreateChangeSet', 'GetParameter', 'CreateStack', 'SendCommand']),
+    ).toEqual(['CreateChangeSet', 'GetParameter']);
+    expect(operations('sts.js', ['AssumeRole', 'GetCallerIdentity'])).toEqual(['AssumeRole']);
     // The sources are left as they were: SAM builds in a copy, and so may a person in the checkout.
     expect(readFileSync(join(dir, 'deployer.config.json'), 'utf8')).toBe(json);
   }, 120_000);
