@@ -7,7 +7,7 @@
  * BENCH_LATENCY_MS (25) and keeps each change set CREATE_IN_PROGRESS for BENCH_CHANGE_SET_MS (3,000), as
  * CloudFormation does; the whole-process comparisons run at the emulator's own pace.
  *
- *   bench/lib/load.ts            handler module load as deployed, against the SDK clients alone
+ *   bench/lib/load.ts            handler module load as deployed, against the SDK clients and commands it uses
  *   bench/lib/deploy-latency.ts  event → ExecuteChangeSet against the floor script (bench/floor/deploy.ts)
  *   bench/lib/bursts.ts          bursts: calls per event, lock conflicts, every stage on its newest build
  *   bench/lib/version-limit.ts   deploys past SSM's 100 versions

@@ -1,6 +1,7 @@
 /**
  * Cold start: each handler's module load time, as deployed (the template's NODE_OPTIONS), against a bundle
- * that only loads and constructs the SDK clients the handler uses: the floor of its cold start.
+ * that only constructs the SDK clients the handler uses and holds the commands it sends, bundled the same
+ * way: the floor of its cold start. The client packages loaded whole are timed beside them.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, statSync } from 'node:fs';
