@@ -5,7 +5,6 @@
  * place in line counts for LINE_MS of S3's time; a rank from the future never counts; a line that cannot
  * be read or written leaves the waiter waiting as without one.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -21,7 +20,7 @@ import { LINE_MS, laterInLine, lineKey, standInLine } from '../../shared/aws/loc
 import { LockYieldedError, lockKey, StageLockedError, withStageLock } from '../../shared/aws/stage-lock';
 import { parseConfig } from '../../shared/edge/config';
 import { type Stage, stageNamed } from '../../shared/edge/stages';
-import { streamBody } from './helpers/fixtures';
+import { getObjectReply, type StoredObject, s3Error, s3Time, storedObject } from './helpers/fixtures';
 
 const BUCKET = 'orders-api-artifacts';
 const s3 = new S3Client({ region: 'us-east-1' });
@@ -36,25 +35,14 @@ const LOCK: Place = {
 };
 const LINE = lineKey('dev');
 
-interface Stored {
-  body: string;
-  etag: string;
-  lastModified: Date;
-}
-let objects: Map<string, Stored>;
+let objects: Map<string, StoredObject>;
 /** Runs before a write is judged: another waiter's move at that moment. */
 let beforeWrite: (() => void) | undefined;
 let failing: { get?: Error; put?: Error };
 
-const etagOf = (body: string): string => `"${createHash('md5').update(body).digest('hex')}"`;
-const s3Error = (name: string, status: number): Error =>
-  Object.assign(new Error(name), { name, $fault: 'client', $metadata: { httpStatusCode: status } });
-/** S3 dates objects in whole seconds. */
-const s3Time = (ms = Date.now()): Date => new Date(Math.floor(ms / 1000) * 1000);
-
 const place = (holder: string, rank: string, lastModified = s3Time()): void => {
   const body = JSON.stringify({ holder, rank });
-  objects.set(LINE, { body, etag: etagOf(body), lastModified });
+  objects.set(LINE, storedObject(body, lastModified));
 };
 const inLine = (): { holder?: string; rank?: string } => JSON.parse(objects.get(LINE)?.body ?? '{}');
 const lineWrites = () =>
@@ -62,8 +50,6 @@ const lineWrites = () =>
     .commandCalls(PutObjectCommand)
     .map((c) => c.args[0].input)
     .filter((input) => input.Key === LINE);
-
-const bodyOf = (text: string) => streamBody(Buffer.from(text));
 
 beforeEach(() => {
   s3Mock.reset();
@@ -80,19 +66,15 @@ beforeEach(() => {
     if (input.IfMatch !== undefined && !now) throw s3Error('NoSuchKey', 404);
     if (input.IfMatch !== undefined && now?.etag !== input.IfMatch) throw s3Error('PreconditionFailed', 412);
     const body = String(input.Body);
-    objects.set(key, { body, etag: etagOf(body), lastModified: s3Time() });
-    return { ETag: etagOf(body) };
+    const written = storedObject(body);
+    objects.set(key, written);
+    return { ETag: written.etag };
   });
   s3Mock.on(GetObjectCommand).callsFake(async (input: GetObjectCommandInput) => {
     if (failing.get) throw failing.get;
     const found = objects.get(String(input.Key));
     if (!found) throw s3Error('NoSuchKey', 404);
-    return {
-      Body: bodyOf(found.body),
-      ETag: found.etag,
-      LastModified: found.lastModified,
-      ContentLength: Buffer.byteLength(found.body),
-    };
+    return getObjectReply(found);
   });
 });
 
@@ -155,7 +137,7 @@ describe('standing in the stage line', () => {
   });
 
   it('an object in line that is no place (not JSON) is replaced', async () => {
-    objects.set(LINE, { body: 'garbage', etag: etagOf('garbage'), lastModified: s3Time() });
+    objects.set(LINE, storedObject('garbage'));
     await expect(standInLine(LOCK, claimOf(3))).resolves.toBeUndefined();
     expect(inLine().rank).toBe(rankOf(3));
   });
@@ -194,7 +176,7 @@ describe('waiting for the stage with a line (withStageLock)', () => {
   const dev = stageNamed(config, 'dev') as Stage;
   const holdStage = (rank: string): void => {
     const body = JSON.stringify({ holder: 'deploy holder', token: 'f'.repeat(32), rank });
-    objects.set(lockKey(dev), { body, etag: etagOf(body), lastModified: s3Time() });
+    objects.set(lockKey(dev), storedObject(body));
   };
   const wait = (line: Promise<unknown>, onStay = jest.fn()) =>
     withStageLock(s3, dev, 'deploy build-3', jest.fn(), {

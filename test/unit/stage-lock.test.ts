@@ -5,7 +5,6 @@
  * S3 client scripted HTTP answers instead, so that S3's Date header (its clock) reaches the lock as it
  * would from AWS.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -31,7 +30,7 @@ import {
 import { parseConfig } from '../../shared/edge/config';
 import { type Stage, stageNamed } from '../../shared/edge/stages';
 import { DeployerError, PermanentError } from '../../shared/errors';
-import { streamBody } from './helpers/fixtures';
+import { getObjectReply, type StoredObject, s3Error, s3Time, storedObject } from './helpers/fixtures';
 
 const config = parseConfig(readFileSync(join(__dirname, '..', '..', 'deployer.config.yaml'), 'utf8'));
 const dev = stageNamed(config, 'dev') as Stage;
@@ -40,12 +39,6 @@ const KEY = lockKey(dev);
 const LOCATION = `s3://${BUCKET}/${KEY}`;
 
 // ---- an S3 bucket of one lock object, with conditional writes and lost answers ----
-
-interface Stored {
-  body: string;
-  etag: string;
-  lastModified: Date;
-}
 
 /**
  * What happens to the next write: 'lost' lands and loses its answer; 'unlanded' loses its answer without
@@ -58,24 +51,18 @@ type Fault = 'lost' | 'unlanded' | 'late' | 'repeated';
 const s3 = new S3Client({ region: 'us-east-1' });
 /** Only this client is mocked: the scripted ones below go through the SDK's HTTP path. */
 const s3Mock = mockClient(s3);
-let stored: Stored | undefined;
+let stored: StoredObject | undefined;
 let faults: { put: Fault[]; delete: Fault[] };
 let pending: (() => void) | undefined;
 /** Runs before each write is judged: another writer's move at that moment. */
 let beforeWrite: (() => void) | undefined;
 
-const etagOf = (body: string): string => `"${createHash('md5').update(body).digest('hex')}"`;
-const s3Error = (name: string, status: number, attempts = 1): Error =>
-  Object.assign(new Error(name), { name, $fault: 'client', $metadata: { httpStatusCode: status, attempts } });
 const lostAnswer = (): AmbiguousWriteError =>
   new AmbiguousWriteError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
 
-/** S3 dates objects in whole seconds. */
-const s3Time = (ms = Date.now()): Date => new Date(Math.floor(ms / 1000) * 1000);
-
 /** Put an object at the lock key directly, as another writer (or anyone with bucket write) would. */
 const store = (body: string, lastModified = s3Time()): void => {
-  stored = { body, etag: etagOf(body), lastModified };
+  stored = storedObject(body, lastModified);
 };
 
 const foreignLease = (holder: string, lastModified = s3Time()): void =>
@@ -121,8 +108,6 @@ const serveLatePending = (): void => {
   late?.();
 };
 
-const bodyOf = (text: string) => streamBody(Buffer.from(text));
-
 beforeEach(() => {
   s3Mock.reset();
   stored = undefined;
@@ -134,8 +119,8 @@ beforeEach(() => {
     beforeWrite?.();
     const body = String(input.Body);
     return write(faults.put.shift(), input, () => {
-      stored = { body, etag: etagOf(body), lastModified: s3Time() };
-      return { ETag: etagOf(body) };
+      stored = storedObject(body);
+      return { ETag: stored.etag };
     });
   });
   s3Mock.on(DeleteObjectCommand).callsFake(async (input: DeleteObjectCommandInput) => {
@@ -148,12 +133,7 @@ beforeEach(() => {
   });
   s3Mock.on(GetObjectCommand).callsFake(async () => {
     if (!stored) throw s3Error('NoSuchKey', 404);
-    return {
-      Body: bodyOf(stored.body),
-      ETag: stored.etag,
-      LastModified: stored.lastModified,
-      ContentLength: Buffer.byteLength(stored.body),
-    };
+    return getObjectReply(stored);
   });
 });
 
@@ -179,7 +159,7 @@ describe('taking and giving back the lock', () => {
     expect(putCalls()).toEqual([expect.objectContaining({ Key: KEY, IfNoneMatch: '*' })]);
     expect(s3Mock).toHaveReceivedCommandWith(DeleteObjectCommand, {
       Key: KEY,
-      IfMatch: etagOf(JSON.stringify(during)),
+      IfMatch: storedObject(JSON.stringify(during)).etag,
     });
     expect(stored).toBeUndefined();
   });

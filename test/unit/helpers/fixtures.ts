@@ -144,3 +144,33 @@ export const streamBody = (...chunks: Buffer[]): NonNullable<GetObjectCommandOut
     },
   });
 };
+
+/** An object in a test's fake S3 bucket (the lease and line tests keep their objects so). */
+export interface StoredObject {
+  body: string;
+  etag: string;
+  lastModified: Date;
+}
+
+/** S3 dates objects in whole seconds. */
+export const s3Time = (ms = Date.now()): Date => new Date(Math.floor(ms / 1000) * 1000);
+
+/** A body as S3 would store it: its ETag is the MD5 of its bytes. */
+export const storedObject = (body: string, lastModified = s3Time()): StoredObject => ({
+  body,
+  etag: `"${createHash('md5').update(body).digest('hex')}"`,
+  lastModified,
+});
+
+/** An S3 error as the SDK throws it, with its HTTP status (and how many attempts the SDK made). */
+export const s3Error = (name: string, status: number, attempts = 1): Error =>
+  Object.assign(new Error(name), { name, $fault: 'client', $metadata: { httpStatusCode: status, attempts } });
+
+/** What GetObject answers for a stored object. */
+export const getObjectReply = (object: StoredObject): GetObjectCommandOutput => ({
+  Body: streamBody(Buffer.from(object.body)),
+  ETag: object.etag,
+  LastModified: object.lastModified,
+  ContentLength: Buffer.byteLength(object.body),
+  $metadata: {},
+});
